@@ -1,0 +1,48 @@
+//! What every tool's command line shares: network options and exit codes.
+
+use std::{io, time::Duration};
+
+use clap::Args;
+
+use crate::http::{Http, OpenError, RetryPolicy};
+
+/// Every item succeeded.
+pub const EXIT_OK: u8 = 0;
+/// The run finished, but at least one item failed (see the `error` records).
+pub const EXIT_ITEM_FAILED: u8 = 1;
+/// Bad usage, or a failure that stopped the whole run.
+pub const EXIT_FATAL: u8 = 2;
+
+/// The exit-status paragraph every tool's `--help` ends with.
+pub const EXIT_STATUS_HELP: &str = "Exit status: 0 when every item succeeded, 1 when some item \
+failed (each failure is an \"error\" record on stdout), 2 for bad usage or a fatal error.";
+
+/// Network options shared by every tool that downloads.
+#[derive(Args, Clone, Debug)]
+pub struct NetworkArgs {
+    /// Attempts per URL when a transfer fails (connection refused or reset, HTTP 5xx); then the
+    /// next mirror is tried.
+    #[arg(long, default_value_t = 3, env = "MC_RETRIES", value_name = "N")]
+    pub retries: u32,
+    /// Seconds to wait for a connection, and for each chunk of data, before giving up on it.
+    #[arg(long, default_value_t = 30, env = "MC_TIMEOUT", value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+impl NetworkArgs {
+    /// The HTTP client these options describe.
+    pub fn client(&self) -> Result<Http, OpenError> {
+        let retry = RetryPolicy {
+            attempts: self.retries.max(1),
+            ..RetryPolicy::default()
+        };
+        let timeout = Duration::from_secs(self.timeout.max(1));
+        Http::new(retry, timeout, timeout)
+    }
+}
+
+/// Whether an error only says that the reader of our stdout went away (`mc-index query | head`),
+/// which is a normal way for a pipeline to end.
+pub fn is_broken_pipe(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::BrokenPipe
+}

@@ -1,0 +1,269 @@
+//! Downloads with retries and mirror failover, streamed to the caller.
+//!
+//! A download is handed to the caller as a reader while it arrives; the caller parses it on the
+//! fly. When the transfer itself fails (connection refused or reset, a 5xx status, a body cut
+//! short), the same URL is tried again after a growing pause; when the server answers with a
+//! client error, or the bytes arrive but are wrong (a checksum mismatch, a corrupt archive), the
+//! next mirror is tried. `file://` URLs and plain paths read local files, so a mirror can be a
+//! folder.
+
+use std::{
+    fs::File,
+    io::{self, Read},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+/// How hard to try.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts per URL for transfer failures (at least 1).
+    pub attempts: u32,
+    /// Pause before the second attempt; doubled for each further one.
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            first_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Why opening a URL failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The server answered with an error status.
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// The transfer failed: connection, TLS, timeout, reset.
+    #[error("{0}")]
+    Transport(String),
+    /// A local file could not be opened.
+    #[error("{0}")]
+    Local(#[from] io::Error),
+}
+
+impl OpenError {
+    /// Whether trying the same URL again may help.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Status(code) => *code >= 500 || *code == 408 || *code == 429,
+            Self::Transport(_) => true,
+            Self::Local(_) => false,
+        }
+    }
+}
+
+/// Why a download failed on every mirror. Holds the last mirror's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError<E: std::error::Error + 'static> {
+    /// No URL was given.
+    #[error("no URL to download from")]
+    NoUrl,
+    /// The URL could not be opened.
+    #[error("{url}: {source}")]
+    Open {
+        /// The last URL tried.
+        url: String,
+        /// What went wrong.
+        source: OpenError,
+    },
+    /// The download arrived but the caller rejected it, or it broke off.
+    #[error("{url}: {source}")]
+    Content {
+        /// The last URL tried.
+        url: String,
+        /// What the caller's reader said.
+        source: E,
+    },
+}
+
+impl<E: std::error::Error + 'static> FetchError<E> {
+    /// A stable snake_case name for error records; `content_kind` names caller errors.
+    pub fn kind(&self, content_kind: impl Fn(&E) -> &'static str) -> &'static str {
+        match self {
+            Self::NoUrl => "no_url",
+            Self::Open {
+                source: OpenError::Status(404),
+                ..
+            } => "not_found",
+            Self::Open {
+                source: OpenError::Status(_),
+                ..
+            } => "http_status",
+            Self::Open { .. } => "download_failed",
+            Self::Content { source, .. } => content_kind(source),
+        }
+    }
+}
+
+/// A shared HTTP client.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: reqwest::blocking::Client,
+    retry: RetryPolicy,
+}
+
+impl Http {
+    /// A client with the given retry policy; `connect_timeout` bounds each connection attempt,
+    /// `read_timeout` each wait for bytes, so a stalled mirror never hangs a run.
+    pub fn new(
+        retry: RetryPolicy,
+        connect_timeout: Duration,
+        read_timeout: Duration,
+    ) -> Result<Self, OpenError> {
+        let client = reqwest::blocking::Client::builder()
+            .user_agent(concat!("minicluster/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(connect_timeout)
+            // The blocking client applies this to each read, not to the whole transfer.
+            .timeout(read_timeout)
+            .build()
+            .map_err(|e| OpenError::Transport(e.to_string()))?;
+        Ok(Self { client, retry })
+    }
+
+    /// Opens one URL once: an HTTP(S) body, or a local file for `file://` URLs and paths.
+    pub fn open(&self, url: &str) -> Result<Box<dyn Read + Send>, OpenError> {
+        if let Some(path) = local_path(url) {
+            return Ok(Box::new(File::open(path)?));
+        }
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .map_err(|e| OpenError::Transport(error_chain(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(OpenError::Status(status.as_u16()));
+        }
+        Ok(Box::new(response))
+    }
+
+    /// Streams the first URL that works to `consume`, retrying and failing over as the module
+    /// documentation describes, and returns what `consume` made of it.
+    pub fn fetch<T, E: std::error::Error + 'static>(
+        &self,
+        urls: &[String],
+        mut consume: impl FnMut(&mut (dyn Read + Send)) -> Result<T, E>,
+    ) -> Result<T, FetchError<E>> {
+        let mut last = FetchError::NoUrl;
+        for url in urls {
+            for attempt in 0..self.retry.attempts.max(1) {
+                if attempt > 0 {
+                    thread::sleep(self.retry.first_backoff * 2u32.pow(attempt - 1));
+                }
+                let body = match self.open(url) {
+                    Ok(body) => body,
+                    Err(source) => {
+                        let transient = source.is_transient();
+                        last = FetchError::Open {
+                            url: url.clone(),
+                            source,
+                        };
+                        if transient {
+                            continue;
+                        }
+                        break;
+                    }
+                };
+                let failed = Arc::new(AtomicBool::new(false));
+                let mut reader = TransferReader {
+                    inner: body,
+                    failed: Arc::clone(&failed),
+                };
+                match consume(&mut reader) {
+                    Ok(value) => return Ok(value),
+                    Err(source) => {
+                        last = FetchError::Content {
+                            url: url.clone(),
+                            source,
+                        };
+                        if !failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Remembers whether the transfer underneath failed, so a broken-off download is retried while
+/// bad content is not.
+struct TransferReader {
+    inner: Box<dyn Read + Send>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Read for TransferReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| {
+            self.failed.store(true, Ordering::Relaxed);
+        })
+    }
+}
+
+fn local_path(url: &str) -> Option<&str> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Some(path);
+    }
+    (!url.contains("://")).then_some(url)
+}
+
+/// The error and its causes on one line: reqwest's own message hides the interesting part.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http() -> Http {
+        let retry = RetryPolicy {
+            attempts: 2,
+            first_backoff: Duration::from_millis(1),
+        };
+        Http::new(retry, Duration::from_secs(2), Duration::from_secs(2)).expect("client")
+    }
+
+    #[test]
+    fn local_files_fail_over_to_the_next_url() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good");
+        std::fs::write(&good, "payload").expect("write");
+        let urls = [
+            dir.path().join("missing").display().to_string(),
+            format!("file://{}", good.display()),
+        ];
+        let text = http()
+            .fetch(&urls, |reader| {
+                let mut text = String::new();
+                reader.read_to_string(&mut text).map(|_| text)
+            })
+            .expect("second URL works");
+        assert_eq!(text, "payload");
+    }
+
+    #[test]
+    fn refused_connections_are_reported() {
+        let urls = ["http://127.0.0.1:9/nothing".to_owned()];
+        let result = http().fetch(&urls, |_| Ok::<_, io::Error>(()));
+        assert!(matches!(result, Err(FetchError::Open { .. })), "{result:?}");
+    }
+}

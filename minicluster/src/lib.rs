@@ -1,0 +1,17 @@
+//! The shared library of the minicluster tools.
+//!
+//! Every tool speaks JSON lines ([`record`], [`jsonl`]); this crate holds those record types and
+//! the pieces several tools need to read pacman's formats straight from a stream: sniffing
+//! decompression ([`compress`]), sync-database entries ([`desc`], [`syncdb`]), packages
+//! ([`package`]), and an HTTP client with mirror failover ([`http`]).
+
+pub mod cli;
+pub mod compress;
+pub mod desc;
+pub mod http;
+pub mod jsonl;
+pub mod keyvalue;
+pub mod mirror;
+pub mod package;
+pub mod record;
+pub mod syncdb;

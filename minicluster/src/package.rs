@@ -1,0 +1,441 @@
+//! Reading a package (`.pkg.tar.*`) in one pass from any stream, keeping nothing on disk.
+//!
+//! The raw bytes are hashed as they arrive (the sha256 a sync database promises covers the
+//! compressed file), decompressed by sniffing, and walked as a tar. makepkg puts `.BUILDINFO`,
+//! `.MTREE` and `.PKGINFO` first, so metadata is known before the first payload byte; payload
+//! members are skipped without being buffered, so memory stays bounded whatever the package size.
+//! Regular files are hashed only when the package has no readable `.MTREE` to take checksums from.
+
+use std::{
+    collections::HashMap,
+    io::{self, Read},
+    str::FromStr,
+};
+
+use sha2::{Digest, Sha256};
+
+use crate::{compress, keyvalue};
+
+/// The largest metadata member (`.PKGINFO`, `.BUILDINFO`, `.MTREE`) read into memory.
+const MAX_METADATA_BYTES: u64 = 64 << 20;
+
+/// What the reader checks and how far it goes.
+#[derive(Clone, Debug)]
+pub struct Expectations {
+    /// The sha256 the package file must have (lower-case hex).
+    pub sha256: Option<String>,
+    /// The size the package file must have.
+    pub csize: Option<u64>,
+    /// The largest size a single member may declare.
+    pub max_member_bytes: u64,
+}
+
+impl Default for Expectations {
+    fn default() -> Self {
+        Self {
+            sha256: None,
+            csize: None,
+            max_member_bytes: 64 << 30,
+        }
+    }
+}
+
+/// Why a package could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// Reading, decompressing or walking the tar failed (truncated or corrupt data).
+    #[error("reading the package stream: {0}")]
+    Stream(#[from] io::Error),
+    /// The file's sha256 is not the one expected.
+    #[error("sha256 mismatch: expected {expected}, got {actual}")]
+    Sha256Mismatch {
+        /// What the sync database promised.
+        expected: String,
+        /// What the bytes hash to.
+        actual: String,
+    },
+    /// The file's size is not the one expected.
+    #[error("size mismatch: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        /// What the sync database promised.
+        expected: u64,
+        /// What arrived.
+        actual: u64,
+    },
+    /// A member path is absolute or climbs out with `..`.
+    #[error("unsafe member path {0:?}")]
+    UnsafePath(String),
+    /// A member declares a size beyond the limit.
+    #[error("member {path:?} declares {size} bytes, over the limit of {limit}")]
+    MemberTooLarge {
+        /// The member's path.
+        path: String,
+        /// Its declared size.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The archive has no `.PKGINFO`: it is not a pacman package.
+    #[error("no .PKGINFO member: not a pacman package")]
+    NoPkginfo,
+}
+
+impl PackageError {
+    /// A stable snake_case name for error records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Stream(_) => "corrupt_package",
+            Self::Sha256Mismatch { .. } => "sha256_mismatch",
+            Self::SizeMismatch { .. } => "size_mismatch",
+            Self::UnsafePath(_) => "unsafe_path",
+            Self::MemberTooLarge { .. } => "member_too_large",
+            Self::NoPkginfo => "not_a_package",
+        }
+    }
+}
+
+/// What a package member is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Link,
+    /// A hard link to an earlier member.
+    Hardlink,
+    /// A device node or FIFO.
+    Other,
+}
+
+impl EntryKind {
+    /// The name used in records and the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Dir => "dir",
+            Self::Link => "link",
+            Self::Hardlink => "hardlink",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// One payload member of a package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Path as pacman's `.files` writes it: no leading `/`, directories end with `/`.
+    pub path: String,
+    /// What the member is.
+    pub kind: EntryKind,
+    /// Size in bytes as the tar header declares it.
+    pub size: u64,
+    /// Permission bits (`0o7777` mask).
+    pub mode: u32,
+    /// Target of a symbolic or hard link.
+    pub link_target: Option<String>,
+    /// SHA-256 of a regular file's content.
+    pub sha256: Option<String>,
+}
+
+/// Everything read from a package.
+#[derive(Clone, Debug, Default)]
+pub struct PackageContents {
+    /// SHA-256 of the whole package file.
+    pub sha256: String,
+    /// Size of the package file in bytes.
+    pub csize: u64,
+    /// The `key = value` pairs of `.PKGINFO`.
+    pub pkginfo: Vec<(String, String)>,
+    /// The `key = value` pairs of `.BUILDINFO`, when present.
+    pub buildinfo: Vec<(String, String)>,
+    /// Why `.MTREE` could not be used, when it is present but unreadable.
+    pub mtree_problem: Option<String>,
+    /// Payload members in archive order (the package root's dot-files left out, as `.files` does).
+    pub entries: Vec<Entry>,
+}
+
+impl PackageContents {
+    /// The first value of a `.PKGINFO` key.
+    pub fn pkginfo(&self, key: &str) -> Option<&str> {
+        keyvalue::first(&self.pkginfo, key)
+    }
+
+    /// Every value of a repeated `.PKGINFO` key.
+    pub fn pkginfo_values(&self, key: &str) -> Vec<String> {
+        keyvalue::values(&self.pkginfo, key).map(str::to_owned).collect()
+    }
+}
+
+/// Hashes and counts the raw bytes passing through.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads a package from `input` in one pass, checking it against `expect`.
+pub fn read_package(
+    input: impl Read + Send,
+    expect: &Expectations,
+) -> Result<PackageContents, PackageError> {
+    let mut raw = HashingReader {
+        inner: input,
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut contents = walk_archive(&mut raw, expect)?;
+    // Whatever follows the end of the tar (padding, a compressor's trailer) is part of the file.
+    io::copy(&mut raw, &mut io::sink())?;
+    contents.sha256 = hex::encode(raw.hasher.finalize());
+    contents.csize = raw.bytes;
+    if let Some(expected) = expect.csize.filter(|&size| size != contents.csize) {
+        return Err(PackageError::SizeMismatch {
+            expected,
+            actual: contents.csize,
+        });
+    }
+    if let Some(expected) = expect.sha256.as_ref() {
+        if !expected.eq_ignore_ascii_case(&contents.sha256) {
+            return Err(PackageError::Sha256Mismatch {
+                expected: expected.clone(),
+                actual: contents.sha256,
+            });
+        }
+    }
+    if contents.pkginfo.is_empty() {
+        return Err(PackageError::NoPkginfo);
+    }
+    Ok(contents)
+}
+
+fn walk_archive(
+    raw: &mut (impl Read + Send),
+    expect: &Expectations,
+) -> Result<PackageContents, PackageError> {
+    let mut archive = tar::Archive::new(compress::decompress(raw)?);
+    let mut contents = PackageContents::default();
+    let mut mtree_digests: Option<HashMap<String, String>> = None;
+    for member in archive.entries()? {
+        let mut member = member?;
+        let raw_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
+        let path = safe_path(&raw_path)?;
+        let size = member.header().size()?;
+        if size > expect.max_member_bytes {
+            return Err(PackageError::MemberTooLarge {
+                path: raw_path,
+                size,
+                limit: expect.max_member_bytes,
+            });
+        }
+        match path.as_str() {
+            ".PKGINFO" => contents.pkginfo = keyvalue::parse(&read_text(&mut member, size)?),
+            ".BUILDINFO" => contents.buildinfo = keyvalue::parse(&read_text(&mut member, size)?),
+            ".MTREE" => match mtree_sha256s(read_bytes(&mut member, size)?) {
+                Ok(digests) => mtree_digests = Some(digests),
+                Err(problem) => contents.mtree_problem = Some(problem),
+            },
+            // The package root's other dot-files (.INSTALL, .CHANGELOG) are metadata too.
+            _ if path.starts_with('.') => {}
+            _ => contents
+                .entries
+                .push(payload_entry(&mut member, path, mtree_digests.as_ref())?),
+        }
+    }
+    Ok(contents)
+}
+
+fn payload_entry<R: Read>(
+    member: &mut tar::Entry<'_, R>,
+    path: String,
+    mtree_digests: Option<&HashMap<String, String>>,
+) -> Result<Entry, PackageError> {
+    use tar::EntryType;
+    let header = member.header();
+    let kind = match header.entry_type() {
+        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => EntryKind::File,
+        EntryType::Directory => EntryKind::Dir,
+        EntryType::Symlink => EntryKind::Link,
+        EntryType::Link => EntryKind::Hardlink,
+        _ => EntryKind::Other,
+    };
+    let size = header.size()?;
+    let mode = header.mode()? & 0o7777;
+    let link_target = member
+        .link_name_bytes()
+        .map(|target| String::from_utf8_lossy(&target).into_owned());
+    let sha256 = match (kind, mtree_digests) {
+        (EntryKind::File, Some(digests)) => digests.get(&path).cloned(),
+        (EntryKind::File, None) => Some(hash_content(member)?),
+        _ => None,
+    };
+    let path = if kind == EntryKind::Dir && !path.ends_with('/') {
+        path + "/"
+    } else {
+        path
+    };
+    Ok(Entry {
+        path,
+        kind,
+        size,
+        mode,
+        link_target,
+        sha256,
+    })
+}
+
+/// The member path as `.files` lists it, refusing anything that would escape the root.
+fn safe_path(raw: &str) -> Result<String, PackageError> {
+    let path = raw.strip_prefix("./").unwrap_or(raw);
+    let escapes = path.starts_with('/') || path.split('/').any(|part| part == "..");
+    if escapes || path.is_empty() {
+        return Err(PackageError::UnsafePath(raw.to_owned()));
+    }
+    Ok(path.to_owned())
+}
+
+fn read_bytes(member: &mut impl Read, size: u64) -> Result<Vec<u8>, PackageError> {
+    let limit = size.min(MAX_METADATA_BYTES);
+    let mut bytes = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
+    member.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn read_text(member: &mut impl Read, size: u64) -> Result<String, PackageError> {
+    Ok(String::from_utf8_lossy(&read_bytes(member, size)?).into_owned())
+}
+
+fn hash_content(member: &mut impl Read) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    io::copy(member, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The sha256 of every regular file an `.MTREE` lists, by `.files`-style path.
+fn mtree_sha256s(bytes: Vec<u8>) -> Result<HashMap<String, String>, String> {
+    use alpm_mtree::mtree::v2::Path;
+    let mut text = String::new();
+    compress::decompress(bytes.as_slice())
+        .and_then(|mut reader| reader.read_to_string(&mut text))
+        .map_err(|e| format!("unreadable .MTREE: {e}"))?;
+    let paths = match alpm_mtree::Mtree::from_str(&text).map_err(|e| e.to_string())? {
+        alpm_mtree::Mtree::V1(paths) | alpm_mtree::Mtree::V2(paths) => paths,
+    };
+    Ok(paths
+        .into_iter()
+        .filter_map(|path| match path {
+            Path::File(file) => {
+                let name = file.path.to_string_lossy();
+                let name = name.strip_prefix("./").unwrap_or(&name).to_owned();
+                Some((name, file.sha256_digest.to_string()))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal package: `.PKGINFO`, a directory, a file and a symlink, zstd-compressed.
+    fn package(extra: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: tar::EntryType, data: &[u8], link: Option<&str>| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(if kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+            if let Some(target) = link {
+                header.set_link_name(target).expect("short link");
+            }
+            header.set_cksum();
+            builder.append_data(&mut header, path, data).expect("in memory");
+        };
+        add(".PKGINFO", tar::EntryType::Regular, b"pkgname = demo\npkgver = 1-1\n", None);
+        add("usr/", tar::EntryType::Directory, b"", None);
+        add("usr/bin/demo", tar::EntryType::Regular, b"#!/bin/sh\n", None);
+        add("usr/bin/alias", tar::EntryType::Symlink, b"", Some("demo"));
+        extra(&mut builder);
+        zstd::encode_all(builder.into_inner().expect("in memory").as_slice(), 3).expect("zstd")
+    }
+
+    #[test]
+    fn lists_members_and_hashes_the_file() {
+        let bytes = package(|_| {});
+        let contents = read_package(bytes.as_slice(), &Expectations::default()).expect("valid");
+        assert_eq!(contents.pkginfo("pkgname"), Some("demo"));
+        let paths: Vec<_> = contents.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["usr/", "usr/bin/demo", "usr/bin/alias"]);
+        assert_eq!(contents.entries[2].link_target.as_deref(), Some("demo"));
+        assert_eq!(
+            contents.entries[1].sha256.as_deref(),
+            Some(hex::encode(Sha256::digest(b"#!/bin/sh\n")).as_str())
+        );
+        assert_eq!(contents.sha256, hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(contents.csize, bytes.len() as u64);
+    }
+
+    #[test]
+    fn checksum_and_size_are_checked() {
+        let bytes = package(|_| {});
+        let wrong_sum = Expectations {
+            sha256: Some("00".repeat(32)),
+            ..Expectations::default()
+        };
+        assert!(matches!(
+            read_package(bytes.as_slice(), &wrong_sum),
+            Err(PackageError::Sha256Mismatch { .. })
+        ));
+        let wrong_size = Expectations {
+            csize: Some(1),
+            ..Expectations::default()
+        };
+        assert!(matches!(
+            read_package(bytes.as_slice(), &wrong_size),
+            Err(PackageError::SizeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn climbing_paths_are_refused() {
+        let bytes = package(|builder| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(1);
+            header.set_mode(0o644);
+            // `append_data` refuses `..`, which is the point: write the name behind its back.
+            header.as_old_mut().name[..13].copy_from_slice(b"../etc/passwd");
+            header.set_cksum();
+            builder.append(&header, &b"x"[..]).expect("in memory");
+        });
+        let result = read_package(bytes.as_slice(), &Expectations::default());
+        assert!(matches!(result, Err(PackageError::UnsafePath(_))), "{result:?}");
+    }
+
+    #[test]
+    fn absurd_sizes_and_truncation_are_errors() {
+        let bytes = package(|_| {});
+        let tight = Expectations {
+            max_member_bytes: 4,
+            ..Expectations::default()
+        };
+        assert!(matches!(
+            read_package(bytes.as_slice(), &tight),
+            Err(PackageError::MemberTooLarge { .. })
+        ));
+        for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
+            let result = read_package(&bytes[..cut], &Expectations::default());
+            assert!(result.is_err(), "cut at {cut} must fail");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The JSON-lines records that flow between the tools.
+//!
+//! One object per line, tagged by its `"type"` field, which always comes first. Every field a
+//! record type defines is always written (as `null` when unknown), so `jq` filters never have to
+//! guess. Readers accept missing fields and unknown record types: a tool forwards records it does
+//! not handle unchanged (see [`crate::jsonl::Line`]). `man 7 mc-records` describes every field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One JSON-lines record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// A pacman package: from a sync database, a local file, or the index.
+    Package(Box<PackageRecord>),
+    /// One file path of a package, as an index query answers it.
+    File(FileRecord),
+    /// An item that failed; the stream goes on.
+    Error(ErrorRecord),
+    /// Counts at the end of a run.
+    Summary(SummaryRecord),
+    /// A record type this tool does not know: forwarded as it came.
+    #[serde(other)]
+    Other,
+}
+
+/// A package, described by a sync database (`mc-fetch repo`), by a local path given on input,
+/// or by `mc-index` after indexing it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PackageRecord {
+    /// Repository name (`core`, `extra`, ...); `local` for packages given by path.
+    pub repo: Option<String>,
+    /// Package name.
+    pub name: String,
+    /// Package base (the PKGBUILD it was built from).
+    pub base: Option<String>,
+    /// Full version: `[epoch:]pkgver-pkgrel`.
+    pub version: String,
+    /// Architecture (`x86_64`, `any`, ...).
+    pub arch: Option<String>,
+    /// Package file name in the repository.
+    pub filename: Option<String>,
+    /// Download URL on the first mirror.
+    pub url: Option<String>,
+    /// Download URLs on the other mirrors, in failover order.
+    pub mirror_urls: Vec<String>,
+    /// Local path of the package file, instead of a URL.
+    pub path: Option<String>,
+    /// SHA-256 of the package file, lower-case hex.
+    pub sha256: Option<String>,
+    /// Size of the package file in bytes.
+    pub csize: Option<u64>,
+    /// Installed size in bytes.
+    pub isize: Option<u64>,
+    /// Build time, seconds since the Unix epoch.
+    pub builddate: Option<i64>,
+    /// Who built the package.
+    pub packager: Option<String>,
+    /// Run-time dependencies.
+    pub depends: Vec<String>,
+    /// Build-time dependencies.
+    pub makedepends: Vec<String>,
+    /// Test dependencies.
+    pub checkdepends: Vec<String>,
+    /// Optional dependencies (`name: why`).
+    pub optdepends: Vec<String>,
+    /// Virtual packages and sonames this package provides.
+    pub provides: Vec<String>,
+    /// Packages this one conflicts with.
+    pub conflicts: Vec<String>,
+    /// Packages this one replaces.
+    pub replaces: Vec<String>,
+    /// Package groups.
+    pub groups: Vec<String>,
+    /// Licenses.
+    pub licenses: Vec<String>,
+    /// One-line description.
+    pub desc: Option<String>,
+    /// The upstream project's URL.
+    pub url_upstream: Option<String>,
+    /// File paths as in a `.files` database, when read from one (`mc-fetch repo --files`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    /// Set by `mc-index`: `indexed`, `replaced` (an older version was dropped) or `unchanged`.
+    pub index_status: Option<IndexStatus>,
+    /// Set by `mc-index`: where the file list came from.
+    pub indexed_from: Option<IndexSource>,
+    /// Set by `mc-index`: how many paths the package holds.
+    pub file_count: Option<u64>,
+}
+
+/// What `mc-index` did with a package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexStatus {
+    /// Newly indexed.
+    Indexed,
+    /// Indexed, and another version of the same package was removed.
+    Replaced,
+    /// Already in the index with the same sha256: nothing was downloaded.
+    Unchanged,
+}
+
+/// Where an indexed package's file list came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexSource {
+    /// The package file itself, streamed: types, sizes, modes and checksums are known.
+    Package,
+    /// The `.files` sync database: paths only.
+    FilesDb,
+}
+
+impl PackageRecord {
+    /// Every download location of the package, the first mirror first.
+    pub fn download_urls(&self) -> Vec<String> {
+        self.url.iter().chain(&self.mirror_urls).cloned().collect()
+    }
+
+    /// A short JSON object naming the package, for the `subject` of error records.
+    pub fn subject(&self) -> serde_json::Value {
+        serde_json::json!({
+            "repo": self.repo,
+            "name": self.name,
+            "version": self.version,
+            "url": self.url,
+            "path": self.path,
+        })
+    }
+}
+
+/// One file path of a package.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileRecord {
+    /// Repository of the package.
+    pub repo: String,
+    /// Package name.
+    pub name: String,
+    /// Package version.
+    pub version: String,
+    /// Path as in `.files`: no leading `/`, directories end with `/`.
+    pub path: String,
+    /// `file`, `dir`, `link`, `hardlink` or `other`; `null` when indexed from a `.files` db.
+    pub kind: Option<String>,
+    /// Size in bytes (files only).
+    pub size_bytes: Option<u64>,
+    /// Permission bits, octal as a string (`"755"`).
+    pub mode: Option<String>,
+    /// Target of a symbolic or hard link.
+    pub link_target: Option<String>,
+    /// SHA-256 of the content (regular files only).
+    pub sha256: Option<String>,
+}
+
+/// An item that failed. The stream goes on after it; the exit status will be 1.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ErrorRecord {
+    /// The tool that failed (`mc-fetch`, `mc-index`, ...).
+    pub tool: String,
+    /// A stable snake_case identifier of what went wrong.
+    pub kind: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// What the error is about (package, URL, input line); shape depends on `kind`.
+    pub subject: serde_json::Value,
+}
+
+/// Counts at the end of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SummaryRecord {
+    /// The tool that ran.
+    pub tool: String,
+    /// Wall time of the run in milliseconds.
+    pub elapsed_ms: u64,
+    /// Items per outcome (`indexed`, `unchanged`, `failed`, ...).
+    #[serde(flatten)]
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl ErrorRecord {
+    /// An error record for `tool`.
+    pub fn new(
+        tool: &str,
+        kind: &str,
+        message: impl Into<String>,
+        subject: serde_json::Value,
+    ) -> Self {
+        Self {
+            tool: tool.to_owned(),
+            kind: kind.to_owned(),
+            message: message.into(),
+            subject,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_comes_first_and_missing_fields_are_null() {
+        let record = Record::Package(Box::new(PackageRecord {
+            name: "zlib".into(),
+            version: "1:1.3-1".into(),
+            ..Default::default()
+        }));
+        let line = serde_json::to_string(&record).expect("records serialize");
+        assert!(line.starts_with(r#"{"type":"package","repo":null,"name":"zlib""#), "{line}");
+        assert!(!line.contains("\"files\""), "files only appear when known: {line}");
+    }
+
+    #[test]
+    fn minimal_input_records_parse() {
+        let record: Record =
+            serde_json::from_str(r#"{"type":"package","path":"/tmp/x.pkg.tar.zst"}"#)
+                .expect("a path-only package record is valid input");
+        let Record::Package(package) = record else {
+            panic!("not a package: {record:?}");
+        };
+        assert_eq!(package.path.as_deref(), Some("/tmp/x.pkg.tar.zst"));
+    }
+
+    #[test]
+    fn unknown_types_are_other() {
+        let record: Record =
+            serde_json::from_str(r#"{"type":"vm","name":"a"}"#).expect("unknown types parse");
+        assert_eq!(record, Record::Other);
+    }
+
+    #[test]
+    fn summary_counts_are_flat() {
+        let summary = SummaryRecord {
+            tool: "mc-index".into(),
+            elapsed_ms: 5,
+            counts: BTreeMap::from([("indexed".to_owned(), 3)]),
+        };
+        let line = serde_json::to_string(&Record::Summary(summary)).expect("serializes");
+        assert_eq!(
+            line,
+            r#"{"type":"summary","tool":"mc-index","elapsed_ms":5,"indexed":3}"#
+        );
+    }
+}
