@@ -46,3 +46,18 @@ impl NetworkArgs {
 pub fn is_broken_pipe(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::BrokenPipe
 }
+
+/// Maps a tool's result to its exit status, reporting a fatal error with its causes on stderr.
+/// A closed stdout pipe is a normal end, not an error.
+pub fn exit(tool: &str, result: anyhow::Result<u8>) -> std::process::ExitCode {
+    match result {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(error) if error.chain().any(|cause| cause.downcast_ref().is_some_and(is_broken_pipe)) => {
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{tool}: error: {error:#}");
+            std::process::ExitCode::from(EXIT_FATAL)
+        }
+    }
+}

@@ -95,6 +95,10 @@ impl<E: std::error::Error + 'static> FetchError<E> {
                 ..
             } => "not_found",
             Self::Open {
+                source: OpenError::Local(error),
+                ..
+            } if error.kind() == io::ErrorKind::NotFound => "not_found",
+            Self::Open {
                 source: OpenError::Status(_),
                 ..
             } => "http_status",

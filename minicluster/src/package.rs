@@ -162,6 +162,11 @@ impl PackageContents {
         keyvalue::first(&self.pkginfo, key)
     }
 
+    /// The first value of a numeric `.PKGINFO` key, when it is a number.
+    pub fn pkginfo_number<T: FromStr>(&self, key: &str) -> Option<T> {
+        self.pkginfo(key).and_then(|value| value.parse().ok())
+    }
+
     /// Every value of a repeated `.PKGINFO` key.
     pub fn pkginfo_values(&self, key: &str) -> Vec<String> {
         keyvalue::values(&self.pkginfo, key).map(str::to_owned).collect()

@@ -114,6 +114,23 @@ pub enum IndexSource {
     FilesDb,
 }
 
+impl IndexSource {
+    /// The name used in records and in the index database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Package => "package",
+            Self::FilesDb => "files_db",
+        }
+    }
+
+    /// The source named `name` (as [`IndexSource::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Package, Self::FilesDb]
+            .into_iter()
+            .find(|source| source.as_str() == name)
+    }
+}
+
 impl PackageRecord {
     /// Every download location of the package, the first mirror first.
     pub fn download_urls(&self) -> Vec<String> {

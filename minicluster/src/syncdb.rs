@@ -52,6 +52,41 @@ pub struct EntryError {
     pub problem: String,
 }
 
+/// What a sync database URL served.
+#[derive(Debug)]
+pub enum Served {
+    /// The database's entries.
+    Entries(Vec<Entry>),
+    /// The text of a symbolic link (`core.db.tar.gz`): some hosts (GitHub Pages, a git checkout
+    /// served as it is) serve `core.db` as a file holding its link target.
+    LinkText(String),
+}
+
+/// Reads what a sync database URL served: its entries, or the name it links to.
+pub fn read_served(input: impl Read + Send) -> Result<Served, SyncDbError> {
+    let mut input = input;
+    let mut head = Vec::new();
+    input
+        .by_ref()
+        .take(256)
+        .read_to_end(&mut head)
+        .map_err(SyncDbError::Archive)?;
+    if let Some(target) = link_text(&head) {
+        return Ok(Served::LinkText(target));
+    }
+    read_entries(io::Cursor::new(head).chain(input)).map(Served::Entries)
+}
+
+/// The link target when `head` is nothing but a file name like `core.db.tar.zst`.
+fn link_text(head: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(head).ok()?.trim_end_matches('\n');
+    let plain_name = !text.is_empty()
+        && text.len() < 256
+        && !text.contains(['/', '\n', '\0'])
+        && text.contains(".tar");
+    plain_name.then(|| text.to_owned())
+}
+
 /// Reads every entry of a sync database stream, in any compression pacman accepts.
 ///
 /// Folders are returned in name order; member order inside the tar does not matter.
@@ -138,6 +173,14 @@ mod tests {
         assert_eq!(packages[0].name, "a");
         assert_eq!(packages[0].files.as_deref(), Some(&["usr/".to_owned(), "usr/bin/a".to_owned()][..]));
         assert_eq!(packages[1].files, None);
+    }
+
+    #[test]
+    fn link_text_is_recognised() {
+        let served = read_served(&b"core.db.tar.gz"[..]).expect("reads");
+        assert!(matches!(served, Served::LinkText(name) if name == "core.db.tar.gz"));
+        let tar = tar_of(&[("a-1-1/desc", "%NAME%\na\n\n%VERSION%\n1-1\n")]);
+        assert!(matches!(read_served(tar.as_slice()), Ok(Served::Entries(e)) if e.len() == 1));
     }
 
     #[test]

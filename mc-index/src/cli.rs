@@ -1,0 +1,100 @@
+//! The command line of `mc-index`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use minicluster::cli::NetworkArgs;
+
+/// Index pacman packages into SQLite, streaming them without keeping them on disk; query it.
+///
+/// Without a subcommand, reads `package` records on stdin (from `mc-fetch repo`, or
+/// `{"type":"package","path":"/some/x.pkg.tar.zst"}`), downloads each package and reads it as it
+/// arrives: decompressed and walked in memory, its sha256 checked against the record's. It stores
+/// the package's metadata (.PKGINFO, .BUILDINFO), dependencies and every path with its type, size,
+/// mode, link target and sha256 (from .MTREE). Nothing but the database is written to disk.
+///
+/// It prints each package record again with `index_status` (`indexed`, `replaced`, `unchanged`),
+/// an `error` record for each package that failed, other records unchanged, and a `summary`
+/// record at the end. Re-running skips packages already indexed with the same sha256, so an
+/// interrupted run picks up where it stopped.
+///
+/// Example: `mc-fetch repo core extra | mc-index --db pkgs.sqlite`
+#[derive(Debug, Parser)]
+#[command(
+    name = "mc-index",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = minicluster::cli::EXIT_STATUS_HELP
+)]
+pub struct Cli {
+    /// Query the index instead of filling it.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub index: IndexArgs,
+}
+
+/// What `mc-index` can do besides indexing.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the files whose path matches a regular expression, or the packages that hold them.
+    ///
+    /// Paths look as in pacman's .files databases: no leading `/`, directories end with `/`.
+    /// The pattern is matched against the whole path, unanchored: `(^|/)__pycache__/$` finds
+    /// every `__pycache__` directory. Prints `file` records, or `package` records with
+    /// --packages. Exit status 1 when nothing matches, as grep does.
+    Query(QueryArgs),
+    /// Print the database schema, with comments on every column.
+    Schema,
+}
+
+/// Options of indexing.
+#[derive(Args, Debug)]
+pub struct IndexArgs {
+    /// The SQLite database to fill; created when missing.
+    #[arg(long, value_name = "FILE", env = "MC_INDEX_DB", required = true)]
+    pub db: Option<PathBuf>,
+    /// Packages downloaded and read at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = default_jobs(), env = "MC_JOBS")]
+    pub jobs: usize,
+    /// Index the file lists carried by the records (`mc-fetch repo --files`) instead of
+    /// downloading packages: fast, but paths only. Packages read in full later replace them.
+    #[arg(long)]
+    pub files_db: bool,
+    /// Refuse packages with a member that declares more than this many bytes (a corrupt or
+    /// hostile archive).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
+    pub max_member_size: u64,
+    /// No progress line on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub network: NetworkArgs,
+}
+
+/// Options of `mc-index query`.
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// The index to ask.
+    #[arg(long, value_name = "FILE", env = "MC_INDEX_DB")]
+    pub db: PathBuf,
+    /// Regular expression (Rust regex syntax) matched against each path.
+    pub pattern: String,
+    /// One package record per package with a matching path, instead of one file record per path.
+    #[arg(long)]
+    pub packages: bool,
+    /// Only packages of this repository.
+    #[arg(long, value_name = "REPO")]
+    pub repo: Option<String>,
+    /// Ignore case, as `pacman -F` does.
+    #[arg(short, long)]
+    pub ignore_case: bool,
+}
+
+/// Downloads overlap with parsing: twice the cores, at least 4.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(4, |cores| (cores.get() * 2).max(4))
+}

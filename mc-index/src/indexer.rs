@@ -1,0 +1,368 @@
+//! The indexing pipeline: records in, packages streamed and parsed in parallel, one writer.
+//!
+//! ```text
+//! stdin ─▶ dispatcher ──jobs──▶ N download workers ──┐
+//!              │ (unchanged, forwarded, bad lines)    ├──outcomes──▶ writer ─▶ SQLite, stdout
+//!              └──────────────────────────────────────┘
+//! ```
+//! The dispatcher skips packages the index already holds with the same sha256 before anything is
+//! downloaded. Workers stream each package through [`minicluster::package::read_package`]; only
+//! the writer touches the database, one transaction per package. Both channels are bounded, so
+//! at most `2 × jobs` parsed packages wait in memory, whatever the input size.
+
+use std::{
+    io::{BufRead, Write},
+    path::PathBuf,
+    sync::mpsc::{self, Receiver, SyncSender},
+    thread,
+    time::Instant,
+};
+
+use minicluster::{
+    http::Http,
+    jsonl::{self, ReadError, RecordWriter},
+    package::{self, Expectations, PackageContents},
+    record::{ErrorRecord, IndexSource, IndexStatus, PackageRecord, Record, SummaryRecord},
+};
+
+use crate::{
+    TOOL,
+    progress::Progress,
+    store::{Existing, FileList, IndexedPackage, Store, StoreError},
+};
+
+/// How to index.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The database file.
+    pub db: PathBuf,
+    /// Packages downloaded and parsed at once.
+    pub jobs: usize,
+    /// Take file lists from the records (`mc-fetch repo --files`) instead of downloading.
+    pub files_db: bool,
+    /// The largest size one package member may declare.
+    pub max_member_bytes: u64,
+    /// Show progress on stderr.
+    pub progress: bool,
+}
+
+/// What happened to one input line.
+enum Outcome {
+    /// A record of another type, passed on unchanged.
+    Forward(String),
+    /// Already indexed with the same sha256.
+    Unchanged(Box<PackageRecord>, Existing),
+    /// Parsed, ready to be written.
+    Ready(Box<IndexedPackage>),
+    /// Failed; the error record says why.
+    Failed(Box<ErrorRecord>),
+}
+
+/// Counts of a run, as its summary record gives them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Newly indexed packages.
+    pub indexed: u64,
+    /// Packages that replaced another version.
+    pub replaced: u64,
+    /// Packages skipped because the index already held them.
+    pub unchanged: u64,
+    /// Records of other types passed on.
+    pub forwarded: u64,
+    /// Items that failed.
+    pub failed: u64,
+}
+
+/// Indexes every package record of `input`, writing result records to `out`.
+///
+/// Returns the counts; an `Err` means the run could not go on (the database failed, or stdout
+/// closed), not that some package failed.
+pub fn run(
+    options: &Options,
+    http: &Http,
+    input: impl BufRead + Send,
+    out: &mut RecordWriter<impl Write>,
+) -> anyhow::Result<Counts> {
+    let started = Instant::now();
+    let mut store = Store::open(&options.db)?;
+    let lookup = Store::open_read_only(&options.db)?;
+    let jobs = options.jobs.max(1);
+    let (job_tx, job_rx) = mpsc::sync_channel::<PackageRecord>(jobs);
+    let (outcome_tx, outcome_rx) = mpsc::sync_channel::<Outcome>(jobs);
+    let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+    let mut progress = Progress::new(options.progress);
+    thread::scope(|scope| {
+        let dispatch_tx = outcome_tx.clone();
+        scope.spawn(move || dispatch(input, &lookup, options.files_db, &job_tx, &dispatch_tx));
+        for _ in 0..jobs {
+            let job_rx = std::sync::Arc::clone(&job_rx);
+            let outcome_tx = outcome_tx.clone();
+            scope.spawn(move || {
+                // Take the lock only to receive, so workers download in parallel.
+                while let Ok(job) = job_rx.lock().map_err(drop).and_then(|rx| rx.recv().map_err(drop)) {
+                    if outcome_tx.send(download(http, options, job)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(outcome_tx);
+        let counts = write_all(&mut store, &outcome_rx, out, &mut progress);
+        // On a fatal error, stop the other threads: they notice the closed channel.
+        drop(outcome_rx);
+        counts
+    })
+    .and_then(|counts| {
+        progress.finish();
+        let summary = SummaryRecord {
+            tool: TOOL.to_owned(),
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            counts: [
+                ("indexed", counts.indexed),
+                ("replaced", counts.replaced),
+                ("unchanged", counts.unchanged),
+                ("forwarded", counts.forwarded),
+                ("failed", counts.failed),
+            ]
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+        };
+        out.write(&Record::Summary(summary))?;
+        out.flush()?;
+        Ok(counts)
+    })
+}
+
+/// Reads input lines and routes each: to the workers, or straight to the writer.
+fn dispatch(
+    input: impl BufRead,
+    lookup: &Store,
+    files_db: bool,
+    jobs: &SyncSender<PackageRecord>,
+    outcomes: &SyncSender<Outcome>,
+) {
+    for line in jsonl::read_lines(input) {
+        let outcome = match line {
+            Err(error @ ReadError::Json { number, .. }) => failed(
+                "bad_input",
+                error.to_string(),
+                serde_json::json!({ "line": number }),
+            ),
+            Err(error @ ReadError::Io(_)) => {
+                let _ = outcomes.send(failed("bad_input", error.to_string(), serde_json::Value::Null));
+                return;
+            }
+            Ok(line) => match line.record {
+                Record::Package(package) => match route(*package, lookup, files_db) {
+                    Route::Download(package) => {
+                        if jobs.send(package).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Route::Done(outcome) => outcome,
+                },
+                _ => Outcome::Forward(line.raw),
+            },
+        };
+        if outcomes.send(outcome).is_err() {
+            return;
+        }
+    }
+}
+
+enum Route {
+    Download(PackageRecord),
+    Done(Outcome),
+}
+
+fn route(package: PackageRecord, lookup: &Store, files_db: bool) -> Route {
+    let existing = match package.repo.as_deref() {
+        Some(repo) if !package.name.is_empty() => lookup.existing(repo, &package.name),
+        _ => Ok(None),
+    };
+    let existing = match existing {
+        Ok(existing) => existing,
+        Err(error) => return Route::Done(store_failed(&package, &error)),
+    };
+    let wanted = if files_db { IndexSource::FilesDb } else { IndexSource::Package };
+    if let Some(existing) = existing.filter(|existing| is_current(existing, &package, wanted)) {
+        return Route::Done(Outcome::Unchanged(Box::new(package), existing));
+    }
+    if !files_db {
+        return Route::Download(package);
+    }
+    Route::Done(match package.files.clone() {
+        Some(paths) => Outcome::Ready(Box::new(IndexedPackage {
+            record: PackageRecord {
+                files: None,
+                ..package
+            },
+            pkginfo: Vec::new(),
+            buildinfo: Vec::new(),
+            files: FileList::Paths(paths),
+        })),
+        None => failed(
+            "no_file_list",
+            "--files-db needs records with a file list: use `mc-fetch repo --files`".to_owned(),
+            package.subject(),
+        ),
+    })
+}
+
+/// Whether the index already holds this very package file, from a source at least as good as
+/// the one asked for (a package read in full beats a `.files` entry).
+fn is_current(existing: &Existing, package: &PackageRecord, wanted: IndexSource) -> bool {
+    let same_file = existing.sha256.is_some() && existing.sha256 == package.sha256;
+    same_file && (existing.source == IndexSource::Package || wanted == IndexSource::FilesDb)
+}
+
+/// Streams one package from its URLs (or path) and parses it.
+fn download(http: &Http, options: &Options, package: PackageRecord) -> Outcome {
+    let urls = match &package.path {
+        Some(path) => vec![path.clone()],
+        None => package.download_urls(),
+    };
+    if urls.is_empty() {
+        return failed(
+            "no_location",
+            "package record has neither \"url\" nor \"path\"".to_owned(),
+            package.subject(),
+        );
+    }
+    let expect = Expectations {
+        sha256: package.sha256.clone(),
+        csize: package.csize,
+        max_member_bytes: options.max_member_bytes,
+    };
+    match http.fetch(&urls, |body| package::read_package(body, &expect)) {
+        Ok(contents) => Outcome::Ready(Box::new(describe(package, contents))),
+        Err(error) => failed(
+            error.kind(package::PackageError::kind),
+            error.to_string(),
+            package.subject(),
+        ),
+    }
+}
+
+/// The package as the index stores it: the record's fields, completed from `.PKGINFO` (records
+/// given by path carry nothing else).
+fn describe(record: PackageRecord, contents: PackageContents) -> IndexedPackage {
+    let text = |value: Option<String>, key: &str| value.or_else(|| contents.pkginfo(key).map(str::to_owned));
+    let list = |values: Vec<String>, key: &str| {
+        if values.is_empty() {
+            contents.pkginfo_values(key)
+        } else {
+            values
+        }
+    };
+    let name = Some(record.name).filter(|name| !name.is_empty());
+    let version = Some(record.version).filter(|version| !version.is_empty());
+    let record = PackageRecord {
+        repo: record.repo.or_else(|| Some("local".to_owned())),
+        name: text(name, "pkgname").unwrap_or_default(),
+        version: text(version, "pkgver").unwrap_or_default(),
+        base: text(record.base, "pkgbase"),
+        arch: text(record.arch, "arch"),
+        sha256: Some(contents.sha256.clone()),
+        csize: Some(contents.csize),
+        isize: record.isize.or_else(|| contents.pkginfo_number("size")),
+        builddate: record.builddate.or_else(|| contents.pkginfo_number("builddate")),
+        packager: text(record.packager, "packager"),
+        desc: text(record.desc, "pkgdesc"),
+        url_upstream: text(record.url_upstream, "url"),
+        depends: list(record.depends, "depend"),
+        makedepends: list(record.makedepends, "makedepend"),
+        checkdepends: list(record.checkdepends, "checkdepend"),
+        optdepends: list(record.optdepends, "optdepend"),
+        provides: list(record.provides, "provides"),
+        conflicts: list(record.conflicts, "conflict"),
+        replaces: list(record.replaces, "replaces"),
+        groups: list(record.groups, "group"),
+        licenses: list(record.licenses, "license"),
+        files: None,
+        ..record
+    };
+    IndexedPackage {
+        record,
+        files: FileList::Members(contents.entries),
+        pkginfo: contents.pkginfo,
+        buildinfo: contents.buildinfo,
+    }
+}
+
+/// Writes outcomes as they come until every sender is gone.
+fn write_all(
+    store: &mut Store,
+    outcomes: &Receiver<Outcome>,
+    out: &mut RecordWriter<impl Write>,
+    progress: &mut Progress,
+) -> anyhow::Result<Counts> {
+    let mut counts = Counts::default();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Forward(raw) => {
+                counts.forwarded += 1;
+                out.write_raw(&raw)?;
+            }
+            Outcome::Unchanged(package, existing) => {
+                counts.unchanged += 1;
+                out.write(&result_record(*package, IndexStatus::Unchanged, existing.source, existing.file_count))?;
+            }
+            Outcome::Ready(package) => {
+                let existing = match package.record.repo.as_deref() {
+                    Some(repo) => store.existing(repo, &package.record.name)?,
+                    None => None,
+                };
+                let source = package.files.source();
+                let file_count = package.files.len() as u64;
+                let status = match existing.filter(|e| is_current(e, &package.record, source)) {
+                    Some(_) => IndexStatus::Unchanged,
+                    None if package.record.name.is_empty() => {
+                        counts.failed += 1;
+                        out.write(&Record::Error(ErrorRecord::new(TOOL, "not_a_package", ".PKGINFO has no pkgname", package.record.subject())))?;
+                        continue;
+                    }
+                    None => store.write(&package)?,
+                };
+                match status {
+                    IndexStatus::Indexed => counts.indexed += 1,
+                    IndexStatus::Replaced => counts.replaced += 1,
+                    IndexStatus::Unchanged => counts.unchanged += 1,
+                }
+                progress.package(package.record.csize.unwrap_or(0));
+                out.write(&result_record(package.record, status, source, file_count))?;
+            }
+            Outcome::Failed(error) => {
+                counts.failed += 1;
+                out.write(&Record::Error(*error))?;
+            }
+        }
+        progress.show(&counts);
+    }
+    Ok(counts)
+}
+
+fn result_record(
+    package: PackageRecord,
+    status: IndexStatus,
+    source: IndexSource,
+    file_count: u64,
+) -> Record {
+    Record::Package(Box::new(PackageRecord {
+        index_status: Some(status),
+        indexed_from: Some(source),
+        file_count: Some(file_count),
+        files: None,
+        ..package
+    }))
+}
+
+fn failed(kind: &str, message: String, subject: serde_json::Value) -> Outcome {
+    Outcome::Failed(Box::new(ErrorRecord::new(TOOL, kind, message, subject)))
+}
+
+fn store_failed(package: &PackageRecord, error: &StoreError) -> Outcome {
+    failed("database", error.to_string(), package.subject())
+}

@@ -1,0 +1,60 @@
+//! `mc-index` as a library: stream pacman packages into a SQLite index, and query it.
+//!
+//! [`indexer::run`] fills a database from package records; [`query::run`] asks it; the schema is
+//! [`store::SCHEMA`].
+
+pub mod cli;
+pub mod indexer;
+mod progress;
+pub mod query;
+pub mod store;
+
+use std::io;
+
+use anyhow::Context;
+use minicluster::{
+    cli::{EXIT_ITEM_FAILED, EXIT_OK},
+    jsonl::RecordWriter,
+};
+
+use crate::cli::{Cli, Command, IndexArgs};
+
+/// The tool's name in error records.
+pub const TOOL: &str = "mc-index";
+
+/// Runs the command line; returns the exit status.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        None => run_index(&cli.index),
+        Some(Command::Schema) => {
+            print!("{}", store::SCHEMA);
+            Ok(EXIT_OK)
+        }
+        Some(Command::Query(args)) => {
+            let store = store::Store::open_read_only(&args.db)?;
+            let query = query::Query {
+                pattern: args.pattern,
+                packages: args.packages,
+                repo: args.repo,
+                ignore_case: args.ignore_case,
+            };
+            let matches = query::run(&store, &query, &mut RecordWriter::stdout())?;
+            Ok(if matches == 0 { EXIT_ITEM_FAILED } else { EXIT_OK })
+        }
+    }
+}
+
+fn run_index(args: &IndexArgs) -> anyhow::Result<u8> {
+    let db = args.db.clone().context("--db is required")?;
+    let options = indexer::Options {
+        db,
+        jobs: args.jobs,
+        files_db: args.files_db,
+        max_member_bytes: args.max_member_size,
+        progress: !args.quiet,
+    };
+    let http = args.network.client()?;
+    let stdin = io::BufReader::new(io::stdin());
+    let counts = indexer::run(&options, &http, stdin, &mut RecordWriter::stdout())?;
+    Ok(if counts.failed > 0 { EXIT_ITEM_FAILED } else { EXIT_OK })
+}

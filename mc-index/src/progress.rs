@@ -1,0 +1,61 @@
+//! A one-line progress display on stderr, for people watching a terminal.
+
+use std::{
+    io::{IsTerminal, Write},
+    time::{Duration, Instant},
+};
+
+use crate::indexer::Counts;
+
+/// Redraws at most this often.
+const INTERVAL: Duration = Duration::from_millis(250);
+
+/// Progress of an indexing run.
+pub struct Progress {
+    enabled: bool,
+    started: Instant,
+    last_drawn: Option<Instant>,
+    bytes: u64,
+}
+
+impl Progress {
+    /// A display that draws only when `wanted` and stderr is a terminal.
+    pub fn new(wanted: bool) -> Self {
+        Self {
+            enabled: wanted && std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            last_drawn: None,
+            bytes: 0,
+        }
+    }
+
+    /// Counts a package of `bytes` read.
+    pub fn package(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    /// Redraws the line if it is due.
+    pub fn show(&mut self, counts: &Counts) {
+        if !self.enabled || self.last_drawn.is_some_and(|at| at.elapsed() < INTERVAL) {
+            return;
+        }
+        self.last_drawn = Some(Instant::now());
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let megabytes = self.bytes as f64 / 1e6;
+        eprint!(
+            "\rmc-index: {} indexed, {} unchanged, {} failed, {megabytes:.1} MB at {:.1} MB/s  ",
+            counts.indexed + counts.replaced,
+            counts.unchanged,
+            counts.failed,
+            megabytes / seconds,
+        );
+        let _ = std::io::stderr().flush();
+    }
+
+    /// Ends the line.
+    pub fn finish(&self) {
+        if self.enabled && self.last_drawn.is_some() {
+            eprintln!();
+        }
+    }
+}
