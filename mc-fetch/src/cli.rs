@@ -35,7 +35,12 @@ pub struct RepoArgs {
     pub repos: Vec<String>,
     /// A pacman `Server` URL with `$repo` and `$arch`; repeat it for failover, in order.
     /// `file://` URLs and plain paths read a mirror on disk. Default: Arch's geo mirror.
-    #[arg(long = "mirror", value_name = "URL", env = "MC_MIRROR", value_delimiter = ',')]
+    #[arg(
+        long = "mirror",
+        value_name = "URL",
+        env = "MC_MIRROR",
+        value_delimiter = ','
+    )]
     pub mirrors: Vec<String>,
     /// A pacman mirrorlist (`Server = URL` lines); its servers follow those of --mirror.
     #[arg(long, value_name = "FILE", env = "MC_MIRRORLIST")]

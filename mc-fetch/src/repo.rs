@@ -44,16 +44,24 @@ pub fn fetch(
         source,
     };
     let db_urls = |name: &str| -> Vec<String> {
-        repo_urls.iter().map(|url| mirror::file_url(url, name)).collect()
+        repo_urls
+            .iter()
+            .map(|url| mirror::file_url(url, name))
+            .collect()
     };
     let db_name = format!("{repo}.{}", if files { "files" } else { "db" });
-    let entries = match http.fetch(&db_urls(&db_name), |body| syncdb::read_served(body)).map_err(error)? {
+    let entries = match http
+        .fetch(&db_urls(&db_name), |body| syncdb::read_served(body))
+        .map_err(error)?
+    {
         Served::Entries(entries) => entries,
         // One level only: a link to a link is not a layout anyone serves.
-        Served::LinkText(target) => match http.fetch(&db_urls(&target), |body| syncdb::read_entries(body)) {
-            Ok(entries) => entries,
-            Err(source) => return Err(error(source)),
-        },
+        Served::LinkText(target) => {
+            match http.fetch(&db_urls(&target), |body| syncdb::read_entries(body)) {
+                Ok(entries) => entries,
+                Err(source) => return Err(error(source)),
+            }
+        }
     };
     Ok(entries
         .iter()

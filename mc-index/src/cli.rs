@@ -56,9 +56,9 @@ pub struct IndexArgs {
     /// The SQLite database to fill; created when missing.
     #[arg(long, value_name = "FILE", env = "MC_INDEX_DB", required = true)]
     pub db: Option<PathBuf>,
-    /// Packages downloaded and read at once.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = default_jobs(), env = "MC_JOBS")]
-    pub jobs: usize,
+    /// Packages downloaded and read at once [default: twice the cores, at least 4].
+    #[arg(long, short = 'j', value_name = "N", env = "MC_JOBS")]
+    pub jobs: Option<usize>,
     /// Index the file lists carried by the records (`mc-fetch repo --files`) instead of
     /// downloading packages: fast, but paths only. Packages read in full later replace them.
     #[arg(long)]
@@ -95,6 +95,6 @@ pub struct QueryArgs {
 }
 
 /// Downloads overlap with parsing: twice the cores, at least 4.
-fn default_jobs() -> usize {
+pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(4, |cores| (cores.get() * 2).max(4))
 }

@@ -99,7 +99,11 @@ pub fn run(
             let outcome_tx = outcome_tx.clone();
             scope.spawn(move || {
                 // Take the lock only to receive, so workers download in parallel.
-                while let Ok(job) = job_rx.lock().map_err(drop).and_then(|rx| rx.recv().map_err(drop)) {
+                while let Ok(job) = job_rx
+                    .lock()
+                    .map_err(drop)
+                    .and_then(|rx| rx.recv().map_err(drop))
+                {
                     if outcome_tx.send(download(http, options, job)).is_err() {
                         break;
                     }
@@ -150,13 +154,17 @@ fn dispatch(
                 serde_json::json!({ "line": number }),
             ),
             Err(error @ ReadError::Io(_)) => {
-                let _ = outcomes.send(failed("bad_input", error.to_string(), serde_json::Value::Null));
+                let _ = outcomes.send(failed(
+                    "bad_input",
+                    error.to_string(),
+                    serde_json::Value::Null,
+                ));
                 return;
             }
             Ok(line) => match line.record {
                 Record::Package(package) => match route(*package, lookup, files_db) {
                     Route::Download(package) => {
-                        if jobs.send(package).is_err() {
+                        if jobs.send(*package).is_err() {
                             return;
                         }
                         continue;
@@ -173,7 +181,7 @@ fn dispatch(
 }
 
 enum Route {
-    Download(PackageRecord),
+    Download(Box<PackageRecord>),
     Done(Outcome),
 }
 
@@ -186,12 +194,16 @@ fn route(package: PackageRecord, lookup: &Store, files_db: bool) -> Route {
         Ok(existing) => existing,
         Err(error) => return Route::Done(store_failed(&package, &error)),
     };
-    let wanted = if files_db { IndexSource::FilesDb } else { IndexSource::Package };
+    let wanted = if files_db {
+        IndexSource::FilesDb
+    } else {
+        IndexSource::Package
+    };
     if let Some(existing) = existing.filter(|existing| is_current(existing, &package, wanted)) {
         return Route::Done(Outcome::Unchanged(Box::new(package), existing));
     }
     if !files_db {
-        return Route::Download(package);
+        return Route::Download(Box::new(package));
     }
     Route::Done(match package.files.clone() {
         Some(paths) => Outcome::Ready(Box::new(IndexedPackage {
@@ -249,7 +261,9 @@ fn download(http: &Http, options: &Options, package: PackageRecord) -> Outcome {
 /// The package as the index stores it: the record's fields, completed from `.PKGINFO` (records
 /// given by path carry nothing else).
 fn describe(record: PackageRecord, contents: PackageContents) -> IndexedPackage {
-    let text = |value: Option<String>, key: &str| value.or_else(|| contents.pkginfo(key).map(str::to_owned));
+    let text = |value: Option<String>, key: &str| {
+        value.or_else(|| contents.pkginfo(key).map(str::to_owned))
+    };
     let list = |values: Vec<String>, key: &str| {
         if values.is_empty() {
             contents.pkginfo_values(key)
@@ -268,7 +282,9 @@ fn describe(record: PackageRecord, contents: PackageContents) -> IndexedPackage 
         sha256: Some(contents.sha256.clone()),
         csize: Some(contents.csize),
         isize: record.isize.or_else(|| contents.pkginfo_number("size")),
-        builddate: record.builddate.or_else(|| contents.pkginfo_number("builddate")),
+        builddate: record
+            .builddate
+            .or_else(|| contents.pkginfo_number("builddate")),
         packager: text(record.packager, "packager"),
         desc: text(record.desc, "pkgdesc"),
         url_upstream: text(record.url_upstream, "url"),
@@ -308,7 +324,12 @@ fn write_all(
             }
             Outcome::Unchanged(package, existing) => {
                 counts.unchanged += 1;
-                out.write(&result_record(*package, IndexStatus::Unchanged, existing.source, existing.file_count))?;
+                out.write(&result_record(
+                    *package,
+                    IndexStatus::Unchanged,
+                    existing.source,
+                    existing.file_count,
+                ))?;
             }
             Outcome::Ready(package) => {
                 let existing = match package.record.repo.as_deref() {
@@ -321,7 +342,12 @@ fn write_all(
                     Some(_) => IndexStatus::Unchanged,
                     None if package.record.name.is_empty() => {
                         counts.failed += 1;
-                        out.write(&Record::Error(ErrorRecord::new(TOOL, "not_a_package", ".PKGINFO has no pkgname", package.record.subject())))?;
+                        out.write(&Record::Error(ErrorRecord::new(
+                            TOOL,
+                            "not_a_package",
+                            ".PKGINFO has no pkgname",
+                            package.record.subject(),
+                        )))?;
                         continue;
                     }
                     None => store.write(&package)?,

@@ -39,7 +39,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 ignore_case: args.ignore_case,
             };
             let matches = query::run(&store, &query, &mut RecordWriter::stdout())?;
-            Ok(if matches == 0 { EXIT_ITEM_FAILED } else { EXIT_OK })
+            Ok(if matches == 0 {
+                EXIT_ITEM_FAILED
+            } else {
+                EXIT_OK
+            })
         }
     }
 }
@@ -48,7 +52,7 @@ fn run_index(args: &IndexArgs) -> anyhow::Result<u8> {
     let db = args.db.clone().context("--db is required")?;
     let options = indexer::Options {
         db,
-        jobs: args.jobs,
+        jobs: args.jobs.unwrap_or_else(cli::default_jobs),
         files_db: args.files_db,
         max_member_bytes: args.max_member_size,
         progress: !args.quiet,
@@ -56,5 +60,9 @@ fn run_index(args: &IndexArgs) -> anyhow::Result<u8> {
     let http = args.network.client()?;
     let stdin = io::BufReader::new(io::stdin());
     let counts = indexer::run(&options, &http, stdin, &mut RecordWriter::stdout())?;
-    Ok(if counts.failed > 0 { EXIT_ITEM_FAILED } else { EXIT_OK })
+    Ok(if counts.failed > 0 {
+        EXIT_ITEM_FAILED
+    } else {
+        EXIT_OK
+    })
 }

@@ -48,7 +48,11 @@ pub enum QueryError {
 }
 
 /// Runs `query`, writing one record per match; returns how many records were written.
-pub fn run(store: &Store, query: &Query, out: &mut RecordWriter<impl Write>) -> Result<u64, QueryError> {
+pub fn run(
+    store: &Store,
+    query: &Query,
+    out: &mut RecordWriter<impl Write>,
+) -> Result<u64, QueryError> {
     let regex = RegexBuilder::new(&query.pattern)
         .case_insensitive(query.ignore_case)
         .build()?;
@@ -109,7 +113,9 @@ fn file_record(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
         path: row.get(4)?,
         kind: row.get(5)?,
         size_bytes: row.get(6)?,
-        mode: row.get::<_, Option<u32>>(7)?.map(|mode| format!("{mode:o}")),
+        mode: row
+            .get::<_, Option<u32>>(7)?
+            .map(|mode| format!("{mode:o}")),
         link_target: row.get(8)?,
         sha256: row.get(9)?,
     })
@@ -152,7 +158,9 @@ pub fn load_package(store: &Store, id: i64) -> Result<PackageRecord, StoreError>
         .prepare_cached("SELECT kind, spec FROM relations WHERE package_id = ?1 ORDER BY rowid")
         .map_err(|e| store.error(e))?;
     let rows = relations
-        .query_map([id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .query_map([id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
         .map_err(|e| store.error(e))?;
     for row in rows {
         let (kind, spec) = row.map_err(|e| store.error(e))?;
@@ -175,7 +183,9 @@ pub fn load_package(store: &Store, id: i64) -> Result<PackageRecord, StoreError>
         )
         .map_err(|e| store.error(e))?;
     let rows = lists
-        .query_map([id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .query_map([id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
         .map_err(|e| store.error(e))?;
     for row in rows {
         let (key, value) = row.map_err(|e| store.error(e))?;

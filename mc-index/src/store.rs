@@ -29,7 +29,9 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer mc-index.
-    #[error("database {path} has schema version {found}; this mc-index knows version {SCHEMA_VERSION}")]
+    #[error(
+        "database {path} has schema version {found}; this mc-index knows version {SCHEMA_VERSION}"
+    )]
     NewerSchema {
         /// The database file.
         path: PathBuf,
@@ -115,10 +117,11 @@ impl Store {
     }
 
     fn connect(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Sqlite {
-            path: path.to_owned(),
-            source,
-        })?;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|source| StoreError::Sqlite {
+                path: path.to_owned(),
+                source,
+            })?;
         let store = Self {
             conn,
             path: path.to_owned(),
@@ -273,7 +276,10 @@ fn write_relations(tx: &Transaction<'_>, id: i64, record: &PackageRecord) -> rus
 
 /// The name part of a relation: `glibc>=2.38` → `glibc`, `python: for scripts` → `python`.
 fn relation_name(spec: &str) -> &str {
-    spec.split(['<', '>', '=', ':']).next().unwrap_or(spec).trim()
+    spec.split(['<', '>', '=', ':'])
+        .next()
+        .unwrap_or(spec)
+        .trim()
 }
 
 fn write_metadata(tx: &Transaction<'_>, id: i64, package: &IndexedPackage) -> rusqlite::Result<()> {
@@ -287,7 +293,10 @@ fn write_metadata(tx: &Transaction<'_>, id: i64, package: &IndexedPackage) -> ru
             insert.execute(params![id, "package", key, value])?;
         }
     }
-    for (source, pairs) in [("pkginfo", &package.pkginfo), ("buildinfo", &package.buildinfo)] {
+    for (source, pairs) in [
+        ("pkginfo", &package.pkginfo),
+        ("buildinfo", &package.buildinfo),
+    ] {
         for (key, value) in pairs {
             insert.execute(params![id, source, key, value])?;
         }
@@ -318,7 +327,15 @@ fn write_files(tx: &Transaction<'_>, id: i64, files: &FileList) -> rusqlite::Res
         }
         FileList::Paths(paths) => {
             for path in paths {
-                insert.execute(params![id, path, None::<&str>, None::<u64>, None::<u32>, None::<&str>, None::<&str>])?;
+                insert.execute(params![
+                    id,
+                    path,
+                    None::<&str>,
+                    None::<u64>,
+                    None::<u32>,
+                    None::<&str>,
+                    None::<&str>
+                ])?;
             }
         }
     }
@@ -349,17 +366,27 @@ mod tests {
     fn a_new_version_replaces_the_old_one_and_its_rows() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::open(&dir.path().join("index.sqlite")).expect("opens");
-        let first = store.write(&package("1-1", &["usr/", "usr/lib/a"])).expect("writes");
+        let first = store
+            .write(&package("1-1", &["usr/", "usr/lib/a"]))
+            .expect("writes");
         let second = store.write(&package("2-1", &["usr/"])).expect("writes");
-        assert_eq!((first, second), (IndexStatus::Indexed, IndexStatus::Replaced));
+        assert_eq!(
+            (first, second),
+            (IndexStatus::Indexed, IndexStatus::Replaced)
+        );
         let count = |sql: &str| -> i64 {
-            store.connection().query_row(sql, [], |row| row.get(0)).expect("counts")
+            store
+                .connection()
+                .query_row(sql, [], |row| row.get(0))
+                .expect("counts")
         };
         assert_eq!(count("SELECT count(*) FROM packages"), 1);
         assert_eq!(count("SELECT count(*) FROM files"), 1);
-        assert_eq!(count("SELECT count(*) FROM relations WHERE name IN ('glibc', 'python')"), 2);
+        assert_eq!(
+            count("SELECT count(*) FROM relations WHERE name IN ('glibc', 'python')"),
+            2
+        );
         let existing = store.existing("core", "zlib").expect("reads");
         assert_eq!(existing.map(|e| e.source), Some(IndexSource::FilesDb));
     }
-
 }

@@ -52,7 +52,11 @@ pub fn is_broken_pipe(error: &io::Error) -> bool {
 pub fn exit(tool: &str, result: anyhow::Result<u8>) -> std::process::ExitCode {
     match result {
         Ok(code) => std::process::ExitCode::from(code),
-        Err(error) if error.chain().any(|cause| cause.downcast_ref().is_some_and(is_broken_pipe)) => {
+        Err(error)
+            if error
+                .chain()
+                .any(|cause| cause.downcast_ref().is_some_and(is_broken_pipe)) =>
+        {
             std::process::ExitCode::SUCCESS
         }
         Err(error) => {

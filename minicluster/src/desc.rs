@@ -57,8 +57,11 @@ pub fn sections(text: &str) -> Result<Sections, DescError> {
 
 fn section_header(line: &str) -> Option<&str> {
     let name = line.strip_prefix('%')?.strip_suffix('%')?;
-    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
-        .then_some(name)
+    (!name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+    .then_some(name)
 }
 
 /// The paths of a `files` entry (its `%FILES%` section).
@@ -115,9 +118,10 @@ fn number<T: std::str::FromStr>(
 ) -> Result<Option<T>, DescError> {
     value
         .map(|text| {
-            text.trim()
-                .parse()
-                .map_err(|_| DescError::NotANumber { section, value: text })
+            text.trim().parse().map_err(|_| DescError::NotANumber {
+                section,
+                value: text,
+            })
         })
         .transpose()
 }
@@ -139,12 +143,18 @@ mod tests {
         assert_eq!(package.csize, Some(100));
         assert_eq!(package.sha256.as_deref(), Some("abcd"));
         assert_eq!(package.depends, ["glibc", "bash>=5"]);
-        assert_eq!(package.filename.as_deref(), Some("zlib-1:1.3-1-x86_64.pkg.tar.zst"));
+        assert_eq!(
+            package.filename.as_deref(),
+            Some("zlib-1:1.3-1-x86_64.pkg.tar.zst")
+        );
     }
 
     #[test]
     fn missing_name_and_stray_values_are_errors() {
-        assert_eq!(package("core", "%VERSION%\n1-1\n"), Err(DescError::Missing("NAME")));
+        assert_eq!(
+            package("core", "%VERSION%\n1-1\n"),
+            Err(DescError::Missing("NAME"))
+        );
         assert_eq!(
             package("core", "oops\n%NAME%\na\n"),
             Err(DescError::ValueOutsideSection { line: 1 })

@@ -136,8 +136,13 @@ mod tests {
         {
             let mut writer = RecordWriter::new(&mut buffer, true);
             writer.write_raw("{\"type\":\"x\"}").expect("writes");
-            writer.write(&serde_json::json!({"type": "y"})).expect("writes");
+            writer
+                .write(&serde_json::json!({"type": "y"}))
+                .expect("writes");
         }
-        assert_eq!(String::from_utf8_lossy(&buffer), "{\"type\":\"x\"}\n{\"type\":\"y\"}\n");
+        assert_eq!(
+            String::from_utf8_lossy(&buffer),
+            "{\"type\":\"x\"}\n{\"type\":\"y\"}\n"
+        );
     }
 }

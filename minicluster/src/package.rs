@@ -169,7 +169,9 @@ impl PackageContents {
 
     /// Every value of a repeated `.PKGINFO` key.
     pub fn pkginfo_values(&self, key: &str) -> Vec<String> {
-        keyvalue::values(&self.pkginfo, key).map(str::to_owned).collect()
+        keyvalue::values(&self.pkginfo, key)
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -210,13 +212,13 @@ pub fn read_package(
             actual: contents.csize,
         });
     }
-    if let Some(expected) = expect.sha256.as_ref() {
-        if !expected.eq_ignore_ascii_case(&contents.sha256) {
-            return Err(PackageError::Sha256Mismatch {
-                expected: expected.clone(),
-                actual: contents.sha256,
-            });
-        }
+    if let Some(expected) = expect.sha256.as_ref()
+        && !expected.eq_ignore_ascii_case(&contents.sha256)
+    {
+        return Err(PackageError::Sha256Mismatch {
+            expected: expected.clone(),
+            actual: contents.sha256,
+        });
     }
     if contents.pkginfo.is_empty() {
         return Err(PackageError::NoPkginfo);
@@ -360,16 +362,32 @@ mod tests {
             let mut header = tar::Header::new_gnu();
             header.set_entry_type(kind);
             header.set_size(data.len() as u64);
-            header.set_mode(if kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+            header.set_mode(if kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            });
             if let Some(target) = link {
                 header.set_link_name(target).expect("short link");
             }
             header.set_cksum();
-            builder.append_data(&mut header, path, data).expect("in memory");
+            builder
+                .append_data(&mut header, path, data)
+                .expect("in memory");
         };
-        add(".PKGINFO", tar::EntryType::Regular, b"pkgname = demo\npkgver = 1-1\n", None);
+        add(
+            ".PKGINFO",
+            tar::EntryType::Regular,
+            b"pkgname = demo\npkgver = 1-1\n",
+            None,
+        );
         add("usr/", tar::EntryType::Directory, b"", None);
-        add("usr/bin/demo", tar::EntryType::Regular, b"#!/bin/sh\n", None);
+        add(
+            "usr/bin/demo",
+            tar::EntryType::Regular,
+            b"#!/bin/sh\n",
+            None,
+        );
         add("usr/bin/alias", tar::EntryType::Symlink, b"", Some("demo"));
         extra(&mut builder);
         zstd::encode_all(builder.into_inner().expect("in memory").as_slice(), 3).expect("zstd")
@@ -424,7 +442,10 @@ mod tests {
             builder.append(&header, &b"x"[..]).expect("in memory");
         });
         let result = read_package(bytes.as_slice(), &Expectations::default());
-        assert!(matches!(result, Err(PackageError::UnsafePath(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(PackageError::UnsafePath(_))),
+            "{result:?}"
+        );
     }
 
     #[test]

@@ -229,8 +229,14 @@ mod tests {
             ..Default::default()
         }));
         let line = serde_json::to_string(&record).expect("records serialize");
-        assert!(line.starts_with(r#"{"type":"package","repo":null,"name":"zlib""#), "{line}");
-        assert!(!line.contains("\"files\""), "files only appear when known: {line}");
+        assert!(
+            line.starts_with(r#"{"type":"package","repo":null,"name":"zlib""#),
+            "{line}"
+        );
+        assert!(
+            !line.contains("\"files\""),
+            "files only appear when known: {line}"
+        );
     }
 
     #[test]

@@ -105,7 +105,9 @@ pub fn read_entries(input: impl Read + Send) -> Result<Vec<Entry>, SyncDbError> 
             return Err(SyncDbError::MemberTooLarge { path, size });
         }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        member.read_to_end(&mut bytes).map_err(SyncDbError::Archive)?;
+        member
+            .read_to_end(&mut bytes)
+            .map_err(SyncDbError::Archive)?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let entry = folders.entry(folder.to_owned()).or_insert_with(|| Entry {
             folder: folder.to_owned(),
@@ -171,7 +173,10 @@ mod tests {
             .map(|entry| entry.package("core").expect("valid entry"))
             .collect();
         assert_eq!(packages[0].name, "a");
-        assert_eq!(packages[0].files.as_deref(), Some(&["usr/".to_owned(), "usr/bin/a".to_owned()][..]));
+        assert_eq!(
+            packages[0].files.as_deref(),
+            Some(&["usr/".to_owned(), "usr/bin/a".to_owned()][..])
+        );
         assert_eq!(packages[1].files, None);
     }
 
@@ -185,13 +190,15 @@ mod tests {
 
     #[test]
     fn a_non_tar_is_an_error() {
-        let result = read_entries(&b"<html>404 not found</html> and some more text to fill a block"[..]);
+        let result =
+            read_entries(&b"<html>404 not found</html> and some more text to fill a block"[..]);
         assert!(result.is_err());
     }
 
     #[test]
     fn an_entry_without_desc_is_an_entry_error() {
-        let entries = read_entries(tar_of(&[("x-1-1/files", "%FILES%\n")]).as_slice()).expect("tar");
+        let entries =
+            read_entries(tar_of(&[("x-1-1/files", "%FILES%\n")]).as_slice()).expect("tar");
         assert!(entries[0].package("core").is_err());
     }
 }

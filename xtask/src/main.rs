@@ -1,0 +1,116 @@
+//! `cargo xtask`: generators for development, the demo and the benchmarks.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use xtask::sample::{Compression, Spec};
+
+/// minicluster's development tasks.
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Regenerate the man pages under man/ from the clap definitions.
+    Man {
+        /// Only check that the checked-in pages are current; exit 1 when not.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write a sample mirror of real packages and sync databases.
+    SampleMirror {
+        /// Where to write it (`DIR/REPO/os/x86_64/`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Packages per repository.
+        #[arg(long, default_value_t = 24)]
+        packages: usize,
+        /// Payload files per package.
+        #[arg(long, default_value_t = 6)]
+        files_per_package: usize,
+        /// Repositories.
+        #[arg(long, value_delimiter = ',', default_value = "core,extra")]
+        repos: Vec<String>,
+        /// Package compressions used in turn (zst, xz, gz).
+        #[arg(long, value_delimiter = ',', default_value = "zst,zst,xz,gz")]
+        compression: Vec<Compression>,
+    },
+    /// Serve a folder over HTTP on loopback until killed; prints the base URL first.
+    Serve {
+        /// The folder to serve.
+        dir: PathBuf,
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+        /// Also write the base URL into this file (for scripts).
+        #[arg(long)]
+        url_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.task {
+        Task::Man { check } => {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../man");
+            let stale = xtask::man::generate(&dir, check)?;
+            for name in &stale {
+                eprintln!("{} man/{name}", if check { "stale:" } else { "wrote" });
+            }
+            Ok(u8::from(check && !stale.is_empty()))
+        }
+        Task::SampleMirror {
+            out,
+            packages,
+            files_per_package,
+            repos,
+            compression,
+        } => {
+            let spec = Spec {
+                repos,
+                packages,
+                files_per_package,
+                compressions: compression,
+                ..Spec::default()
+            };
+            let summary = xtask::sample::write_mirror(&out, &spec)?;
+            eprintln!(
+                "xtask: {} packages, {} paths, {:.1} MB in {}; {} ship __pycache__",
+                summary.packages,
+                summary.paths,
+                summary.package_bytes as f64 / 1e6,
+                out.display(),
+                summary.pycache_packages.len()
+            );
+            Ok(0)
+        }
+        Task::Serve {
+            dir,
+            addr,
+            url_file,
+        } => {
+            let server = xtask::serve::MirrorServer::start(&dir, &addr, 8)?;
+            println!("{}", server.url());
+            if let Some(file) = url_file {
+                xtask::sample::write_atomically(&file, server.url().as_bytes())
+                    .with_context(|| format!("writing {}", file.display()))?;
+            }
+            server.wait();
+            Ok(0)
+        }
+    }
+}
