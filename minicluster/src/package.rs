@@ -201,23 +201,28 @@ pub fn read_package(
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let mut contents = walk_archive(&mut raw, expect)?;
+    let walked = walk_archive(&mut raw, expect);
     // Whatever follows the end of the tar (padding, a compressor's trailer) is part of the file.
-    io::copy(&mut raw, &mut io::sink())?;
-    contents.sha256 = hex::encode(raw.hasher.finalize());
+    let drained = io::copy(&mut raw, &mut io::sink());
+    let sha256 = hex::encode(raw.hasher.finalize());
+    if let Some(expected) = expect.sha256.as_ref()
+        && !expected.eq_ignore_ascii_case(&sha256)
+        && drained.is_ok()
+    {
+        // Corrupt or not, a file that is not the promised one is best reported as such.
+        return Err(PackageError::Sha256Mismatch {
+            expected: expected.clone(),
+            actual: sha256,
+        });
+    }
+    let mut contents = walked?;
+    drained?;
+    contents.sha256 = sha256;
     contents.csize = raw.bytes;
     if let Some(expected) = expect.csize.filter(|&size| size != contents.csize) {
         return Err(PackageError::SizeMismatch {
             expected,
             actual: contents.csize,
-        });
-    }
-    if let Some(expected) = expect.sha256.as_ref()
-        && !expected.eq_ignore_ascii_case(&contents.sha256)
-    {
-        return Err(PackageError::Sha256Mismatch {
-            expected: expected.clone(),
-            actual: contents.sha256,
         });
     }
     if contents.pkginfo.is_empty() {

@@ -1,0 +1,231 @@
+//! Real Arch data, which nobody here wrote, read end to end and checked against pacman.
+
+use std::{collections::BTreeMap, fs};
+
+use pipeline_tests::{Pacman, fetch, index, lines, parse_pacman_info, realdata};
+
+const OFFICIAL_2019: &str = "syncdbs/archlinux-official-2019-06_via-alpm.rs/alpm/tests/db/sync";
+const OFFICIAL_2021: &str = "syncdbs/archlinux-official-2021-04_via-paru/testdata/db/sync";
+const OFFICIAL_2025: &str = "syncdbs/archlinux-official-2025-02_via-xadaemon-pacman-tools";
+const STEAVEN: &str = "packages/steavenrepo/x86_64";
+
+/// Every official database, through `mc-fetch repo` from a `file://` mirror: no error record,
+/// and as many packages as the database has entries.
+#[test]
+fn every_official_sync_database_parses() {
+    let cases: [(&str, &[(&str, usize)]); 3] = [
+        (
+            OFFICIAL_2019,
+            &[
+                ("core", 231),
+                ("extra", 2917),
+                ("multilib", 280),
+                ("testing", 38),
+                ("community-testing", 36),
+                ("multilib-testing", 1),
+            ],
+        ),
+        (OFFICIAL_2021, &[("core", 234), ("extra", 3003)]),
+        (OFFICIAL_2025, &[("core", 265)]),
+    ];
+    for (dir, repos) in cases {
+        let mirror = format!("file://{}", realdata().join(dir).display());
+        for (repo, entries) in repos {
+            let run = fetch(&["repo", "--mirror", &mirror, repo]);
+            assert_eq!(
+                (run.code, run.error_kinds()),
+                (0, vec![]),
+                "{dir} {repo}: {}",
+                run.stderr
+            );
+            assert_eq!(run.of_type("package").len(), *entries, "{dir} {repo}");
+        }
+    }
+}
+
+/// `.files` databases: the 2019 official ones, and the real personal repository's.
+#[test]
+fn files_databases_carry_every_path() {
+    let pkgfile = realdata()
+        .join("syncdbs/archlinux-official-2019-10-files_via-pkgfile/tests/golden/alpm/x86_64");
+    let mirror = format!("{}/$repo", pkgfile.display());
+    let run = fetch(&[
+        "repo", "--files", "--mirror", &mirror, "multilib", "testing",
+    ]);
+    assert_eq!((run.code, run.error_kinds()), (0, vec![]), "{}", run.stderr);
+    assert_eq!(run.of_type("package").len(), 279 + 13);
+    let paths: usize = run
+        .of_type("package")
+        .iter()
+        .map(|p| p["files"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(paths > 10_000, "only {paths} paths");
+    let arcanis = realdata().join(
+        "syncdbs/arcanisrepo-files_via-ahriman/tests/testresources/core/arcanisrepo.files.tar.gz",
+    );
+    let entries = minicluster::syncdb::read_entries(fs::File::open(arcanis).expect("real data"))
+        .expect("readable");
+    for entry in &entries {
+        let package = entry.package("arcanisrepo").expect("valid entry");
+        assert!(
+            package.files.is_some_and(|files| !files.is_empty()),
+            "{}",
+            package.name
+        );
+    }
+}
+
+/// Names, versions and dependencies as `pacman -Si` prints them from the same database.
+#[test]
+fn fields_agree_with_pacman_on_real_databases() {
+    for (dir, repo) in [
+        (OFFICIAL_2021, "core"),
+        (OFFICIAL_2025, "core"),
+        (OFFICIAL_2019, "extra"),
+    ] {
+        let pacman = Pacman::new("file:///nonexistent/$repo", &[repo]);
+        fs::create_dir_all(pacman.sync_dir()).expect("sync folder");
+        fs::copy(
+            realdata().join(dir).join(format!("{repo}.db")),
+            pacman.sync_dir().join(format!("{repo}.db")),
+        )
+        .expect("copy db");
+        let theirs = parse_pacman_info(&pacman.run(&["-Si"]));
+        let mirror = format!("file://{}", realdata().join(dir).display());
+        let ours = fetch(&["repo", "--mirror", &mirror, repo]);
+        assert_eq!(ours.of_type("package").len(), theirs.len(), "{dir}");
+        for package in ours.of_type("package") {
+            let name = package["name"].as_str().expect("name");
+            let info = &theirs[&(repo.to_owned(), name.to_owned())];
+            assert_eq!(package["version"], info["Version"], "{name}");
+            assert_eq!(
+                joined(&package["depends"]),
+                info["Depends On"],
+                "{name} depends"
+            );
+            assert_eq!(
+                joined(&package["provides"]),
+                info["Provides"],
+                "{name} provides"
+            );
+            assert_eq!(
+                joined(&package["conflicts"]),
+                info["Conflicts With"],
+                "{name} conflicts"
+            );
+            assert_eq!(package["arch"], info["Architecture"], "{name}");
+        }
+    }
+}
+
+/// pacman's list form: values joined by two spaces, `None` when empty.
+fn joined(values: &serde_json::Value) -> String {
+    let values: Vec<&str> = values
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    if values.is_empty() {
+        "None".to_owned()
+    } else {
+        values.join("  ")
+    }
+}
+
+/// The real signed repository's packages, streamed and indexed: every file list equals the
+/// repository's own `.files` entry. Three packages are absent from the snapshot: `not_found`.
+#[test]
+fn real_packages_index_with_their_files_entries() {
+    let mirror = realdata().join(STEAVEN).display().to_string();
+    let listed = fetch(&["repo", "--files", "--mirror", &mirror, "SteavenLinux"]);
+    let expected: BTreeMap<String, Vec<String>> = listed
+        .of_type("package")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                sorted(&p["files"]),
+            )
+        })
+        .collect();
+    let db = tempfile::tempdir().expect("tempdir");
+    let db = db.path().join("index.sqlite");
+    let db_arg = db.display().to_string();
+    let indexed = index(&["--db", &db_arg], &lines(&listed.of_type("package")));
+    assert_eq!(
+        indexed.error_kinds(),
+        ["not_found"; 3],
+        "{}",
+        indexed.stderr
+    );
+    assert_eq!(indexed.code, 1);
+    assert_eq!(indexed.count("indexed"), 37);
+    let everything = index(&["query", "--db", &db_arg, "."], "");
+    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in everything.of_type("file") {
+        got.entry(file["name"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(file["path"].as_str().unwrap_or_default().to_owned());
+    }
+    // Meta packages have no files, so they are absent from the query's answer.
+    for package in indexed.of_type("package") {
+        let name = package["name"].as_str().unwrap_or_default();
+        let mut paths = got.remove(name).unwrap_or_default();
+        paths.sort();
+        assert_eq!(&paths, &expected[name], "{name}");
+        assert_eq!(package["file_count"], paths.len(), "{name}");
+    }
+    assert!(got.is_empty(), "files of packages never indexed: {got:?}");
+}
+
+fn sorted(values: &serde_json::Value) -> Vec<String> {
+    let mut values: Vec<String> = values
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    values.sort();
+    values
+}
+
+/// The 2019 test package was stripped after the database was made: its sha256 no longer
+/// matches, and the index says so instead of storing it.
+#[test]
+fn a_stripped_package_fails_its_checksum() {
+    let mirror = format!("file://{}", realdata().join(OFFICIAL_2019).display());
+    let core = fetch(&["repo", "--mirror", &mirror, "core"]);
+    let mut pacman = core
+        .of_type("package")
+        .into_iter()
+        .find(|p| p["name"] == "pacman")
+        .expect("pacman in core")
+        .clone();
+    let stripped = realdata().join("syncdbs/archlinux-official-2019-06_via-alpm.rs/alpm/tests/pacman-5.1.3-1-x86_64.pkg.tar.xz");
+    pacman["path"] = stripped.display().to_string().into();
+    let db = tempfile::tempdir().expect("tempdir");
+    let db_arg = db.path().join("i.sqlite").display().to_string();
+    let run = index(&["--db", &db_arg], &format!("{pacman}\n"));
+    assert_eq!(
+        (run.code, run.error_kinds()),
+        (1, vec!["sha256_mismatch".to_owned()])
+    );
+    // The same file given without the database's promise indexes fine: it is a valid package.
+    let plain = index(
+        &["--db", &db_arg],
+        &format!(
+            "{{\"type\":\"package\",\"path\":{:?}}}\n",
+            stripped.display().to_string()
+        ),
+    );
+    assert_eq!(
+        (plain.code, plain.count("indexed")),
+        (0, 1),
+        "{:?}",
+        plain.records
+    );
+    assert_eq!(plain.of_type("package")[0]["name"], "pacman");
+}
