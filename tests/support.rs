@@ -152,7 +152,7 @@ impl Mirror {
     pub fn new(spec: &sample::Spec) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let summary = sample::write_mirror(dir.path(), spec).expect("sample mirror");
-        let server = MirrorServer::start(dir.path(), "127.0.0.1:0", 4).expect("server");
+        let server = MirrorServer::start(dir.path(), "127.0.0.1:0").expect("server");
         Self {
             dir,
             server,

@@ -10,6 +10,8 @@ use minicluster::{cli::NetworkArgs, mirror::DEFAULT_MIRROR};
 /// Every package becomes one `{"type":"package",...}` line on stdout (see mc-records(7)), ready for
 /// `mc-index`, `jq` or any other reader of JSON lines. Failures become `{"type":"error",...}`
 /// lines and the run goes on.
+///
+/// Example: `mc-fetch repo --mirror 'https://geo.mirror.pkgbuild.com/$repo/os/$arch' core | jq .name`
 #[derive(Debug, Parser)]
 #[command(name = "mc-fetch", version, after_help = minicluster::cli::EXIT_STATUS_HELP)]
 pub struct Cli {
@@ -24,6 +26,7 @@ pub enum Command {
     /// Download sync databases (`REPO.db`, or `REPO.files` with --files) and print their packages.
     ///
     /// Example: `mc-fetch repo core extra | mc-index --db pkgs.sqlite`
+    #[command(after_help = minicluster::cli::EXIT_STATUS_HELP)]
     Repo(RepoArgs),
 }
 

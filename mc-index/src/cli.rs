@@ -44,7 +44,11 @@ pub enum Command {
     /// Paths look as in pacman's .files databases: no leading `/`, directories end with `/`.
     /// The pattern is matched against the whole path, unanchored: `(^|/)__pycache__/$` finds
     /// every `__pycache__` directory. Prints `file` records, or `package` records with
-    /// --packages. Exit status 1 when nothing matches, as grep does.
+    /// --packages.
+    #[command(
+        after_help = "Exit status: 0 when something matched, 1 when nothing did (as grep), \
+2 for bad usage or a fatal error."
+    )]
     Query(QueryArgs),
     /// Print the database schema, with comments on every column.
     Schema,

@@ -318,7 +318,8 @@ fn safe_path(raw: &str) -> Result<String, PackageError> {
 
 fn read_bytes(member: &mut impl Read, size: u64) -> Result<Vec<u8>, PackageError> {
     let limit = size.min(MAX_METADATA_BYTES);
-    let mut bytes = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
+    // Capacity from what arrives, not from what a (possibly hostile) header declares.
+    let mut bytes = Vec::with_capacity(usize::try_from(limit.min(1 << 20)).unwrap_or(0));
     member.take(limit).read_to_end(&mut bytes)?;
     Ok(bytes)
 }

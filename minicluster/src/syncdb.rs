@@ -104,7 +104,8 @@ pub fn read_entries(input: impl Read + Send) -> Result<Vec<Entry>, SyncDbError> 
         if size > MAX_MEMBER_BYTES {
             return Err(SyncDbError::MemberTooLarge { path, size });
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        // Capacity from what arrives, not from what a (possibly hostile) header declares.
+        let mut bytes = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
         member
             .read_to_end(&mut bytes)
             .map_err(SyncDbError::Archive)?;

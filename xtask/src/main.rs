@@ -39,6 +39,10 @@ enum Task {
         /// Package compressions used in turn (zst, xz, gz).
         #[arg(long, value_delimiter = ',', default_value = "zst,zst,xz,gz")]
         compression: Vec<Compression>,
+        /// Give the first package of each repository one extra file of this many bytes
+        /// (text that zstd compresses about 3:1), generated as it is written.
+        #[arg(long, value_name = "BYTES", default_value_t = 0)]
+        big_file_bytes: u64,
     },
     /// Serve a folder over HTTP on loopback until killed; prints the base URL first.
     Serve {
@@ -79,12 +83,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             files_per_package,
             repos,
             compression,
+            big_file_bytes,
         } => {
             let spec = Spec {
                 repos,
                 packages,
                 files_per_package,
                 compressions: compression,
+                big_file_bytes,
                 ..Spec::default()
             };
             let summary = xtask::sample::write_mirror(&out, &spec)?;
@@ -103,7 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             addr,
             url_file,
         } => {
-            let server = xtask::serve::MirrorServer::start(&dir, &addr, 8)?;
+            let server = xtask::serve::MirrorServer::start(&dir, &addr)?;
             println!("{}", server.url());
             if let Some(file) = url_file {
                 xtask::sample::write_atomically(&file, server.url().as_bytes())

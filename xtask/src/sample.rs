@@ -6,6 +6,10 @@
 //! ship Python bytecode in `__pycache__/` directories and some ship decoys (`not__pycache__/`),
 //! so the main job's question has a known answer. Everything derives from a seed, so two runs
 //! make the same bytes.
+//!
+//! Packages are compressed as they are written; a large file ([`Spec::big_file_bytes`], for
+//! memory benchmarks) is generated chunk by chunk, so only the compressed package is ever held
+//! in memory.
 
 use std::{
     fmt::Write as _,
@@ -39,6 +43,8 @@ pub struct Spec {
     pub compressions: Vec<Compression>,
     /// Seed of all content.
     pub seed: u64,
+    /// Size of one extra file in the first package of each repository; 0 for none.
+    pub big_file_bytes: u64,
 }
 
 impl Default for Spec {
@@ -54,6 +60,7 @@ impl Default for Spec {
                 Compression::Gzip,
             ],
             seed: 1,
+            big_file_bytes: 0,
         }
     }
 }
@@ -91,18 +98,23 @@ impl Compression {
         }
     }
 
-    fn compress(self, tar: &[u8]) -> io::Result<Vec<u8>> {
+    /// The compressed bytes of what `write` writes, compressed as they come.
+    fn compress(self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<Vec<u8>> {
         match self {
-            Self::Zstd => zstd::encode_all(tar, 3),
+            Self::Zstd => {
+                let mut encoder = zstd::Encoder::new(Vec::new(), 3)?;
+                write(&mut encoder)?;
+                encoder.finish()
+            }
             Self::Xz => {
                 let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), 3);
-                encoder.write_all(tar)?;
+                write(&mut encoder)?;
                 encoder.finish()
             }
             Self::Gzip => {
                 let mut encoder =
                     flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                encoder.write_all(tar)?;
+                write(&mut encoder)?;
                 encoder.finish()
             }
         }
@@ -118,6 +130,12 @@ enum Member {
         mode: u32,
         data: Vec<u8>,
     },
+    /// A file too large to hold in memory: its content comes from [`Filler`].
+    Big {
+        path: String,
+        size: u64,
+        seed: u64,
+    },
     Link {
         path: String,
         target: String,
@@ -127,7 +145,10 @@ enum Member {
 impl Member {
     fn path(&self) -> &str {
         match self {
-            Self::Dir(path) | Self::File { path, .. } | Self::Link { path, .. } => path,
+            Self::Dir(path)
+            | Self::File { path, .. }
+            | Self::Big { path, .. }
+            | Self::Link { path, .. } => path,
         }
     }
 }
@@ -168,7 +189,7 @@ pub fn write_mirror(out: &Path, spec: &Spec) -> anyhow::Result<Summary> {
         let mut files_db = tar::Builder::new(Vec::new());
         for index in 0..spec.packages {
             let number = repo_index * spec.packages + index;
-            let package = sample_package(repo, number, spec);
+            let package = sample_package(repo, index, number, spec);
             let compression = spec.compressions[number % spec.compressions.len().max(1)];
             let file_name = format!(
                 "{}-{}-{}.pkg.tar.{}",
@@ -177,8 +198,7 @@ pub fn write_mirror(out: &Path, spec: &Spec) -> anyhow::Result<Summary> {
                 package.arch,
                 compression.extension()
             );
-            let tar = package_tar(&package)?;
-            let bytes = compression.compress(&tar)?;
+            let bytes = compression.compress(|out| write_package(&package, out))?;
             write_atomically(&dir.join(&file_name), &bytes)?;
             let desc = desc_entry(&package, &file_name, &bytes)?;
             let paths = files_entry(&package)?;
@@ -232,6 +252,42 @@ impl Rng {
     }
 }
 
+/// The content of a [`Member::Big`] file, generated as it is read: [`content`] in chunks.
+struct Filler {
+    rng: Rng,
+    remaining: u64,
+    chunk: Vec<u8>,
+    offset: usize,
+}
+
+impl Filler {
+    const CHUNK_BYTES: u64 = 1 << 16;
+
+    fn new(size: u64, seed: u64) -> Self {
+        Self {
+            rng: Rng::new(seed),
+            remaining: size,
+            chunk: Vec::new(),
+            offset: 0,
+        }
+    }
+}
+
+impl io::Read for Filler {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.offset == self.chunk.len() {
+            let size = self.remaining.min(Self::CHUNK_BYTES);
+            self.remaining -= size;
+            self.chunk = content(&mut self.rng, size as usize);
+            self.offset = 0;
+        }
+        let n = buf.len().min(self.chunk.len() - self.offset);
+        buf[..n].copy_from_slice(&self.chunk[self.offset..self.offset + n]);
+        self.offset += n;
+        Ok(n)
+    }
+}
+
 /// Text that compresses like real program data does: words from a small vocabulary.
 fn content(rng: &mut Rng, bytes: usize) -> Vec<u8> {
     const WORDS: [&str; 16] = [
@@ -247,7 +303,8 @@ fn content(rng: &mut Rng, bytes: usize) -> Vec<u8> {
     text.into_bytes()
 }
 
-fn sample_package(repo: &str, number: usize, spec: &Spec) -> SamplePackage {
+/// Package `index` of `repo`, numbered `number` over the whole mirror.
+fn sample_package(repo: &str, index: usize, number: usize, spec: &Spec) -> SamplePackage {
     let mut rng = Rng::new(spec.seed ^ (number as u64 + 1));
     let python = number % 5 == 1;
     let name = if python {
@@ -315,6 +372,13 @@ fn sample_package(repo: &str, number: usize, spec: &Spec) -> SamplePackage {
             },
         ]);
     }
+    if index == 0 && spec.big_file_bytes > 0 {
+        members.push(Member::Big {
+            path: format!("usr/share/{name}/big.txt"),
+            size: spec.big_file_bytes,
+            seed: rng.next(),
+        });
+    }
     members.sort_by(|a, b| a.path().cmp(b.path()));
     let depends = if number.is_multiple_of(3) {
         vec!["glibc".to_owned()]
@@ -347,6 +411,7 @@ fn installed_size(package: &SamplePackage) -> u64 {
         .iter()
         .map(|member| match member {
             Member::File { data, .. } => data.len() as u64,
+            Member::Big { size, .. } => *size,
             _ => 0,
         })
         .sum()
@@ -412,6 +477,16 @@ fn mtree(package: &SamplePackage, metadata: &[(&str, &[u8])]) -> io::Result<Vec<
                 let (size, digests) = (data.len(), digests(data));
                 writeln!(text, "./{path} {time} mode={mode:o} size={size} {digests}")
             }
+            Member::Big { path, size, seed } => {
+                let md5 =
+                    alpm_types::Md5Checksum::calculate_from_reader(Filler::new(*size, *seed))?;
+                let sha256 =
+                    alpm_types::Sha256Checksum::calculate_from_reader(Filler::new(*size, *seed))?;
+                writeln!(
+                    text,
+                    "./{path} {time} mode=644 size={size} md5digest={md5} sha256digest={sha256}"
+                )
+            }
             Member::Link { path, target } => {
                 writeln!(text, "./{path} {time} mode=777 type=link link={target}")
             }
@@ -427,7 +502,8 @@ fn digests(data: &[u8]) -> String {
     format!("md5digest={md5} sha256digest={sha256}")
 }
 
-fn package_tar(package: &SamplePackage) -> io::Result<Vec<u8>> {
+/// Writes the package's tar (uncompressed) to `out`.
+fn write_package(package: &SamplePackage, out: &mut dyn Write) -> io::Result<()> {
     let pkginfo = pkginfo(package);
     let buildinfo = buildinfo(package);
     let metadata: [(&str, &[u8]); 2] = [
@@ -435,7 +511,7 @@ fn package_tar(package: &SamplePackage) -> io::Result<Vec<u8>> {
         (".PKGINFO", pkginfo.as_bytes()),
     ];
     let mtree = mtree(package, &metadata)?;
-    let mut tar = tar::Builder::new(Vec::new());
+    let mut tar = tar::Builder::new(out);
     append(&mut tar, ".BUILDINFO", buildinfo.as_bytes())?;
     append(&mut tar, ".MTREE", &mtree)?;
     append(&mut tar, ".PKGINFO", pkginfo.as_bytes())?;
@@ -456,6 +532,11 @@ fn package_tar(package: &SamplePackage) -> io::Result<Vec<u8>> {
                 header.set_size(data.len() as u64);
                 tar.append_data(&mut header, path, data.as_slice())?;
             }
+            Member::Big { path, size, seed } => {
+                header.set_mode(0o644);
+                header.set_size(*size);
+                tar.append_data(&mut header, path, Filler::new(*size, *seed))?;
+            }
             Member::Link { path, target } => {
                 header.set_entry_type(tar::EntryType::Symlink);
                 header.set_mode(0o777);
@@ -464,7 +545,7 @@ fn package_tar(package: &SamplePackage) -> io::Result<Vec<u8>> {
             }
         }
     }
-    tar.into_inner()
+    tar.finish()
 }
 
 /// The package's `desc` entry, in alpm-repo-descv2 form as `alpm-repo-db` writes it.
@@ -510,7 +591,7 @@ fn files_entry(package: &SamplePackage) -> anyhow::Result<String> {
     Ok(RepoFiles::V1(RepoFilesV1::try_from(paths)?).to_string())
 }
 
-fn append(tar: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) -> io::Result<()> {
+fn append<W: Write>(tar: &mut tar::Builder<W>, path: &str, data: &[u8]) -> io::Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_size(data.len() as u64);
     header.set_mode(0o644);

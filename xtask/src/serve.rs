@@ -6,14 +6,15 @@
 use std::{
     collections::HashMap,
     fs::File,
-    io::{self, Read, Write},
-    net::SocketAddr,
+    io::{self, BufRead, BufReader, Write},
+    net::{Shutdown, SocketAddr, TcpListener, TcpStream},
     path::{Component, Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     thread,
 };
-
-use tiny_http::{Header, Request, Response, Server};
 
 /// How to fail a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,61 +27,57 @@ pub enum Fault {
     Truncate,
 }
 
+type Faults = Arc<Mutex<HashMap<String, Vec<Fault>>>>;
+
 /// A running server. It stops when dropped.
+///
+/// Plain `std::net`, one thread per connection and `Connection: close`: a dropped or truncated
+/// answer must really close the socket, which HTTP server crates (rightly) never let a handler do.
 pub struct MirrorServer {
-    server: Arc<Server>,
     addr: SocketAddr,
-    faults: Arc<Mutex<HashMap<String, Vec<Fault>>>>,
+    faults: Faults,
     requests: Arc<Mutex<Vec<String>>>,
-    workers: Vec<thread::JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    acceptor: Option<thread::JoinHandle<()>>,
 }
 
 impl MirrorServer {
-    /// Serves `root` on `addr` (`127.0.0.1:0` picks a free port) with `threads` workers.
-    pub fn start(root: &Path, addr: &str, threads: usize) -> anyhow::Result<Self> {
-        let server =
-            Arc::new(Server::http(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?);
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| anyhow::anyhow!("not an IP listener"))?;
-        let faults: Arc<Mutex<HashMap<String, Vec<Fault>>>> = Arc::default();
+    /// Serves `root` on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn start(root: &Path, addr: &str) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let faults = Faults::default();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-        let workers = (0..threads.max(1))
-            .map(|_| {
-                let (server, faults, requests) = (
-                    Arc::clone(&server),
-                    Arc::clone(&faults),
-                    Arc::clone(&requests),
-                );
-                let root = root.to_owned();
-                thread::spawn(move || {
-                    for request in server.incoming_requests() {
-                        let path = request
-                            .url()
-                            .split('?')
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                        if let Ok(mut log) = requests.lock() {
-                            log.push(path.clone());
-                        }
-                        let fault = faults.lock().ok().and_then(|mut faults| {
-                            let queue = faults.get_mut(&path)?;
-                            (!queue.is_empty()).then(|| queue.remove(0))
-                        });
-                        // A client that went away is not the server's problem.
-                        let _ = respond(&root, &path, request, fault);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let acceptor = {
+            let (faults, requests, stopping) = (
+                Arc::clone(&faults),
+                Arc::clone(&requests),
+                Arc::clone(&stopping),
+            );
+            let root = root.to_owned();
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stopping.load(Ordering::Relaxed) {
+                        break;
                     }
-                })
+                    let Ok(stream) = stream else { continue };
+                    let (root, faults, requests) =
+                        (root.clone(), Arc::clone(&faults), Arc::clone(&requests));
+                    // A client that went away is not the server's problem.
+                    thread::spawn(move || {
+                        drop(serve_connection(&root, stream, &faults, &requests))
+                    });
+                }
             })
-            .collect();
+        };
         Ok(Self {
-            server,
             addr,
             faults,
             requests,
-            workers,
+            stopping,
+            acceptor: Some(acceptor),
         })
     }
 
@@ -109,62 +106,86 @@ impl MirrorServer {
 
     /// Blocks until the process is killed (for `xtask serve`).
     pub fn wait(mut self) {
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
         }
     }
 }
 
 impl Drop for MirrorServer {
     fn drop(&mut self) {
-        self.server.unblock();
-        for _ in 1..self.workers.len() {
-            self.server.unblock();
+        self.stopping.store(true, Ordering::Relaxed);
+        // Wake the blocked accept() so the thread sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
         }
     }
 }
 
-fn respond(root: &Path, url_path: &str, request: Request, fault: Option<Fault>) -> io::Result<()> {
-    let Some(file_path) = resolve(root, url_path) else {
-        return request.respond(Response::empty(404));
-    };
-    match fault {
-        Some(Fault::Status(code)) => request.respond(Response::empty(code)),
-        Some(Fault::Drop) => {
-            drop(request.into_writer());
-            Ok(())
-        }
-        Some(Fault::Truncate) => {
-            let body = std::fs::read(&file_path)?;
-            let mut raw = request.into_writer();
-            write!(
-                raw,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
-            raw.write_all(&body[..body.len() / 2])?;
-            raw.flush()
-        }
-        None => match File::open(&file_path) {
-            Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => {
-                let length = file
-                    .metadata()
-                    .map(|m| m.len())
-                    .ok()
-                    .and_then(|l| usize::try_from(l).ok());
-                let content_type = Header::from_bytes("Content-Type", "application/octet-stream")
-                    .map_err(|()| io::Error::other("static header"))?;
-                request.respond(Response::new(
-                    200.into(),
-                    vec![content_type],
-                    file.take(u64::MAX),
-                    length,
-                    None,
-                ))
-            }
-            _ => request.respond(Response::empty(404)),
-        },
+fn serve_connection(
+    root: &Path,
+    stream: TcpStream,
+    faults: &Faults,
+    requests: &Mutex<Vec<String>>,
+) -> io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // The headers say nothing this server needs; read past them.
+    let mut header = String::new();
+    while reader.read_line(&mut header)? > 2 {
+        header.clear();
     }
+    let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let path = target.split('?').next().unwrap_or_default().to_owned();
+    if let Ok(mut log) = requests.lock() {
+        log.push(path.clone());
+    }
+    let fault = faults.lock().ok().and_then(|mut faults| {
+        let queue = faults.get_mut(&path)?;
+        (!queue.is_empty()).then(|| queue.remove(0))
+    });
+    respond(root, &path, stream, fault)
+}
+
+fn respond(
+    root: &Path,
+    url_path: &str,
+    mut stream: TcpStream,
+    fault: Option<Fault>,
+) -> io::Result<()> {
+    let file = resolve(root, url_path)
+        .and_then(|path| File::open(path).ok())
+        .filter(|file| file.metadata().is_ok_and(|meta| meta.is_file()));
+    match (fault, file) {
+        (Some(Fault::Drop), _) => {}
+        (Some(Fault::Status(code)), _) => empty_answer(&mut stream, code)?,
+        (_, None) => empty_answer(&mut stream, 404)?,
+        (_, Some(file)) => {
+            let length = file.metadata()?.len();
+            let sent = if fault == Some(Fault::Truncate) {
+                length / 2
+            } else {
+                length
+            };
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Length: {length}\r\nConnection: close\r\n\r\n"
+            )?;
+            io::copy(&mut io::Read::take(file, sent), &mut stream)?;
+        }
+    }
+    stream.flush()?;
+    stream.shutdown(Shutdown::Both)
+}
+
+fn empty_answer(stream: &mut TcpStream, code: u16) -> io::Result<()> {
+    write!(
+        stream,
+        "HTTP/1.1 {code} Status {code}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
 }
 
 /// The file a URL path names under `root`, refusing anything that climbs out of it.
