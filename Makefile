@@ -1,0 +1,26 @@
+# The commands a newcomer needs. `make demo` runs the main job offline; `make test` runs every
+# check CI runs (`.ci/run` installs the Debian peers first, then calls `make test`).
+
+CARGO ?= cargo
+# nextest when installed (parallel, per-test timing), else cargo's own runner.
+TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run,test)
+
+.PHONY: demo test lint man bench
+
+demo:
+	bash scripts/demo.sh
+
+test: lint
+	$(CARGO) build --workspace --bins --quiet
+	$(CARGO) $(TEST_RUNNER) --workspace --no-fail-fast
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+
+man:
+	$(CARGO) xtask man
+
+# mc-index against curl|bsdtar, a zstd+tar floor and pacman -F, on a generated mirror (~3 min).
+bench:
+	bash benches/index.sh
