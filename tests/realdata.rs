@@ -229,3 +229,49 @@ fn a_stripped_package_fails_its_checksum() {
     );
     assert_eq!(plain.of_type("package")[0]["name"], "pacman");
 }
+
+/// A real database recompressed every way pacman allows reads the same, whatever its file is
+/// called: mirrors serve `core.db` as gzip, zstd, xz, bzip2 or a plain tar.
+#[test]
+fn every_sync_database_compression_reads_the_same() {
+    let original = realdata().join(OFFICIAL_2021).join("core.db");
+    let mirror = format!("file://{}", realdata().join(OFFICIAL_2021).display());
+    let expected = fetch(&["repo", "--mirror", &mirror, "core"]).records;
+    let mut tar = Vec::new();
+    minicluster::compress::decompress(fs::File::open(&original).expect("real data"))
+        .and_then(|mut gzip| std::io::copy(&mut gzip, &mut tar))
+        .expect("gunzip");
+    for (tool, args) in [
+        ("zstd", &["-q", "-c"][..]),
+        ("xz", &["-c"][..]),
+        ("bzip2", &["-c"][..]),
+        ("cat", &[][..]),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = std::process::Command::new(tool)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = tar.clone();
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let output = child.wait_with_output().expect("compresses");
+        writer.join().expect("writer").expect("written");
+        fs::write(dir.path().join("core.db"), output.stdout).expect("write");
+        let run = fetch(&[
+            "repo",
+            "--mirror",
+            &dir.path().display().to_string(),
+            "core",
+        ]);
+        let strip_urls = |records: &[serde_json::Value]| -> Vec<serde_json::Value> {
+            records
+                .iter()
+                .map(|r| serde_json::json!([r["name"], r["version"], r["sha256"], r["depends"]]))
+                .collect()
+        };
+        assert_eq!(strip_urls(&run.records), strip_urls(&expected), "{tool}");
+    }
+}

@@ -76,9 +76,9 @@ fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
     Ok(if failed { EXIT_ITEM_FAILED } else { EXIT_OK })
 }
 
-/// A progress line on stderr, only when someone is watching or asked for it.
+/// A progress line on stderr, only when someone is watching.
 fn note(message: &str) {
-    if io::stderr().is_terminal() || std::env::var_os("MC_PROGRESS").is_some() {
+    if io::stderr().is_terminal() {
         eprintln!("{TOOL}: {message}");
     }
 }

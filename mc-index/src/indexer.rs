@@ -117,7 +117,7 @@ pub fn run(
         counts
     })
     .and_then(|counts| {
-        progress.finish();
+        progress.finish(&counts);
         let summary = SummaryRecord {
             tool: TOOL.to_owned(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

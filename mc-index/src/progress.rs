@@ -36,7 +36,21 @@ impl Progress {
 
     /// Redraws the line if it is due.
     pub fn show(&mut self, counts: &Counts) {
-        if !self.enabled || self.last_drawn.is_some_and(|at| at.elapsed() < INTERVAL) {
+        if self.last_drawn.is_none_or(|at| at.elapsed() >= INTERVAL) {
+            self.draw(counts);
+        }
+    }
+
+    /// Draws the final counts and ends the line.
+    pub fn finish(&mut self, counts: &Counts) {
+        if self.enabled {
+            self.draw(counts);
+            eprintln!();
+        }
+    }
+
+    fn draw(&mut self, counts: &Counts) {
+        if !self.enabled {
             return;
         }
         self.last_drawn = Some(Instant::now());
@@ -50,12 +64,5 @@ impl Progress {
             megabytes / seconds,
         );
         let _ = std::io::stderr().flush();
-    }
-
-    /// Ends the line.
-    pub fn finish(&self) {
-        if self.enabled && self.last_drawn.is_some() {
-            eprintln!();
-        }
     }
 }
