@@ -2,7 +2,9 @@
 
 use std::{collections::BTreeSet, fs, process::Command};
 
-use pipeline_tests::{Mirror, Pacman, Run, fetch, index, lines, parse_pacman_info, require};
+use pipeline_tests::{
+    Mirror, Pacman, Run, fetch, index, lines, pacman_list, parse_pacman_info, require,
+};
 
 const PYCACHE: &str = "(^|/)__pycache__/$";
 
@@ -123,19 +125,7 @@ fn package_fields_equal_pacman_sync_info() {
             package["name"].as_str().unwrap_or_default().to_owned(),
         );
         let info = &theirs[&key];
-        let list = |field: &str, separator: &str| {
-            let values: Vec<&str> = package[field]
-                .as_array()
-                .expect("list")
-                .iter()
-                .filter_map(|v| v.as_str())
-                .collect();
-            if values.is_empty() {
-                "None".to_owned()
-            } else {
-                values.join(separator)
-            }
-        };
+        let list = |field: &str, separator: &str| pacman_list(&package[field], separator);
         assert_eq!(package["version"], info["Version"], "{key:?}");
         assert_eq!(list("depends", "  "), info["Depends On"], "{key:?}");
         assert_eq!(list("provides", "  "), info["Provides"], "{key:?}");

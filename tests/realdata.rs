@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, fs};
 
-use pipeline_tests::{Pacman, fetch, index, lines, parse_pacman_info, realdata};
+use pipeline_tests::{Pacman, fetch, index, lines, pacman_list, parse_pacman_info, realdata};
 
 const OFFICIAL_2019: &str = "syncdbs/archlinux-official-2019-06_via-alpm.rs/alpm/tests/db/sync";
 const OFFICIAL_2021: &str = "syncdbs/archlinux-official-2021-04_via-paru/testdata/db/sync";
@@ -99,37 +99,22 @@ fn fields_agree_with_pacman_on_real_databases() {
             let info = &theirs[&(repo.to_owned(), name.to_owned())];
             assert_eq!(package["version"], info["Version"], "{name}");
             assert_eq!(
-                joined(&package["depends"]),
+                pacman_list(&package["depends"], "  "),
                 info["Depends On"],
                 "{name} depends"
             );
             assert_eq!(
-                joined(&package["provides"]),
+                pacman_list(&package["provides"], "  "),
                 info["Provides"],
                 "{name} provides"
             );
             assert_eq!(
-                joined(&package["conflicts"]),
+                pacman_list(&package["conflicts"], "  "),
                 info["Conflicts With"],
                 "{name} conflicts"
             );
             assert_eq!(package["arch"], info["Architecture"], "{name}");
         }
-    }
-}
-
-/// pacman's list form: values joined by two spaces, `None` when empty.
-fn joined(values: &serde_json::Value) -> String {
-    let values: Vec<&str> = values
-        .as_array()
-        .expect("a list")
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
-    if values.is_empty() {
-        "None".to_owned()
-    } else {
-        values.join("  ")
     }
 }
 

@@ -257,3 +257,18 @@ pub fn parse_pacman_info(text: &str) -> BTreeMap<(String, String), BTreeMap<Stri
     }
     packages
 }
+
+/// A record's list field the way `pacman -Si` prints it: joined by `separator`, `None` when empty.
+pub fn pacman_list(values: &Value, separator: &str) -> String {
+    let values: Vec<&str> = values
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    if values.is_empty() {
+        "None".to_owned()
+    } else {
+        values.join(separator)
+    }
+}

@@ -13,7 +13,7 @@ use std::io::Write;
 
 use minicluster::{
     jsonl::RecordWriter,
-    record::{FileRecord, IndexSource, PackageRecord, Record},
+    record::{FileRecord, Record},
 };
 use regex::{Regex, RegexBuilder};
 use rusqlite::{Row, functions::FunctionFlags, params};
@@ -80,7 +80,7 @@ pub fn run(
     while let Some(row) = rows.next().map_err(|e| store.error(e))? {
         let record = if query.packages {
             let id: i64 = row.get(0).map_err(|e| store.error(e))?;
-            Record::Package(Box::new(load_package(store, id)?))
+            Record::Package(Box::new(store.package(id)?))
         } else {
             Record::File(file_record(row).map_err(|e| store.error(e))?)
         };
@@ -119,81 +119,4 @@ fn file_record(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
         link_target: row.get(8)?,
         sha256: row.get(9)?,
     })
-}
-
-/// The full record of the indexed package `id`.
-pub fn load_package(store: &Store, id: i64) -> Result<PackageRecord, StoreError> {
-    let conn = store.connection();
-    let mut record = conn
-        .query_row(
-            "SELECT repo, name, base, version, arch, filename, url, path, sha256, csize, isize, \
-             builddate, packager, description, url_upstream, indexed_from, \
-             (SELECT count(*) FROM files WHERE package_id = ?1) FROM packages WHERE id = ?1",
-            [id],
-            |row| {
-                Ok(PackageRecord {
-                    repo: row.get(0)?,
-                    name: row.get(1)?,
-                    base: row.get(2)?,
-                    version: row.get(3)?,
-                    arch: row.get(4)?,
-                    filename: row.get(5)?,
-                    url: row.get(6)?,
-                    path: row.get(7)?,
-                    sha256: row.get(8)?,
-                    csize: row.get(9)?,
-                    isize: row.get(10)?,
-                    builddate: row.get(11)?,
-                    packager: row.get(12)?,
-                    desc: row.get(13)?,
-                    url_upstream: row.get(14)?,
-                    indexed_from: IndexSource::from_name(&row.get::<_, String>(15)?),
-                    file_count: row.get(16)?,
-                    ..PackageRecord::default()
-                })
-            },
-        )
-        .map_err(|e| store.error(e))?;
-    let mut relations = conn
-        .prepare_cached("SELECT kind, spec FROM relations WHERE package_id = ?1 ORDER BY rowid")
-        .map_err(|e| store.error(e))?;
-    let rows = relations
-        .query_map([id], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })
-        .map_err(|e| store.error(e))?;
-    for row in rows {
-        let (kind, spec) = row.map_err(|e| store.error(e))?;
-        let list = match kind.as_str() {
-            "depends" => &mut record.depends,
-            "makedepends" => &mut record.makedepends,
-            "checkdepends" => &mut record.checkdepends,
-            "optdepends" => &mut record.optdepends,
-            "provides" => &mut record.provides,
-            "conflicts" => &mut record.conflicts,
-            "replaces" => &mut record.replaces,
-            _ => continue,
-        };
-        list.push(spec);
-    }
-    let mut lists = conn
-        .prepare_cached(
-            "SELECT key, value FROM metadata WHERE package_id = ?1 AND source = 'package' \
-             ORDER BY rowid",
-        )
-        .map_err(|e| store.error(e))?;
-    let rows = lists
-        .query_map([id], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })
-        .map_err(|e| store.error(e))?;
-    for row in rows {
-        let (key, value) = row.map_err(|e| store.error(e))?;
-        match key.as_str() {
-            "group" => record.groups.push(value),
-            "license" => record.licenses.push(value),
-            _ => {}
-        }
-    }
-    Ok(record)
 }

@@ -193,6 +193,80 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
+    /// The full record of the indexed package `id`.
+    pub fn package(&self, id: i64) -> Result<PackageRecord, StoreError> {
+        let mut record = self
+            .conn
+            .query_row(
+                "SELECT repo, name, base, version, arch, filename, url, path, sha256, csize, \
+                 isize, builddate, packager, description, url_upstream, indexed_from, \
+                 (SELECT count(*) FROM files WHERE package_id = ?1) FROM packages WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok(PackageRecord {
+                        repo: row.get(0)?,
+                        name: row.get(1)?,
+                        base: row.get(2)?,
+                        version: row.get(3)?,
+                        arch: row.get(4)?,
+                        filename: row.get(5)?,
+                        url: row.get(6)?,
+                        path: row.get(7)?,
+                        sha256: row.get(8)?,
+                        csize: row.get(9)?,
+                        isize: row.get(10)?,
+                        builddate: row.get(11)?,
+                        packager: row.get(12)?,
+                        desc: row.get(13)?,
+                        url_upstream: row.get(14)?,
+                        indexed_from: IndexSource::from_name(&row.get::<_, String>(15)?),
+                        file_count: row.get(16)?,
+                        ..PackageRecord::default()
+                    })
+                },
+            )
+            .map_err(|e| self.error(e))?;
+        let relations = self.pairs(
+            "SELECT kind, spec FROM relations WHERE package_id = ?1 ORDER BY rowid",
+            id,
+        )?;
+        for (kind, spec) in relations {
+            let list = match kind.as_str() {
+                "depends" => &mut record.depends,
+                "makedepends" => &mut record.makedepends,
+                "checkdepends" => &mut record.checkdepends,
+                "optdepends" => &mut record.optdepends,
+                "provides" => &mut record.provides,
+                "conflicts" => &mut record.conflicts,
+                "replaces" => &mut record.replaces,
+                _ => continue,
+            };
+            list.push(spec);
+        }
+        let lists = self.pairs(
+            "SELECT key, value FROM metadata WHERE package_id = ?1 AND source = 'package' \
+             ORDER BY rowid",
+            id,
+        )?;
+        for (key, value) in lists {
+            match key.as_str() {
+                "group" => record.groups.push(value),
+                "license" => record.licenses.push(value),
+                _ => {}
+            }
+        }
+        Ok(record)
+    }
+
+    /// The two text columns `sql` selects for package `id`.
+    fn pairs(&self, sql: &str, id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql).map_err(|e| self.error(e))?;
+        statement
+            .query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.error(e))
+    }
+
     /// Writes one package in one transaction, replacing whatever the index held for its name.
     pub fn write(&mut self, package: &IndexedPackage) -> Result<IndexStatus, StoreError> {
         let path = self.path.clone();
