@@ -13,7 +13,10 @@
 use std::{
     io::{BufRead, Write},
     path::PathBuf,
-    sync::mpsc::{self, Receiver, SyncSender},
+    sync::{
+        Arc, Mutex,
+        mpsc::{self, Receiver, SyncSender},
+    },
     thread,
     time::Instant,
 };
@@ -80,7 +83,7 @@ pub struct Counts {
 pub fn run(
     options: &Options,
     http: &Http,
-    input: impl BufRead + Send,
+    input: impl BufRead + Send + 'static,
     out: &mut RecordWriter<impl Write>,
 ) -> anyhow::Result<Counts> {
     let started = Instant::now();
@@ -89,34 +92,29 @@ pub fn run(
     let jobs = options.jobs.max(1);
     let (job_tx, job_rx) = mpsc::sync_channel::<PackageRecord>(jobs);
     let (outcome_tx, outcome_rx) = mpsc::sync_channel::<Outcome>(jobs);
-    let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
-    let mut progress = Progress::new(options.progress);
-    thread::scope(|scope| {
-        let dispatch_tx = outcome_tx.clone();
-        scope.spawn(move || dispatch(input, &lookup, options.files_db, &job_tx, &dispatch_tx));
-        for _ in 0..jobs {
-            let job_rx = std::sync::Arc::clone(&job_rx);
-            let outcome_tx = outcome_tx.clone();
-            scope.spawn(move || {
-                // Take the lock only to receive, so workers download in parallel.
-                while let Ok(job) = job_rx
-                    .lock()
-                    .map_err(drop)
-                    .and_then(|rx| rx.recv().map_err(drop))
-                {
-                    if outcome_tx.send(download(http, options, job)).is_err() {
-                        break;
-                    }
+    let files_db = options.files_db;
+    let dispatch_tx = outcome_tx.clone();
+    thread::spawn(move || dispatch(input, &lookup, files_db, &job_tx, &dispatch_tx));
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    for _ in 0..jobs {
+        let (job_rx, outcome_tx) = (Arc::clone(&job_rx), outcome_tx.clone());
+        let (http, options) = (http.clone(), options.clone());
+        thread::spawn(move || {
+            // Hold the lock only to receive, so workers download in parallel.
+            let next = || job_rx.lock().ok()?.recv().ok();
+            while let Some(job) = next() {
+                if outcome_tx.send(download(&http, &options, job)).is_err() {
+                    break;
                 }
-            });
-        }
-        drop(outcome_tx);
-        let counts = write_all(&mut store, &outcome_rx, out, &mut progress);
-        // On a fatal error, stop the other threads: they notice the closed channel.
-        drop(outcome_rx);
-        counts
-    })
-    .and_then(|counts| {
+            }
+        });
+    }
+    drop(outcome_tx);
+    let mut progress = Progress::new(options.progress);
+    // The loop ends when every thread has finished. On a fatal error the threads are left
+    // behind, not joined: the dispatcher may be blocked reading a stdin that never ends, and
+    // the process is about to exit anyway.
+    write_all(&mut store, &outcome_rx, out, &mut progress).and_then(|counts| {
         progress.finish(&counts);
         let summary = SummaryRecord {
             tool: TOOL.to_owned(),
