@@ -21,6 +21,6 @@ lint:
 man:
 	$(CARGO) xtask man
 
-# mc-index against curl|bsdtar, a zstd+tar floor and pacman -F, on a generated mirror (~3 min).
+# mc-index against curl|bsdtar, a zstd+tar floor and pacman -F, on a generated mirror (~1 min).
 bench:
 	bash benches/index.sh

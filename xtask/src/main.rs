@@ -40,7 +40,7 @@ enum Task {
         #[arg(long, value_delimiter = ',', default_value = "zst,zst,xz,gz")]
         compression: Vec<Compression>,
         /// Give the first package of each repository one extra file of this many bytes
-        /// (text that zstd compresses about 3:1), generated as it is written.
+        /// (text that zstd compresses about 5:1), generated as it is written.
         #[arg(long, value_name = "BYTES", default_value_t = 0)]
         big_file_bytes: u64,
     },
