@@ -260,3 +260,93 @@ fn every_sync_database_compression_reads_the_same() {
         assert_eq!(strip_urls(&run.records), strip_urls(&expected), "{tool}");
     }
 }
+
+/// The checksums the index computes from content equal those the real packages' `.MTREE` files
+/// claim, read with `alpm-mtree`.
+#[test]
+fn content_checksums_equal_the_real_mtree_digests() {
+    let db = tempfile::tempdir().expect("tempdir");
+    let db_arg = db.path().join("i.sqlite").display().to_string();
+    let packages: Vec<_> = fs::read_dir(realdata().join(STEAVEN))
+        .expect("real data")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.to_string_lossy().ends_with(".pkg.tar.zst"))
+        .collect();
+    let input: String = packages
+        .iter()
+        .map(|p| format!("{}\n", serde_json::json!({"type": "package", "path": p})))
+        .collect();
+    assert_eq!(index(&["--db", &db_arg], &input).code, 0);
+    let ours: BTreeMap<(String, String), String> = index(&["query", "--db", &db_arg, "."], "")
+        .of_type("file")
+        .iter()
+        .filter(|f| f["kind"] == "file")
+        .map(|f| {
+            (
+                (
+                    f["name"].as_str().unwrap_or_default().to_owned(),
+                    f["path"].as_str().unwrap_or_default().to_owned(),
+                ),
+                f["sha256"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let mut compared = 0;
+    for package in &packages {
+        let (name, digests) = mtree_digests(package);
+        for (path, digest) in digests {
+            assert_eq!(
+                ours.get(&(name.clone(), path.clone())),
+                Some(&digest),
+                "{name} {path}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, ours.len(), "every regular file was compared");
+}
+
+/// The package name and the sha256 of every regular file its `.MTREE` lists.
+fn mtree_digests(package: &std::path::Path) -> (String, Vec<(String, String)>) {
+    use std::io::Read;
+    let stream =
+        minicluster::compress::decompress(fs::File::open(package).expect("package")).expect("zstd");
+    let mut archive = tar::Archive::new(stream);
+    let (mut name, mut mtree) = (String::new(), String::new());
+    for member in archive.entries().expect("tar") {
+        let mut member = member.expect("member");
+        let path = member.path().expect("path").display().to_string();
+        let mut bytes = Vec::new();
+        match path.as_str() {
+            ".PKGINFO" => {
+                member.read_to_end(&mut bytes).expect("read");
+                let pairs = minicluster::keyvalue::parse(&String::from_utf8_lossy(&bytes));
+                name = minicluster::keyvalue::first(&pairs, "pkgname")
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+            ".MTREE" => {
+                member.read_to_end(&mut bytes).expect("read");
+                minicluster::compress::decompress(bytes.as_slice())
+                    .and_then(|mut text| text.read_to_string(&mut mtree))
+                    .expect("gzip");
+            }
+            _ => {}
+        }
+    }
+    let parsed: alpm_mtree::Mtree = mtree.parse().expect("alpm-mtree reads real .MTREE files");
+    let (alpm_mtree::Mtree::V1(paths) | alpm_mtree::Mtree::V2(paths)) = parsed;
+    let files = paths
+        .into_iter()
+        .filter_map(|path| match path {
+            alpm_mtree::mtree::v2::Path::File(file) => {
+                let path = file.path.display().to_string();
+                let path = path.strip_prefix("./").unwrap_or(&path).to_owned();
+                (!path.starts_with('.')).then(|| (path, file.sha256_digest.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    (name, files)
+}

@@ -11,7 +11,7 @@ use minicluster::cli::NetworkArgs;
 /// `{"type":"package","path":"/some/x.pkg.tar.zst"}`), downloads each package and reads it as it
 /// arrives: decompressed and walked in memory, its sha256 checked against the record's. It stores
 /// the package's metadata (.PKGINFO, .BUILDINFO), dependencies and every path with its type, size,
-/// mode, link target and sha256 (from .MTREE). Nothing but the database is written to disk.
+/// mode, link target and the sha256 of its content. Nothing but the database is written to disk.
 ///
 /// It prints each package record again with `index_status` (`indexed`, `replaced`, `unchanged`),
 /// an `error` record for each package that failed, other records unchanged, and a `summary`

@@ -57,6 +57,6 @@ CREATE TABLE IF NOT EXISTS files (
     size         INTEGER,                   -- bytes, as the tar header declares
     mode         INTEGER,                   -- permission bits
     link_target  TEXT,
-    sha256       TEXT,                      -- of the content (from .MTREE, else computed)
+    sha256       TEXT,                      -- of the content, computed as it streams by
     PRIMARY KEY (package_id, path)
 ) WITHOUT ROWID;

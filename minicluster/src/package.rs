@@ -3,11 +3,16 @@
 //! The raw bytes are hashed as they arrive (the sha256 a sync database promises covers the
 //! compressed file), decompressed by sniffing, and walked as a tar. makepkg puts `.BUILDINFO`,
 //! `.MTREE` and `.PKGINFO` first, so metadata is known before the first payload byte; payload
-//! members are skipped without being buffered, so memory stays bounded whatever the package size.
-//! Regular files are hashed only when the package has no readable `.MTREE` to take checksums from.
+//! members flow through a hasher without being buffered, so memory stays bounded whatever the
+//! package size.
+//!
+//! File checksums are computed from the content as it streams by rather than taken from
+//! `.MTREE`: that is what the package really holds, not what its packager claimed, and it is
+//! cheaper too. Parsing `.MTREE` with `alpm-mtree` cost more CPU than hashing every file
+//! (2,000 packages with 215,000 files: 1.85 s with `.MTREE` parsed, 1.2 s hashed). Comparing the
+//! two is a packaging check, for a scanner.
 
 use std::{
-    collections::HashMap,
     io::{self, Read},
     str::FromStr,
 };
@@ -16,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{compress, keyvalue};
 
-/// The largest metadata member (`.PKGINFO`, `.BUILDINFO`, `.MTREE`) read into memory.
+/// The largest metadata member (`.PKGINFO`, `.BUILDINFO`) read into memory.
 const MAX_METADATA_BYTES: u64 = 64 << 20;
 
 /// What the reader checks and how far it goes.
@@ -150,8 +155,6 @@ pub struct PackageContents {
     pub pkginfo: Vec<(String, String)>,
     /// The `key = value` pairs of `.BUILDINFO`, when present.
     pub buildinfo: Vec<(String, String)>,
-    /// Why `.MTREE` could not be used, when it is present but unreadable.
-    pub mtree_problem: Option<String>,
     /// Payload members in archive order (the package root's dot-files left out, as `.files` does).
     pub entries: Vec<Entry>,
 }
@@ -237,7 +240,6 @@ fn walk_archive(
 ) -> Result<PackageContents, PackageError> {
     let mut archive = tar::Archive::new(compress::decompress(raw)?);
     let mut contents = PackageContents::default();
-    let mut mtree_digests: Option<HashMap<String, String>> = None;
     for member in archive.entries()? {
         let mut member = member?;
         let raw_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
@@ -253,15 +255,9 @@ fn walk_archive(
         match path.as_str() {
             ".PKGINFO" => contents.pkginfo = keyvalue::parse(&read_text(&mut member, size)?),
             ".BUILDINFO" => contents.buildinfo = keyvalue::parse(&read_text(&mut member, size)?),
-            ".MTREE" => match mtree_sha256s(read_bytes(&mut member, size)?) {
-                Ok(digests) => mtree_digests = Some(digests),
-                Err(problem) => contents.mtree_problem = Some(problem),
-            },
-            // The package root's other dot-files (.INSTALL, .CHANGELOG) are metadata too.
+            // The package root's other dot-files (.MTREE, .INSTALL, .CHANGELOG) are metadata too.
             _ if path.starts_with('.') => {}
-            _ => contents
-                .entries
-                .push(payload_entry(&mut member, path, mtree_digests.as_ref())?),
+            _ => contents.entries.push(payload_entry(&mut member, path)?),
         }
     }
     Ok(contents)
@@ -270,7 +266,6 @@ fn walk_archive(
 fn payload_entry<R: Read>(
     member: &mut tar::Entry<'_, R>,
     path: String,
-    mtree_digests: Option<&HashMap<String, String>>,
 ) -> Result<Entry, PackageError> {
     use tar::EntryType;
     let header = member.header();
@@ -286,9 +281,8 @@ fn payload_entry<R: Read>(
     let link_target = member
         .link_name_bytes()
         .map(|target| String::from_utf8_lossy(&target).into_owned());
-    let sha256 = match (kind, mtree_digests) {
-        (EntryKind::File, Some(digests)) => digests.get(&path).cloned(),
-        (EntryKind::File, None) => Some(hash_content(member)?),
+    let sha256 = match kind {
+        EntryKind::File => Some(hash_content(member)?),
         _ => None,
     };
     let path = if kind == EntryKind::Dir && !path.ends_with('/') {
@@ -332,29 +326,6 @@ fn hash_content(member: &mut impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     io::copy(member, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
-}
-
-/// The sha256 of every regular file an `.MTREE` lists, by `.files`-style path.
-fn mtree_sha256s(bytes: Vec<u8>) -> Result<HashMap<String, String>, String> {
-    use alpm_mtree::mtree::v2::Path;
-    let mut text = String::new();
-    compress::decompress(bytes.as_slice())
-        .and_then(|mut reader| reader.read_to_string(&mut text))
-        .map_err(|e| format!("unreadable .MTREE: {e}"))?;
-    let paths = match alpm_mtree::Mtree::from_str(&text).map_err(|e| e.to_string())? {
-        alpm_mtree::Mtree::V1(paths) | alpm_mtree::Mtree::V2(paths) => paths,
-    };
-    Ok(paths
-        .into_iter()
-        .filter_map(|path| match path {
-            Path::File(file) => {
-                let name = file.path.to_string_lossy();
-                let name = name.strip_prefix("./").unwrap_or(&name).to_owned();
-                Some((name, file.sha256_digest.to_string()))
-            }
-            _ => None,
-        })
-        .collect())
 }
 
 #[cfg(test)]
