@@ -4,7 +4,10 @@
 //! not at all, and mirrors serve `core.db` under a name that says nothing of its compression.
 //! Sniffing the first bytes handles every case with one code path.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::{
+    io::{self, BufRead, BufReader, Read, Write},
+    str::FromStr,
+};
 
 /// A compression format pacman reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +40,80 @@ impl Compression {
             .iter()
             .find(|(magic, _)| head.starts_with(magic))
             .map_or(Compression::None, |(_, format)| *format)
+    }
+}
+
+impl Compression {
+    /// The file name extension (`zst` in `core.db.tar.zst`); empty for a plain tar.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Gzip => "gz",
+            Self::Zstd => "zst",
+            Self::Xz => "xz",
+            Self::Bzip2 => "bz2",
+            Self::Lz4 => "lz4",
+        }
+    }
+
+    /// The format a `NAME.tar.EXT` file name asks for, if it names one pacman reads.
+    pub fn from_tar_name(name: &str) -> Option<Self> {
+        if name.ends_with(".tar") {
+            return Some(Self::None);
+        }
+        let (_, extension) = name.rsplit_once(".tar.")?;
+        extension.parse().ok()
+    }
+
+    /// The bytes `write` writes, compressed as they come (at makepkg's default levels).
+    pub fn compress(
+        self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        match self {
+            Self::None => write(&mut out)?,
+            Self::Gzip => {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(out, flate2::Compression::default());
+                write(&mut encoder)?;
+                out = encoder.finish()?;
+            }
+            Self::Zstd => {
+                let mut encoder = zstd::Encoder::new(out, 3)?;
+                write(&mut encoder)?;
+                out = encoder.finish()?;
+            }
+            Self::Xz => {
+                let mut encoder = liblzma::write::XzEncoder::new(out, 6);
+                write(&mut encoder)?;
+                out = encoder.finish()?;
+            }
+            Self::Bzip2 => {
+                let mut encoder = bzip2::write::BzEncoder::new(out, bzip2::Compression::best());
+                write(&mut encoder)?;
+                out = encoder.finish()?;
+            }
+            Self::Lz4 => {
+                let mut encoder = lz4_flex::frame::FrameEncoder::new(out);
+                write(&mut encoder)?;
+                out = encoder.finish().map_err(io::Error::other)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl FromStr for Compression {
+    type Err = String;
+
+    /// A format by its extension: `zst`, `gz`, `xz`, `bz2`, `lz4`, or `none`.
+    fn from_str(name: &str) -> Result<Self, String> {
+        [Self::Zstd, Self::Gzip, Self::Xz, Self::Bzip2, Self::Lz4]
+            .into_iter()
+            .find(|format| format.extension() == name)
+            .or((name == "none").then_some(Self::None))
+            .ok_or_else(|| format!("unknown compression {name:?} (zst, gz, xz, bz2, lz4, none)"))
     }
 }
 
@@ -102,6 +179,26 @@ mod tests {
         lz4.write_all(TEXT).expect("lz4");
         roundtrip(lz4.finish().expect("lz4"), Compression::Lz4);
         roundtrip(TEXT.to_vec(), Compression::None);
+    }
+
+    #[test]
+    fn compresses_what_it_reads_and_names_formats_by_file_name() {
+        for name in [
+            "core.db.tar.zst",
+            "core.db.tar.gz",
+            "core.db.tar.xz",
+            "a.tar.bz2",
+            "a.tar.lz4",
+            "a.tar",
+        ] {
+            let format = Compression::from_tar_name(name).expect("a tar name");
+            let compressed = format
+                .compress(|out| out.write_all(TEXT))
+                .expect("compresses");
+            roundtrip(compressed, format);
+        }
+        assert_eq!(Compression::from_tar_name("core.db"), None);
+        assert_eq!(Compression::from_tar_name("core.db.tar.rar"), None);
     }
 
     #[test]

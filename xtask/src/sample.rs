@@ -24,6 +24,7 @@ use alpm_repo_db::{
     files::{RepoFiles, RepoFilesV1},
 };
 use anyhow::Context;
+pub use minicluster::compress::Compression;
 use sha2::{Digest, Sha256};
 
 /// Build time written into every sample package (2023-11-14).
@@ -61,62 +62,6 @@ impl Default for Spec {
             ],
             seed: 1,
             big_file_bytes: 0,
-        }
-    }
-}
-
-/// A package compression makepkg can produce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compression {
-    /// `.pkg.tar.zst`, the default since 2020.
-    Zstd,
-    /// `.pkg.tar.xz`, the default before.
-    Xz,
-    /// `.pkg.tar.gz`.
-    Gzip,
-}
-
-impl FromStr for Compression {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        match name {
-            "zst" => Ok(Self::Zstd),
-            "xz" => Ok(Self::Xz),
-            "gz" => Ok(Self::Gzip),
-            other => Err(format!("unknown compression {other:?} (zst, xz, gz)")),
-        }
-    }
-}
-
-impl Compression {
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Zstd => "zst",
-            Self::Xz => "xz",
-            Self::Gzip => "gz",
-        }
-    }
-
-    /// The compressed bytes of what `write` writes, compressed as they come.
-    fn compress(self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<Vec<u8>> {
-        match self {
-            Self::Zstd => {
-                let mut encoder = zstd::Encoder::new(Vec::new(), 3)?;
-                write(&mut encoder)?;
-                encoder.finish()
-            }
-            Self::Xz => {
-                let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), 3);
-                write(&mut encoder)?;
-                encoder.finish()
-            }
-            Self::Gzip => {
-                let mut encoder =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                write(&mut encoder)?;
-                encoder.finish()
-            }
         }
     }
 }
@@ -600,9 +545,7 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, path: &str, data: &[u8]) -> io::R
 }
 
 fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(data)?;
-    encoder.finish()
+    Compression::Gzip.compress(|out| out.write_all(data))
 }
 
 /// Writes `path` through a temporary file and a rename, so a reader never sees half a file.
