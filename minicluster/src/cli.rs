@@ -22,11 +22,23 @@ failed (each failure is an \"error\" record on stdout), 2 for bad usage or a fat
 pub struct NetworkArgs {
     /// Attempts per URL when a transfer fails (connection refused or reset, HTTP 5xx); then the
     /// next mirror is tried.
-    #[arg(long, default_value_t = 3, env = "MC_RETRIES", value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_RETRIES, env = "MC_RETRIES", value_name = "N")]
     pub retries: u32,
     /// Seconds to wait for a connection, and for each chunk of data, before giving up on it.
-    #[arg(long, default_value_t = 30, env = "MC_TIMEOUT", value_name = "SECONDS")]
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT, env = "MC_TIMEOUT", value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+const DEFAULT_RETRIES: u32 = 3;
+const DEFAULT_TIMEOUT: u64 = 30;
+
+impl Default for NetworkArgs {
+    fn default() -> Self {
+        Self {
+            retries: DEFAULT_RETRIES,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
 }
 
 impl NetworkArgs {

@@ -12,6 +12,7 @@ pub mod http;
 pub mod jsonl;
 pub mod keyvalue;
 pub mod mirror;
+pub mod openpgp;
 pub mod package;
 pub mod record;
 pub mod syncdb;

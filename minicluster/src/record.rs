@@ -21,6 +21,8 @@ pub enum Record {
     Error(ErrorRecord),
     /// Counts at the end of a run.
     Summary(SummaryRecord),
+    /// A change made to a repository.
+    Change(ChangeRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -185,6 +187,24 @@ pub struct ErrorRecord {
     pub message: String,
     /// What the error is about (package, URL, input line); shape depends on `kind`.
     pub subject: serde_json::Value,
+}
+
+/// A change `mc-repo` made (or, with `--dry-run`, would make) to a repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChangeRecord {
+    /// `added`, `replaced`, `removed` or `unchanged`.
+    pub action: String,
+    /// The repository name.
+    pub repo: String,
+    /// The package name.
+    pub name: String,
+    /// The version now in the repository (`null` once removed).
+    pub version: Option<String>,
+    /// The version it replaced or removed.
+    pub old_version: Option<String>,
+    /// The package file in the repository folder.
+    pub path: Option<String>,
 }
 
 /// Counts at the end of a run.

@@ -8,7 +8,11 @@ use clap::CommandFactory;
 /// Every generated page: (file name, roff text). A subcommand gets its own page, `TOOL-SUB.1`.
 pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut pages = Vec::new();
-    for command in [mc_fetch::cli::Cli::command(), mc_index::cli::Cli::command()] {
+    for command in [
+        mc_fetch::cli::Cli::command(),
+        mc_index::cli::Cli::command(),
+        mc_repo::cli::Cli::command(),
+    ] {
         let command = command.version(env!("CARGO_PKG_VERSION"));
         for sub in command.get_subcommands() {
             let name = format!("{}-{}", command.get_name(), sub.get_name());

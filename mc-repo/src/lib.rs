@@ -1,0 +1,276 @@
+//! `mc-repo` as a library: pacman repositories made from packages, atomically and incrementally.
+//!
+//! [`repository::Repository`] opens, locks and writes a repository; [`update::Update`] stages
+//! additions and removals and commits them at once; [`entry::Entry`] is one package's `desc` and
+//! `files`; [`sync`] picks the packages a list asks for; [`check`] finds what is broken.
+
+pub mod check;
+pub mod cli;
+pub mod entry;
+pub mod repository;
+pub mod sync;
+pub mod update;
+
+use std::{collections::BTreeMap, io, path::Path, time::Instant};
+
+use anyhow::Context;
+use minicluster::{
+    cli::{EXIT_ITEM_FAILED, EXIT_OK},
+    jsonl::{self, RecordWriter},
+    openpgp::{Keyring, SigningKey},
+    record::{ChangeRecord, ErrorRecord, PackageRecord, Record, SummaryRecord},
+};
+
+use crate::{
+    cli::{AddArgs, CheckArgs, Cli, Command, RemoveArgs, RepoArg, SyncArgs, TrustArgs},
+    repository::Repository,
+    update::{Source, Trust, Update},
+};
+
+/// The tool's name in error records.
+pub const TOOL: &str = "mc-repo";
+
+/// Runs the command line; returns the exit status.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Add(args) => run_add(&args),
+        Command::Remove(args) => run_remove(&args),
+        Command::List(args) => run_list(&args),
+        Command::Check(args) => run_check(&args),
+        Command::Sync(args) => run_sync(&args),
+    }
+}
+
+/// Records and counts of a run: its output, summary record and exit status.
+struct Report {
+    out: RecordWriter<io::Stdout>,
+    started: Instant,
+    counts: BTreeMap<String, u64>,
+}
+
+impl Report {
+    fn new() -> Self {
+        Self {
+            out: RecordWriter::stdout(),
+            started: Instant::now(),
+            counts: BTreeMap::new(),
+        }
+    }
+
+    fn change(&mut self, change: ChangeRecord) -> io::Result<()> {
+        *self.counts.entry(change.action.clone()).or_default() += 1;
+        self.out.write(&Record::Change(change))
+    }
+
+    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
+        *self.counts.entry("failed".to_owned()).or_default() += 1;
+        self.out.write(&Record::Error(error))
+    }
+
+    fn outcome(&mut self, outcome: Result<ChangeRecord, Box<ErrorRecord>>) -> io::Result<()> {
+        match outcome {
+            Ok(change) => self.change(change),
+            Err(error) => self.error(*error),
+        }
+    }
+
+    /// Writes the summary record; the exit status says whether anything failed.
+    fn finish(mut self) -> anyhow::Result<u8> {
+        let failed = self.counts.get("failed").is_some_and(|&n| n > 0);
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.out.write(&Record::Summary(SummaryRecord {
+            tool: TOOL.to_owned(),
+            elapsed_ms: elapsed,
+            counts: self.counts,
+        }))?;
+        self.out.flush()?;
+        Ok(if failed { EXIT_ITEM_FAILED } else { EXIT_OK })
+    }
+}
+
+/// The signing key and keyring the options name, loaded.
+struct TrustFiles {
+    sign: Option<SigningKey>,
+    verify: Option<Keyring>,
+}
+
+impl TrustFiles {
+    fn load(args: &TrustArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            sign: args.sign.as_deref().map(load_key).transpose()?,
+            verify: args.verify.as_deref().map(load_keyring).transpose()?,
+        })
+    }
+
+    fn trust(&self) -> Trust<'_> {
+        Trust {
+            sign: self.sign.as_ref(),
+            verify: self.verify.as_ref(),
+        }
+    }
+}
+
+fn load_key(path: &Path) -> anyhow::Result<SigningKey> {
+    SigningKey::from_file(path).with_context(|| format!("signing key {}", path.display()))
+}
+
+fn load_keyring(path: &Path) -> anyhow::Result<Keyring> {
+    Keyring::from_file(path).with_context(|| format!("keyring {}", path.display()))
+}
+
+fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
+    let trust = TrustFiles::load(&args.trust)?;
+    let mut repository = Repository::open(&args.repo.repo, args.files)?;
+    let http = args.network.client()?;
+    let mut report = Report::new();
+    let mut update = Update::new(&mut repository, &http, trust.trust(), args.remove_old);
+    if args.packages.is_empty() {
+        for line in jsonl::read_lines(io::stdin().lock()) {
+            match line {
+                Ok(line) => {
+                    if let Record::Package(record) = line.record {
+                        report.outcome(update.add(Source::Record(record)))?;
+                    }
+                }
+                Err(error) => report.error(bad_input(&error))?,
+            }
+        }
+    } else {
+        for path in &args.packages {
+            report.outcome(update.add(Source::Path(path.clone())))?;
+        }
+    }
+    update.commit()?;
+    report.finish()
+}
+
+fn bad_input(error: &jsonl::ReadError) -> ErrorRecord {
+    let line = match error {
+        jsonl::ReadError::Json { number, .. } => serde_json::json!({ "line": number }),
+        jsonl::ReadError::Io(_) => serde_json::Value::Null,
+    };
+    ErrorRecord::new(TOOL, "bad_input", error.to_string(), line)
+}
+
+fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {
+    let sign = args.sign.as_deref().map(load_key).transpose()?;
+    let mut repository = Repository::open_existing(&args.repo.repo)?;
+    let http = minicluster::cli::NetworkArgs::default().client()?;
+    let trust = Trust {
+        sign: sign.as_ref(),
+        verify: None,
+    };
+    let mut report = Report::new();
+    let mut update = Update::new(&mut repository, &http, trust, args.remove_files);
+    for name in &args.names {
+        match update.remove(name) {
+            Some(change) => report.change(change)?,
+            None => {
+                let repo = &update.repository().name;
+                let message = format!("{name} is not in repository {repo}");
+                let subject = serde_json::json!({"repo": repo, "name": name});
+                report.error(ErrorRecord::new(
+                    TOOL,
+                    "not_in_repository",
+                    message,
+                    subject,
+                ))?;
+            }
+        }
+    }
+    update.commit()?;
+    report.finish()
+}
+
+fn run_list(args: &RepoArg) -> anyhow::Result<u8> {
+    let repository = Repository::open_existing(&args.repo)?;
+    let mut out = RecordWriter::stdout();
+    for entry in repository.entries.values() {
+        let mut record = entry.record(&repository.name);
+        record.path = Some(repository.path(&entry.filename).display().to_string());
+        out.write(&Record::Package(Box::new(record)))?;
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let keyring = args.verify.as_deref().map(load_keyring).transpose()?;
+    let repository = Repository::open_existing(&args.repo.repo)?;
+    let mut report = Report::new();
+    let problems = check::problems(&repository, keyring.as_ref());
+    let checked = repository.entries.len() as u64;
+    report.counts.insert("checked".to_owned(), checked);
+    for problem in problems {
+        report.error(problem)?;
+    }
+    report.finish()
+}
+
+fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
+    let list = std::fs::read_to_string(&args.list)
+        .with_context(|| format!("list {}", args.list.display()))?;
+    let wanted = sync::read_list(&list);
+    let trust = TrustFiles::load(&args.trust)?;
+    let mut repository = Repository::open(&args.repo.repo, true)?;
+    let http = args.network.client()?;
+    let mut report = Report::new();
+    let mut candidates: Vec<PackageRecord> = Vec::new();
+    for line in jsonl::read_lines(io::stdin().lock()) {
+        match line {
+            Ok(line) => {
+                if let Record::Package(record) = line.record {
+                    candidates.push(*record);
+                }
+            }
+            Err(error) => report.error(bad_input(&error))?,
+        }
+    }
+    let mut chosen = sync::newest(&wanted, candidates);
+    let mut update = Update::new(&mut repository, &http, trust.trust(), args.remove_old);
+    for want in &wanted {
+        if !chosen.contains_key(&want.name) {
+            let message = format!("no package record offers {}", want.name);
+            let subject = serde_json::json!({"name": want.name, "repo": want.repo});
+            report.error(ErrorRecord::new(TOOL, "not_available", message, subject))?;
+        }
+    }
+    let unlisted: Vec<String> = update
+        .repository()
+        .entries
+        .keys()
+        .filter(|name| !wanted.iter().any(|want| &want.name == *name))
+        .cloned()
+        .collect();
+    for name in unlisted {
+        if let Some(change) = update.remove(&name) {
+            report.change(change)?;
+        }
+    }
+    for (_, record) in std::mem::take(&mut chosen) {
+        if let Some(change) = already_held(update.repository(), &record) {
+            report.change(change)?;
+        } else {
+            report.outcome(update.add(Source::Record(Box::new(record))))?;
+        }
+    }
+    update.commit()?;
+    report.finish()
+}
+
+/// An `unchanged` record when the repository already holds this very package, so a sync does
+/// not download or re-read what it has.
+fn already_held(repository: &Repository, record: &PackageRecord) -> Option<ChangeRecord> {
+    let entry = repository.entries.get(&record.name)?;
+    let held = entry.record(&repository.name);
+    let same =
+        held.version == record.version && (record.sha256.is_none() || held.sha256 == record.sha256);
+    same.then(|| ChangeRecord {
+        action: "unchanged".to_owned(),
+        repo: repository.name.clone(),
+        name: record.name.clone(),
+        version: Some(held.version.clone()),
+        old_version: Some(held.version),
+        path: Some(repository.path(&entry.filename).display().to_string()),
+    })
+}

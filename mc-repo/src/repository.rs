@@ -1,0 +1,293 @@
+//! A pacman repository folder: its sync databases, read once, locked, and written atomically.
+//!
+//! `DIR/NAME.db.tar.EXT` names the repository; beside it live `NAME.files.tar.EXT`, the `NAME.db`
+//! and `NAME.files` links pacman downloads, and the package files. A new database is written to a
+//! temporary file in the same folder and renamed over the old one, so a pacman reading the
+//! repository during an update sees the old database or the new one, never half of one.
+
+use std::{
+    collections::BTreeMap,
+    fs::{self, File},
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+use minicluster::{compress::Compression, openpgp::SigningKey, syncdb};
+
+use crate::entry::{Entry, EntryError};
+
+/// Why a repository cannot be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The `--repo` path does not name a database.
+    #[error(
+        "{0}: not a repository database name: expected DIR/NAME.db.tar.EXT (EXT: zst, gz, xz, bz2, lz4) or DIR/NAME.db.tar"
+    )]
+    BadName(PathBuf),
+    /// The repository folder cannot be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// Another mc-repo is working on this repository.
+    #[error("{0}: another mc-repo is updating this repository (lock held)")]
+    Locked(PathBuf),
+    /// The existing database cannot be read.
+    #[error("{path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: syncdb::SyncDbError,
+    },
+    /// An entry of the existing database is unreadable.
+    #[error("{path}: {source}")]
+    Entry {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: EntryError,
+    },
+}
+
+/// An open, locked repository and its entries by package name.
+pub struct Repository {
+    /// The folder holding the databases and packages.
+    pub dir: PathBuf,
+    /// The repository name (`NAME` in `NAME.db`).
+    pub name: String,
+    compression: Compression,
+    /// Whether a `.files` database is kept.
+    pub with_files: bool,
+    /// The packages, by name.
+    pub entries: BTreeMap<String, Entry>,
+    _lock: File,
+}
+
+impl Repository {
+    /// Opens (or starts) the repository `path` names, and locks it until dropped.
+    pub fn open(path: &Path, with_files: bool) -> Result<Self, RepoError> {
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let compression = Compression::from_tar_name(file_name)
+            .ok_or_else(|| RepoError::BadName(path.to_owned()))?;
+        let name = file_name
+            .split_once(".db.tar")
+            .map(|(name, _)| name.to_owned())
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| RepoError::BadName(path.to_owned()))?;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let io_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| RepoError::Io { path, source }
+        };
+        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        let lock_path = dir.join(format!(".{name}.mc-repo.lock"));
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        lock.try_lock()
+            .map_err(|_| RepoError::Locked(lock_path.clone()))?;
+        let mut repository = Self {
+            dir,
+            name,
+            compression,
+            with_files,
+            entries: BTreeMap::new(),
+            _lock: lock,
+        };
+        repository.load()?;
+        Ok(repository)
+    }
+
+    /// Opens a repository that must exist already, keeping a `.files` database if it has one.
+    pub fn open_existing(path: &Path) -> Result<Self, RepoError> {
+        if !path.exists() {
+            return Err(RepoError::Io {
+                path: path.to_owned(),
+                source: io::Error::new(io::ErrorKind::NotFound, "no repository database here"),
+            });
+        }
+        let mut repository = Self::open(path, true)?;
+        repository.with_files = repository.path(&repository.database_name("files")).exists();
+        Ok(repository)
+    }
+
+    /// The path of a file in the repository folder.
+    pub fn path(&self, file_name: &str) -> PathBuf {
+        self.dir.join(file_name)
+    }
+
+    /// The database files this repository keeps (`.db`, and `.files` when kept).
+    pub fn database_files(&self) -> Vec<PathBuf> {
+        let kinds: &[&str] = if self.with_files {
+            &["db", "files"]
+        } else {
+            &["db"]
+        };
+        kinds
+            .iter()
+            .map(|kind| self.path(&self.database_name(kind)))
+            .collect()
+    }
+
+    fn database_name(&self, kind: &str) -> String {
+        let extension = self.compression.extension();
+        let dot = if extension.is_empty() { "" } else { "." };
+        format!("{}.{kind}.tar{dot}{extension}", self.name)
+    }
+
+    /// Reads the existing entries: from the `.files` database when it exists (it holds the
+    /// `desc` entries too), else from the `.db`.
+    fn load(&mut self) -> Result<(), RepoError> {
+        let files_db = self.path(&self.database_name("files"));
+        let db = self.path(&self.database_name("db"));
+        let source = [files_db, db].into_iter().find(|path| path.exists());
+        let Some(source) = source else {
+            return Ok(());
+        };
+        let file = File::open(&source).map_err(|e| RepoError::Io {
+            path: source.clone(),
+            source: e,
+        })?;
+        let raw = syncdb::read_entries(file).map_err(|e| RepoError::Database {
+            path: source.clone(),
+            source: e,
+        })?;
+        for entry in raw {
+            let entry = Entry::from_existing(entry).map_err(|e| RepoError::Entry {
+                path: source.clone(),
+                source: e,
+            })?;
+            self.entries.insert(entry.name.clone(), entry);
+        }
+        Ok(())
+    }
+
+    /// Writes the databases (and their signatures from `sign`, when given) beside the old ones
+    /// and renames them into place, then points the `NAME.db`/`NAME.files` links at them.
+    pub fn save(&self, sign: Option<&SigningKey>) -> Result<(), RepoError> {
+        let kinds: &[&str] = if self.with_files {
+            &["db", "files"]
+        } else {
+            &["db"]
+        };
+        for kind in kinds {
+            let bytes = self
+                .database_bytes(*kind == "files")
+                .map_err(|e| self.io(kind, e))?;
+            let file_name = self.database_name(kind);
+            if let Some(key) = sign {
+                let signature = key
+                    .sign_detached(bytes.as_slice())
+                    .map_err(|e| self.io(kind, io::Error::other(e)))?;
+                self.replace(&format!("{file_name}.sig"), &signature)?;
+                self.link(
+                    &format!("{}.{kind}.sig", self.name),
+                    &format!("{file_name}.sig"),
+                )?;
+            }
+            self.replace(&file_name, &bytes)?;
+            self.link(&format!("{}.{kind}", self.name), &file_name)?;
+        }
+        Ok(())
+    }
+
+    fn io(&self, kind: &str, source: io::Error) -> RepoError {
+        RepoError::Io {
+            path: self.path(&self.database_name(kind)),
+            source,
+        }
+    }
+
+    /// The compressed tar of every entry, folders in name order, as repo-add lays it out.
+    fn database_bytes(&self, with_files: bool) -> io::Result<Vec<u8>> {
+        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        entries.sort_by_key(|entry| entry.folder());
+        self.compression.compress(|out| {
+            let mut tar = tar::Builder::new(out);
+            for entry in entries {
+                let folder = entry.folder();
+                append(&mut tar, &format!("{folder}/"), None)?;
+                append(
+                    &mut tar,
+                    &format!("{folder}/desc"),
+                    Some(entry.desc.as_bytes()),
+                )?;
+                if with_files {
+                    let files = entry.files.as_deref().unwrap_or("%FILES%\n");
+                    append(&mut tar, &format!("{folder}/files"), Some(files.as_bytes()))?;
+                }
+            }
+            tar.finish()
+        })
+    }
+
+    /// Writes `file_name` in the repository folder through a temporary file and a rename.
+    pub fn replace(&self, file_name: &str, bytes: &[u8]) -> Result<(), RepoError> {
+        let path = self.path(file_name);
+        let io_error = |source| RepoError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut temp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}."))
+            .tempfile_in(&self.dir)
+            .map_err(io_error)?;
+        temp.write_all(bytes).map_err(io_error)?;
+        temp.as_file().sync_all().map_err(io_error)?;
+        // Files served to pacman clients must be readable by the web server, not 0600.
+        set_readable(temp.path()).map_err(io_error)?;
+        temp.persist(&path).map_err(|e| io_error(e.error))?;
+        Ok(())
+    }
+
+    /// Points the link `link` at `target` (a name in the same folder), atomically.
+    fn link(&self, link: &str, target: &str) -> Result<(), RepoError> {
+        let path = self.path(link);
+        let temp = self.path(&format!(".{link}.mc-repo-link"));
+        let io_error = |source| RepoError::Io {
+            path: path.clone(),
+            source,
+        };
+        let _ = fs::remove_file(&temp);
+        std::os::unix::fs::symlink(target, &temp).map_err(io_error)?;
+        fs::rename(&temp, &path).map_err(io_error)
+    }
+}
+
+fn append<W: Write>(tar: &mut tar::Builder<W>, path: &str, data: Option<&[u8]>) -> io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    let data = match data {
+        Some(data) => {
+            header.set_mode(0o644);
+            data
+        }
+        None => {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            &[]
+        }
+    };
+    header.set_size(data.len() as u64);
+    // A fixed time: the same entries always make the same database bytes.
+    header.set_mtime(0);
+    tar.append_data(&mut header, path, data)
+}
+
+/// Makes a file world-readable (0644).
+pub fn set_readable(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
+}

@@ -1,0 +1,415 @@
+//! Changing a repository: packages are staged one by one (copied into the folder under a
+//! temporary name, signed or verified, read once), removals are staged by name, and the
+//! databases are written once at the end, only when something changed.
+
+use std::{
+    collections::BTreeMap,
+    fs::{self, File},
+    io,
+    path::{Path, PathBuf},
+};
+
+use minicluster::{
+    http::Http,
+    openpgp::{Keyring, SigningKey},
+    package::{self, Expectations, PackageError},
+    record::{ChangeRecord, ErrorRecord, PackageRecord},
+};
+use tempfile::TempPath;
+
+use crate::{
+    TOOL,
+    entry::Entry,
+    repository::{RepoError, Repository, set_readable},
+};
+
+/// A package to add: a file, or a record pointing at one (`path`) or at a download (`url`).
+#[derive(Debug)]
+pub enum Source {
+    /// A package file.
+    Path(PathBuf),
+    /// A `package` record.
+    Record(Box<PackageRecord>),
+}
+
+/// A package file ready to be renamed into the repository folder.
+struct Staged {
+    /// The copy (or download) waiting in the folder under a temporary name; `None` when the
+    /// package already sits in the folder.
+    copy: Option<TempPath>,
+    /// The copy of its detached signature, likewise.
+    signature_copy: Option<TempPath>,
+    /// Where to read the signature from (the original `.sig`), when there is one.
+    signature: Option<PathBuf>,
+    destination: PathBuf,
+}
+
+/// How packages and databases are signed and checked.
+#[derive(Clone, Copy, Default)]
+pub struct Trust<'a> {
+    /// Signs the databases, and every package that comes without a signature.
+    pub sign: Option<&'a SigningKey>,
+    /// Refuses packages whose signature does not verify against this keyring (or that have none).
+    pub verify: Option<&'a Keyring>,
+}
+
+/// Collects changes, then commits them all at once.
+pub struct Update<'a> {
+    repository: &'a mut Repository,
+    http: &'a Http,
+    trust: Trust<'a>,
+    remove_old: bool,
+    staged: Vec<Staged>,
+    replaced_files: Vec<String>,
+    added_this_run: BTreeMap<String, String>,
+    changes: usize,
+}
+
+impl<'a> Update<'a> {
+    /// Starts changing `repository`; `remove_old` deletes replaced package files on commit.
+    pub fn new(
+        repository: &'a mut Repository,
+        http: &'a Http,
+        trust: Trust<'a>,
+        remove_old: bool,
+    ) -> Self {
+        Self {
+            repository,
+            http,
+            trust,
+            remove_old,
+            staged: Vec::new(),
+            replaced_files: Vec::new(),
+            added_this_run: BTreeMap::new(),
+            changes: 0,
+        }
+    }
+
+    /// Stages one package; the change it makes, or why it was refused.
+    pub fn add(&mut self, source: Source) -> Result<ChangeRecord, Box<ErrorRecord>> {
+        let subject = match &source {
+            Source::Path(path) => serde_json::json!({ "path": path }),
+            Source::Record(record) => record.subject(),
+        };
+        let refuse = |kind: &str, message: String| {
+            Box::new(ErrorRecord::new(TOOL, kind, message, subject.clone()))
+        };
+        let (file, mut staged) = self
+            .local_copy(&source)
+            .map_err(|(kind, message)| refuse(kind, message))?;
+        let filename = file_name(&staged.destination);
+        let expected_sha256 = match &source {
+            Source::Record(record) => record.sha256.clone(),
+            Source::Path(_) => None,
+        };
+        let expect = Expectations {
+            sha256: expected_sha256,
+            ..Expectations::default()
+        };
+        let contents = File::open(&file)
+            .map_err(PackageError::from)
+            .and_then(|handle| package::read_package(handle, &expect))
+            .map_err(|e| refuse(e.kind(), format!("{}: {e}", file.display())))?;
+        let signature = self
+            .signature(&file, &mut staged)
+            .map_err(|(kind, message)| refuse(kind, format!("{filename}: {message}")))?;
+        let entry = Entry::from_package(&contents, &filename, signature.as_deref())
+            .map_err(|e| refuse("invalid_metadata", format!("{filename}: {e}")))?;
+        if let Some(other) = self.added_this_run.get(&entry.name) {
+            return Err(refuse(
+                "duplicate_package",
+                format!(
+                    "{} {} and {other} in one run: add one version at a time",
+                    entry.name, entry.version
+                ),
+            ));
+        }
+        let old = self.repository.entries.get(&entry.name);
+        let action = match old {
+            Some(old) if old.desc == entry.desc => "unchanged",
+            Some(_) => "replaced",
+            None => "added",
+        };
+        let change = ChangeRecord {
+            action: action.to_owned(),
+            repo: self.repository.name.clone(),
+            name: entry.name.clone(),
+            version: Some(entry.version.to_string()),
+            old_version: old.map(|old| old.version.to_string()),
+            path: Some(staged.destination.display().to_string()),
+        };
+        self.added_this_run
+            .insert(entry.name.clone(), entry.version.to_string());
+        if action != "unchanged" {
+            if let Some(old) = old.filter(|old| old.filename != filename) {
+                self.replaced_files.push(old.filename.clone());
+            }
+            self.changes += 1;
+            self.repository.entries.insert(entry.name.clone(), entry);
+        }
+        self.staged.push(staged);
+        Ok(change)
+    }
+
+    /// The package's detached signature: its own (verified when a keyring is given), or a new
+    /// one when a signing key is given and it has none.
+    fn signature(
+        &self,
+        file: &Path,
+        staged: &mut Staged,
+    ) -> Result<Option<Vec<u8>>, (&'static str, String)> {
+        let existing = staged
+            .signature
+            .as_ref()
+            .map(fs::read)
+            .transpose()
+            .map_err(|e| ("io", format!("reading its signature: {e}")))?;
+        if let Some(keyring) = self.trust.verify {
+            let signature = existing.as_deref().ok_or((
+                "unsigned_package",
+                "no signature (.sig), and --verify was given".to_owned(),
+            ))?;
+            let data = File::open(file).map_err(|e| ("io", e.to_string()))?;
+            keyring
+                .verify_detached(data, signature)
+                .map_err(|e| (e.kind(), format!("signature does not verify: {e}")))?;
+        }
+        match (existing, self.trust.sign) {
+            (Some(signature), _) => Ok(Some(signature)),
+            (None, Some(key)) => {
+                let data = File::open(file).map_err(|e| ("io", e.to_string()))?;
+                let signature = key
+                    .sign_detached(data)
+                    .map_err(|e| (e.kind(), format!("signing: {e}")))?;
+                let temp = self
+                    .temp_file(&format!("{}.sig", file_name(&staged.destination)))
+                    .map_err(|e| ("io", e.to_string()))?;
+                fs::write(&temp, &signature)
+                    .and_then(|()| set_readable(&temp))
+                    .map_err(|e| ("io", e.to_string()))?;
+                staged.signature_copy = Some(temp);
+                Ok(Some(signature))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Stages the removal of package `name`; `None` when the repository does not hold it.
+    pub fn remove(&mut self, name: &str) -> Option<ChangeRecord> {
+        let entry = self.repository.entries.remove(name)?;
+        self.changes += 1;
+        if self.remove_old {
+            self.replaced_files.push(entry.filename.clone());
+        }
+        Some(ChangeRecord {
+            action: "removed".to_owned(),
+            repo: self.repository.name.clone(),
+            name: name.to_owned(),
+            version: None,
+            old_version: Some(entry.version.to_string()),
+            path: Some(self.repository.path(&entry.filename).display().to_string()),
+        })
+    }
+
+    /// The repository being changed.
+    pub fn repository(&self) -> &Repository {
+        self.repository
+    }
+
+    /// The package file to read, and how it gets into the folder.
+    fn local_copy(&self, source: &Source) -> Result<(PathBuf, Staged), (&'static str, String)> {
+        let record = match source {
+            Source::Path(path) => return self.stage_file(path),
+            Source::Record(record) => record,
+        };
+        match (&record.path, &record.url) {
+            (Some(path), _) => self.stage_file(Path::new(path)),
+            (None, Some(url)) => {
+                let filename = record
+                    .filename
+                    .clone()
+                    .or_else(|| url.rsplit('/').next().map(str::to_owned))
+                    .filter(|name| !name.is_empty() && !name.contains('/'))
+                    .ok_or(("no_location", format!("{url}: no file name")))?;
+                self.download(&record.download_urls(), &filename)
+            }
+            (None, None) => Err((
+                "no_location",
+                "package record has neither \"path\" nor \"url\"".to_owned(),
+            )),
+        }
+    }
+
+    /// Stages a local file: as it is when it already sits in the folder, else as a copy.
+    fn stage_file(&self, path: &Path) -> Result<(PathBuf, Staged), (&'static str, String)> {
+        let destination = self.repository.path(&file_name(path));
+        let signature = signature_of(path).filter(|sig| sig.exists());
+        // A package already in the folder (given by its own path, or an identical copy) stays.
+        let in_place =
+            same_file(path, &destination) || same_content(path, &destination).unwrap_or(false);
+        let staged = if in_place {
+            Staged {
+                copy: None,
+                signature_copy: None,
+                signature,
+                destination,
+            }
+        } else {
+            if destination.exists() {
+                return Err((
+                    "file_conflict",
+                    format!(
+                        "{} already holds another file of that name",
+                        destination.display()
+                    ),
+                ));
+            }
+            Staged {
+                copy: Some(
+                    self.copy_in(path)
+                        .map_err(|e| ("io", format!("copying {}: {e}", path.display())))?,
+                ),
+                signature_copy: signature
+                    .as_ref()
+                    .map(|sig| self.copy_in(sig))
+                    .transpose()
+                    .map_err(|e| {
+                        (
+                            "io",
+                            format!("copying the signature of {}: {e}", path.display()),
+                        )
+                    })?,
+                signature,
+                destination,
+            }
+        };
+        let file = staged
+            .copy
+            .as_ref()
+            .map_or_else(|| staged.destination.clone(), |copy| copy.to_path_buf());
+        Ok((file, staged))
+    }
+
+    fn download(
+        &self,
+        urls: &[String],
+        filename: &str,
+    ) -> Result<(PathBuf, Staged), (&'static str, String)> {
+        let destination = self.repository.path(filename);
+        if destination.exists() {
+            return self.stage_file(&destination);
+        }
+        let temp = self
+            .temp_file(filename)
+            .map_err(|e| ("io", e.to_string()))?;
+        let path = temp.to_path_buf();
+        self.http
+            .fetch(urls, |body| {
+                let mut out = File::create(&path)?;
+                io::copy(body, &mut out).map(drop)
+            })
+            .map_err(|e| (e.kind(|_| "download_failed"), e.to_string()))?;
+        set_readable(&path).map_err(|e| ("io", e.to_string()))?;
+        Ok((
+            path,
+            Staged {
+                copy: Some(temp),
+                signature_copy: None,
+                signature: None,
+                destination,
+            },
+        ))
+    }
+
+    fn copy_in(&self, path: &Path) -> io::Result<TempPath> {
+        let temp = self.temp_file(&file_name(path))?;
+        fs::copy(path, &temp)?;
+        set_readable(&temp)?;
+        Ok(temp)
+    }
+
+    fn temp_file(&self, name: &str) -> io::Result<TempPath> {
+        Ok(tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .tempfile_in(&self.repository.dir)?
+            .into_temp_path())
+    }
+
+    /// Renames the staged files into place, writes (and signs) the databases, and removes
+    /// replaced files. Nothing is written when nothing changed. Returns how many packages changed.
+    pub fn commit(self) -> Result<usize, RepoError> {
+        if self.changes == 0 {
+            return Ok(0);
+        }
+        for staged in self.staged {
+            let signature_destination = signature_of(&staged.destination);
+            if let Some(copy) = staged.copy {
+                persist(copy, &staged.destination)?;
+            }
+            if let (Some(signature), Some(destination)) =
+                (staged.signature_copy, signature_destination)
+            {
+                persist(signature, &destination)?;
+            }
+        }
+        self.repository.save(self.trust.sign)?;
+        if self.remove_old {
+            for file in &self.replaced_files {
+                let path = self.repository.path(file);
+                let _ = fs::remove_file(signature_of(&path).unwrap_or_default());
+                fs::remove_file(&path).map_err(|source| RepoError::Io { path, source })?;
+            }
+        }
+        Ok(self.changes)
+    }
+}
+
+fn persist(temp: TempPath, destination: &Path) -> Result<(), RepoError> {
+    temp.persist(destination).map_err(|e| RepoError::Io {
+        path: destination.to_owned(),
+        source: e.error,
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `X.sig` beside `X`.
+fn signature_of(path: &Path) -> Option<PathBuf> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".sig");
+    Some(path.with_file_name(name))
+}
+
+/// Whether two files hold the same bytes.
+fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
+    use io::Read;
+    if fs::metadata(a)?.len() != fs::metadata(b)?.len() {
+        return Ok(false);
+    }
+    let (mut a, mut b) = (
+        io::BufReader::new(File::open(a)?),
+        io::BufReader::new(File::open(b)?),
+    );
+    let (mut chunk_a, mut chunk_b) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+    loop {
+        let read = a.read(&mut chunk_a)?;
+        if read == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut chunk_b[..read])?;
+        if chunk_a[..read] != chunk_b[..read] {
+            return Ok(false);
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
