@@ -77,6 +77,14 @@ impl Run {
             .unwrap_or_else(|| panic!("no summary {key}: {self:?}"))
     }
 
+    /// The summary record's count `key`, 0 when the summary does not mention it.
+    pub fn count_or_zero(&self, key: &str) -> u64 {
+        self.of_type("summary")
+            .last()
+            .and_then(|s| s[key].as_u64())
+            .unwrap_or(0)
+    }
+
     /// The `kind` of every error record, sorted.
     pub fn error_kinds(&self) -> Vec<String> {
         let mut kinds: Vec<String> = self
@@ -176,7 +184,7 @@ impl Mirror {
     }
 }
 
-/// Debian's pacman, with its own root, database and configuration in a temporary folder.
+/// Debian's pacman, with its own root, database, keyring and configuration in a temporary folder.
 pub struct Pacman {
     dir: tempfile::TempDir,
 }
@@ -184,36 +192,59 @@ pub struct Pacman {
 impl Pacman {
     /// A pacman that syncs `repos` from `server` (a `Server` URL), signatures off.
     pub fn new(server: &str, repos: &[&str]) -> Self {
+        Self::configured(server, repos, "Never")
+    }
+
+    /// A pacman that requires signatures on databases and packages, trusting only the
+    /// certificate `public_key` (armored), imported and locally signed with pacman-key.
+    pub fn trusting(server: &str, repos: &[&str], public_key: &str, fingerprint: &str) -> Self {
+        require("pacman-key", "pacman-package-manager");
+        require("gpg", "gnupg");
+        let pacman = Self::configured(server, repos, "Required");
+        let key = pacman.dir.path().join("key.asc");
+        std::fs::write(&key, public_key).expect("public key");
+        let gpgdir = pacman.path("gnupg");
+        let key = key.display().to_string();
+        for args in [
+            vec!["--init"],
+            vec!["--add", &key],
+            vec!["--lsign-key", fingerprint],
+        ] {
+            let output = Command::new("pacman-key")
+                .args(["--gpgdir", &gpgdir])
+                .args(&args)
+                .output()
+                .expect("pacman-key runs");
+            assert!(
+                output.status.success(),
+                "pacman-key {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        pacman
+    }
+
+    fn configured(server: &str, repos: &[&str], sig_level: &str) -> Self {
         require("pacman", "pacman-package-manager");
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = String::from("[options]\nArchitecture = x86_64\nSigLevel = Never\n");
+        let mut config = format!("[options]\nArchitecture = x86_64\nSigLevel = {sig_level}\n");
         for repo in repos {
             config.push_str(&format!("[{repo}]\nServer = {server}\n"));
         }
-        for sub in ["root", "db", "cache"] {
+        for sub in ["root", "db", "cache", "gnupg"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("pacman folders");
         }
         std::fs::write(dir.path().join("pacman.conf"), config).expect("pacman.conf");
         Self { dir }
     }
 
+    fn path(&self, sub: &str) -> String {
+        self.dir.path().join(sub).display().to_string()
+    }
+
     /// Runs `pacman ARGS`, failing the test when it fails; returns stdout.
     pub fn run(&self, args: &[&str]) -> String {
-        let path = |sub: &str| self.dir.path().join(sub).display().to_string();
-        let output = Command::new("pacman")
-            .args([
-                "--config",
-                &path("pacman.conf"),
-                "--root",
-                &path("root"),
-                "--dbpath",
-                &path("db"),
-            ])
-            .args(["--cachedir", &path("cache"), "--noconfirm"])
-            .args(args)
-            .env("LC_ALL", "C")
-            .output()
-            .expect("pacman runs");
+        let output = self.try_run(args);
         assert!(
             output.status.success(),
             "pacman {args:?}: {}",
@@ -222,10 +253,42 @@ impl Pacman {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Runs `pacman ARGS` and returns what happened.
+    pub fn try_run(&self, args: &[&str]) -> Output {
+        Command::new("pacman")
+            .args([
+                "--config",
+                &self.path("pacman.conf"),
+                "--root",
+                &self.path("root"),
+            ])
+            .args([
+                "--dbpath",
+                &self.path("db"),
+                "--cachedir",
+                &self.path("cache"),
+            ])
+            .args(["--gpgdir", &self.path("gnupg"), "--noconfirm"])
+            .args(args)
+            .env("LC_ALL", "C")
+            .output()
+            .expect("pacman runs")
+    }
+
     /// The folder of its sync databases.
     pub fn sync_dir(&self) -> PathBuf {
         self.dir.path().join("db/sync")
     }
+
+    /// The root it installs into.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+}
+
+/// `mc-repo ARGS` with `records` on stdin.
+pub fn repo(args: &[&str], records: &str) -> Run {
+    run(&bin("mc-repo"), args, records)
 }
 
 /// `pacman -Si` output parsed: (repo, name) → field → value.

@@ -106,13 +106,14 @@ impl<'a> Update<'a> {
             sha256: expected_sha256,
             ..Expectations::default()
         };
+        // Signatures first: nothing untrusted is parsed before it is verified.
+        let signature = self
+            .signature(&file, &mut staged)
+            .map_err(|(kind, message)| refuse(kind, format!("{filename}: {message}")))?;
         let contents = File::open(&file)
             .map_err(PackageError::from)
             .and_then(|handle| package::read_package(handle, &expect))
             .map_err(|e| refuse(e.kind(), format!("{}: {e}", file.display())))?;
-        let signature = self
-            .signature(&file, &mut staged)
-            .map_err(|(kind, message)| refuse(kind, format!("{filename}: {message}")))?;
         let entry = Entry::from_package(&contents, &filename, signature.as_deref())
             .map_err(|e| refuse("invalid_metadata", format!("{filename}: {e}")))?;
         if let Some(other) = self.added_this_run.get(&entry.name) {

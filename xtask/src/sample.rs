@@ -44,6 +44,8 @@ pub struct Spec {
     pub compressions: Vec<Compression>,
     /// Seed of all content.
     pub seed: u64,
+    /// Added to every pkgrel: a mirror with `release: 1` holds newer builds of the same packages.
+    pub release: usize,
     /// Size of one extra file in the first package of each repository; 0 for none.
     pub big_file_bytes: u64,
 }
@@ -61,6 +63,7 @@ impl Default for Spec {
                 Compression::Gzip,
             ],
             seed: 1,
+            release: 0,
             big_file_bytes: 0,
         }
     }
@@ -259,9 +262,19 @@ fn sample_package(repo: &str, index: usize, number: usize, spec: &Spec) -> Sampl
     };
     // Some epochs, so file names carry the `:` that pacman puts there.
     let version = if number % 11 == 3 {
-        format!("1:{}.{}-{}", number % 7, number, 1 + number % 3)
+        format!(
+            "1:{}.{}-{}",
+            number % 7,
+            number,
+            1 + number % 3 + spec.release
+        )
     } else {
-        format!("{}.{}-{}", number % 7, number, 1 + number % 3)
+        format!(
+            "{}.{}-{}",
+            number % 7,
+            number,
+            1 + number % 3 + spec.release
+        )
     };
     let mut members = vec![
         Member::Dir("usr/".into()),

@@ -1,0 +1,450 @@
+//! `mc-repo` end to end: real pacman reads what it writes, repo-add agrees with it, and bad
+//! input leaves the repository as it was.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use minicluster::openpgp::SigningKey;
+use pipeline_tests::{Mirror, Pacman, fetch, lines, repo, require};
+use xtask::{sample::Spec, serve::MirrorServer};
+
+/// The package files of a sample mirror's `core`, in name order.
+fn packages(mirror: &Mirror) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(mirror.repo_dir("core"))
+        .expect("mirror folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.to_string_lossy().contains(".pkg.tar.")
+                && !path.to_string_lossy().ends_with(".sig")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn args<'a>(head: &[&'a str], files: &'a [PathBuf]) -> Vec<&'a str> {
+    head.iter()
+        .copied()
+        .chain(files.iter().map(|p| p.to_str().expect("UTF-8 path")))
+        .collect()
+}
+
+/// `desc` and `files` texts of a sync database, by entry folder.
+fn entries(db: &Path) -> BTreeMap<String, (String, String)> {
+    let file = fs::File::open(db).unwrap_or_else(|e| panic!("{}: {e}", db.display()));
+    minicluster::syncdb::read_entries(file)
+        .expect("readable database")
+        .into_iter()
+        .map(|entry| {
+            (
+                entry.folder,
+                (
+                    entry.desc.unwrap_or_default(),
+                    entry.files.unwrap_or_default(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The repository's database bytes, to prove a failed run left them alone.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .expect("repository folder")
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry.file_name().to_string_lossy().contains(".db")
+                || entry.file_name().to_string_lossy().contains(".files")
+        })
+        .map(|entry| {
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                fs::read(entry.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn pacman_syncs_searches_and_installs_from_a_signed_repository() {
+    let mirror = Mirror::sample();
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("mine/os/x86_64");
+    let key = SigningKey::generate("minicluster test <test@minicluster.invalid>").expect("key");
+    let key_file = work.path().join("key.asc");
+    fs::write(&key_file, key.secret_armored().expect("armored")).expect("write key");
+    let db = dir.join("mine.db.tar.zst");
+    let files = packages(&mirror);
+    let (db_arg, key_arg) = (db.display().to_string(), key_file.display().to_string());
+    let added = repo(
+        &args(&["add", "--repo", &db_arg, "--sign", &key_arg], &files),
+        "",
+    );
+    assert_eq!(
+        (added.code, added.count("added")),
+        (0, files.len() as u64),
+        "{}",
+        added.stderr
+    );
+    assert!(dir.join("mine.db.sig").exists() && dir.join("mine.files.sig").exists());
+    let server = MirrorServer::start(work.path(), "127.0.0.1:0").expect("server");
+    let pacman = Pacman::trusting(
+        &format!("{}/$repo/os/$arch", server.url()),
+        &["mine"],
+        &key.public_armored().expect("public key"),
+        &key.fingerprint(),
+    );
+    pacman.run(&["-Sy"]);
+    let listed = pacman.run(&["-Sl", "mine"]);
+    assert_eq!(listed.lines().count(), files.len(), "{listed}");
+    assert!(
+        listed.contains("mine sample0003 1:3.3-1"),
+        "epochs survive: {listed}"
+    );
+    let info = pacman.run(&["-Si", "mine/python-sample0001"]);
+    assert!(info.contains("Version         : 1.1-2"), "{info}");
+    pacman.run(&["-Fy"]);
+    let owned = pacman.run(&["-Fl", "python-sample0001"]);
+    assert!(
+        owned
+            .contains("python-sample0001 usr/lib/python3.12/site-packages/sample0001/__pycache__/"),
+        "{owned}"
+    );
+    pacman.run(&["-Sdd", "sample0003", "python-sample0001"]);
+    assert!(pacman.root().join("usr/bin/sample0003").exists());
+    // A database signed by someone else is refused.
+    fs::copy(
+        dir.join("mine.files.tar.zst.sig"),
+        dir.join("mine.db.tar.zst.sig"),
+    )
+    .expect("swap signature");
+    fs::remove_dir_all(pacman.sync_dir()).expect("forget the synced db");
+    let refused = pacman.try_run(&["-Sy"]);
+    assert!(
+        !refused.status.success(),
+        "pacman accepted a database with a wrong signature"
+    );
+}
+
+#[test]
+fn entries_equal_repo_adds_field_by_field() {
+    require("repo-add", "pacman-package-manager");
+    let mirror = Mirror::sample();
+    let work = tempfile::tempdir().expect("tempdir");
+    let files = packages(&mirror);
+    let ours = work.path().join("ours/test.db.tar.gz");
+    let theirs = work.path().join("theirs");
+    fs::create_dir_all(&theirs).expect("folder");
+    let copies: Vec<PathBuf> = files
+        .iter()
+        .map(|file| {
+            let copy = theirs.join(file.file_name().expect("a file"));
+            fs::copy(file, &copy).expect("copy");
+            copy
+        })
+        .collect();
+    let run = repo(
+        &args(&["add", "--repo", &ours.display().to_string()], &files),
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = Command::new("repo-add")
+        .arg("-q")
+        .arg(theirs.join("test.db.tar.gz"))
+        .args(&copies)
+        .status()
+        .expect("repo-add runs");
+    assert!(status.success());
+    let ours = entries(&ours.with_file_name("test.files.tar.gz"));
+    let theirs = entries(&theirs.join("test.files.tar.gz"));
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (folder, (desc, files)) in &theirs {
+        // Debian's repo-add (pacman 6.0.2) still writes alpm-repo-desc v1's %MD5SUM%; v2, which
+        // we write and pacman reads, dropped it. Every other section must be identical.
+        let without_md5 = desc.replace(&section(desc, "MD5SUM"), "");
+        assert_eq!(&ours[folder].0, &without_md5, "{folder} desc");
+        assert_eq!(&ours[folder].1, files, "{folder} files");
+    }
+}
+
+/// The `%NAME%\nvalue\n\n` block of a desc text.
+fn section(desc: &str, name: &str) -> String {
+    let header = format!("%{name}%\n");
+    desc.find(&header)
+        .map(|start| {
+            let end = desc[start..]
+                .find("\n\n")
+                .map_or(desc.len(), |end| start + end + 2);
+            desc[start..end].to_owned()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn bad_packages_are_refused_and_the_repository_is_untouched() {
+    let mirror = Mirror::sample();
+    let newer = Mirror::new(&Spec {
+        release: 1,
+        ..Spec::default()
+    });
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("repo");
+    let db = dir.join("test.db.tar.zst").display().to_string();
+    let files = packages(&mirror);
+    assert_eq!(
+        repo(&args(&["add", "--repo", &db], &files[..3]), "").code,
+        0
+    );
+    let before = snapshot(&dir);
+    let not_a_package = work.path().join("notes-1-1-any.pkg.tar.zst");
+    fs::write(&not_a_package, "these are my notes\n").expect("write");
+    let corrupt = work.path().join("corrupt-1-1-any.pkg.tar.zst");
+    let mut bytes = fs::read(&files[4]).expect("package");
+    let middle = bytes.len() / 2;
+    bytes[middle..].iter_mut().for_each(|b| *b = !*b);
+    fs::write(&corrupt, bytes).expect("write");
+    let old_and_new = [packages(&newer)[5].clone(), files[5].clone()];
+    let bad = [not_a_package, corrupt];
+    let inputs: Vec<PathBuf> = bad.iter().chain(&old_and_new).cloned().collect();
+    let run = repo(&args(&["add", "--repo", &db], &inputs), "");
+    let mut kinds = run.error_kinds();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["corrupt_package", "corrupt_package", "duplicate_package"],
+        "{:?}",
+        run.records
+    );
+    assert_eq!(
+        run.count("added"),
+        1,
+        "the first of the two versions is added"
+    );
+    // Only failures: the databases are not rewritten at all.
+    let only_bad = repo(&args(&["add", "--repo", &db], &bad), "");
+    assert_eq!(only_bad.code, 1);
+    let after_bad = snapshot(&dir);
+    assert_ne!(before, after_bad, "the good package was added");
+    let again = repo(&args(&["add", "--repo", &db], &bad), "");
+    assert_eq!((again.code, snapshot(&dir)), (1, after_bad));
+}
+
+#[test]
+fn signatures_that_do_not_verify_are_refused() {
+    let mirror = Mirror::sample();
+    let work = tempfile::tempdir().expect("tempdir");
+    let (trusted, stranger) = (
+        SigningKey::generate("trusted <t@x.invalid>").expect("key"),
+        SigningKey::generate("stranger <s@x.invalid>").expect("key"),
+    );
+    let keyring = work.path().join("keyring.asc");
+    fs::write(&keyring, trusted.public_armored().expect("public")).expect("write");
+    let incoming = work.path().join("incoming");
+    fs::create_dir_all(&incoming).expect("folder");
+    let files = packages(&mirror);
+    let mut signed = Vec::new();
+    for (file, key) in files[..3].iter().zip([&trusted, &stranger, &trusted]) {
+        let copy = incoming.join(file.file_name().expect("a file"));
+        fs::copy(file, &copy).expect("copy");
+        let signature = key
+            .sign_detached(fs::File::open(&copy).expect("open"))
+            .expect("sign");
+        fs::write(format!("{}.sig", copy.display()), signature).expect("write sig");
+        signed.push(copy);
+    }
+    // The third package's signature is its own, but the file changed after signing.
+    fs::write(&signed[2], b"tampered").expect("tamper");
+    let unsigned = incoming.join(files[3].file_name().expect("a file"));
+    fs::copy(&files[3], &unsigned).expect("copy");
+    signed.push(unsigned);
+    let db = work
+        .path()
+        .join("repo/test.db.tar.zst")
+        .display()
+        .to_string();
+    let keyring = keyring.display().to_string();
+    let run = repo(
+        &args(&["add", "--repo", &db, "--verify", &keyring], &signed),
+        "",
+    );
+    assert_eq!(
+        run.error_kinds(),
+        ["bad_signature", "unknown_signer", "unsigned_package"],
+        "{:?}",
+        run.records
+    );
+    assert_eq!(run.count("added"), 1);
+    let checked = repo(&["check", "--repo", &db, "--verify", &keyring], "");
+    assert_eq!(
+        checked.error_kinds(),
+        ["bad_signature", "bad_signature"],
+        "databases are unsigned: {:?}",
+        checked.records
+    );
+}
+
+#[test]
+fn an_unwritable_folder_is_a_clear_error() {
+    let mirror = Mirror::sample();
+    let work = tempfile::tempdir().expect("tempdir");
+    // Readable by `nobody`, so that only the repository folder itself is out of bounds.
+    for open in [work.path(), mirror.dir.path()] {
+        fs::set_permissions(open, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+    let dir = work.path().join("repo");
+    let db = dir.join("test.db.tar.zst").display().to_string();
+    let files = packages(&mirror);
+    assert_eq!(
+        repo(&args(&["add", "--repo", &db], &files[..2]), "").code,
+        0
+    );
+    let before = snapshot(&dir);
+    let mut permissions = fs::metadata(&dir).expect("folder").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o555);
+    fs::set_permissions(&dir, permissions).expect("read-only");
+    // Root writes anywhere, so the run drops to `nobody` when the tests run as root.
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let binary = pipeline_tests::bin("mc-repo");
+    let mut command = if as_root {
+        let mut setpriv = Command::new("setpriv");
+        setpriv
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&binary);
+        setpriv
+    } else {
+        Command::new(&binary)
+    };
+    let output = command
+        .args(args(&["add", "--repo", &db], &files[2..3]))
+        .output()
+        .expect("runs");
+    let run = pipeline_tests::parse_output(&output);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Permission denied") && run.stderr.contains(&dir.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn adding_one_package_reads_no_other_package() {
+    let mirror = Mirror::sample();
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("repo");
+    let db = dir.join("test.db.tar.zst").display().to_string();
+    let files = packages(&mirror);
+    let (first, last) = files.split_at(files.len() - 1);
+    assert_eq!(repo(&args(&["add", "--repo", &db], first), "").code, 0);
+    // The packages in the repository are gone: only the database can describe them now.
+    for file in first {
+        fs::remove_file(dir.join(file.file_name().expect("a file"))).expect("remove");
+    }
+    let run = repo(&args(&["add", "--repo", &db], last), "");
+    assert_eq!((run.code, run.count("added")), (0, 1), "{}", run.stderr);
+    let listed = repo(&["list", "--repo", &db], "");
+    assert_eq!(listed.of_type("package").len(), files.len());
+    let checked = repo(&["check", "--repo", &db], "");
+    assert_eq!(checked.error_kinds(), vec!["missing_file"; first.len()]);
+}
+
+#[test]
+fn a_held_lock_stops_a_second_run() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let db = work.path().join("test.db.tar.zst").display().to_string();
+    let lock = fs::File::create(work.path().join(".test.mc-repo.lock")).expect("lock file");
+    lock.try_lock().expect("the test takes the lock");
+    let run = repo(&["list", "--repo", &db], "");
+    assert_eq!(run.code, 2);
+    let run = repo(&["add", "--repo", &db], "");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("lock held"), "{}", run.stderr);
+}
+
+#[test]
+fn sync_makes_the_repository_hold_exactly_the_list() {
+    let (old, new) = (
+        Mirror::sample(),
+        Mirror::new(&Spec {
+            release: 1,
+            repos: vec!["extra".into()],
+            ..Spec::default()
+        }),
+    );
+    let records = |mirror: &Mirror, repo_name: &str| {
+        let run = fetch(&["repo", "--mirror", &mirror.server_url(), repo_name]);
+        run.of_type("package")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mut offered = records(&old, "core");
+    offered.extend(records(&new, "extra"));
+    let input = lines(&offered.iter().collect::<Vec<_>>());
+    let work = tempfile::tempdir().expect("tempdir");
+    let db = work
+        .path()
+        .join("mine/mine.db.tar.zst")
+        .display()
+        .to_string();
+    let list = work.path().join("packages.txt");
+    // sample0003: core has 1:3.3-1, extra 1:3.3-2 (newer); core/sample0001 must come from core.
+    fs::write(
+        &list,
+        "# my machine\nsample0003\ncore/python-sample0001\nsample0002\n",
+    )
+    .expect("list");
+    let list_arg = list.display().to_string();
+    let first = repo(&["sync", "--repo", &db, "--list", &list_arg], &input);
+    assert_eq!(
+        (first.code, first.count("added")),
+        (0, 3),
+        "{:?}",
+        first.records
+    );
+    let versions: BTreeMap<String, String> = repo(&["list", "--repo", &db], "")
+        .of_type("package")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                p["version"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(versions["sample0003"], "1:3.3-2");
+    assert_eq!(versions["python-sample0001"], "1.1-2");
+    fs::write(
+        &list,
+        "sample0003\npython-sample0001\nsample0004\nnot-anywhere\n",
+    )
+    .expect("list");
+    let requests_before = old.server.requests().len() + new.server.requests().len();
+    let second = repo(
+        &["sync", "--repo", &db, "--list", &list_arg, "--remove-old"],
+        &input,
+    );
+    assert_eq!(second.error_kinds(), ["not_available"]);
+    let counts = ["added", "removed", "unchanged", "replaced"].map(|key| second.count_or_zero(key));
+    assert_eq!(counts, [1, 1, 1, 1], "{:?}", second.records);
+    let downloads = old.server.requests().len() + new.server.requests().len() - requests_before;
+    assert_eq!(
+        downloads, 2,
+        "only the new sample0004 and python-sample0001's newer build"
+    );
+}
