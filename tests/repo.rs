@@ -448,3 +448,49 @@ fn sync_makes_the_repository_hold_exactly_the_list() {
         "only the new sample0004 and python-sample0001's newer build"
     );
 }
+
+/// SIGKILL in the middle of a large add: the repository is the old one, whole, and the next run
+/// clears what the killed one left behind.
+#[test]
+fn a_killed_run_leaves_the_old_repository() {
+    let mirror = Mirror::new(&Spec {
+        repos: vec!["core".into()],
+        packages: 150,
+        ..Spec::default()
+    });
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("repo");
+    let db = dir.join("test.db.tar.zst").display().to_string();
+    let files = packages(&mirror);
+    assert_eq!(
+        repo(&args(&["add", "--repo", &db], &files[..3]), "").code,
+        0
+    );
+    let before = snapshot(&dir);
+    let mut child = Command::new(pipeline_tests::bin("mc-repo"))
+        .args(args(&["add", "--repo", &db], &files[3..]))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let after = snapshot(&dir);
+    let entries_now = entries(&dir.join("test.files.tar.zst")).len();
+    assert!(
+        after == before || entries_now == files.len(),
+        "old or new, never between: {entries_now} entries"
+    );
+    let next = repo(&["list", "--repo", &db], "");
+    assert_eq!(next.code, 0);
+    let leftovers = fs::read_dir(&dir)
+        .expect("folder")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(mc_repo::repository::TEMP_PREFIX)
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}

@@ -53,6 +53,9 @@ pub enum RepoError {
     },
 }
 
+/// How the names of mc-repo's temporary files in a repository folder begin.
+pub const TEMP_PREFIX: &str = ".mc-repo-tmp.";
+
 /// An open, locked repository and its entries by package name.
 pub struct Repository {
     /// The folder holding the databases and packages.
@@ -107,6 +110,7 @@ impl Repository {
             entries: BTreeMap::new(),
             _lock: lock,
         };
+        repository.remove_stale_temporaries();
         repository.load()?;
         Ok(repository)
     }
@@ -241,10 +245,7 @@ impl Repository {
             path: path.clone(),
             source,
         };
-        let mut temp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .tempfile_in(&self.dir)
-            .map_err(io_error)?;
+        let mut temp = self.temp_file(file_name).map_err(io_error)?;
         temp.write_all(bytes).map_err(io_error)?;
         temp.as_file().sync_all().map_err(io_error)?;
         // Files served to pacman clients must be readable by the web server, not 0600.
@@ -253,10 +254,32 @@ impl Repository {
         Ok(())
     }
 
+    /// A new temporary file in the repository folder, for what will be renamed to `name`.
+    ///
+    /// Its name starts with [`TEMP_PREFIX`]: a run killed before its renames leaves such files
+    /// behind, and the next run, holding the lock, knows they are stale and deletes them.
+    pub fn temp_file(&self, name: &str) -> io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(&format!("{TEMP_PREFIX}{name}."))
+            .tempfile_in(&self.dir)
+    }
+
+    /// Deletes what killed runs left behind (see [`Repository::temp_file`]).
+    fn remove_stale_temporaries(&self) {
+        let Ok(listing) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in listing.filter_map(Result::ok) {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Points the link `link` at `target` (a name in the same folder), atomically.
     fn link(&self, link: &str, target: &str) -> Result<(), RepoError> {
         let path = self.path(link);
-        let temp = self.path(&format!(".{link}.mc-repo-link"));
+        let temp = self.path(&format!("{TEMP_PREFIX}{link}"));
         let io_error = |source| RepoError::Io {
             path: path.clone(),
             source,

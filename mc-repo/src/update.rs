@@ -330,10 +330,7 @@ impl<'a> Update<'a> {
     }
 
     fn temp_file(&self, name: &str) -> io::Result<TempPath> {
-        Ok(tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .tempfile_in(&self.repository.dir)?
-            .into_temp_path())
+        Ok(self.repository.temp_file(name)?.into_temp_path())
     }
 
     /// Renames the staged files into place, writes (and signs) the databases, and removes
