@@ -5,7 +5,7 @@ CARGO ?= cargo
 # nextest when installed (parallel, per-test timing), else cargo's own runner.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run,test)
 
-.PHONY: demo test lint man bench
+.PHONY: demo test lint man bench bench-repo
 
 demo:
 	bash scripts/demo.sh
@@ -24,3 +24,7 @@ man:
 # mc-index against curl|bsdtar, a zstd+tar floor and pacman -F, on a generated mirror (~1 min).
 bench:
 	bash benches/index.sh
+
+# mc-repo add against repo-add: a new 2000-package repository, then one package more (~2 min).
+bench-repo:
+	bash benches/repo.sh
