@@ -11,7 +11,7 @@ use alpm_repo_db::{
     desc::RepoDescFileV2,
     files::{RepoFiles, RepoFilesV1},
 };
-use alpm_types::{Base64OpenPGPSignature, FullVersion};
+use alpm_types::Base64OpenPGPSignature;
 use minicluster::{desc, package::PackageContents, record::PackageRecord, syncdb};
 
 /// Why a package cannot become a repository entry.
@@ -40,8 +40,8 @@ pub enum EntryError {
 pub struct Entry {
     /// Package name.
     pub name: String,
-    /// Its version, for vercmp ordering.
-    pub version: FullVersion,
+    /// Its full version, `[epoch:]pkgver-pkgrel`.
+    pub version: String,
     /// Package file name.
     pub filename: String,
     /// The `desc` text.
@@ -76,7 +76,7 @@ impl Entry {
         .map_err(|e| invalid("files", "", &e))?;
         Ok(Self {
             name: desc.name.to_string(),
-            version: desc.version.clone(),
+            version: desc.version.to_string(),
             filename: filename.to_owned(),
             desc: desc.to_string(),
             files: Some(RepoFiles::V1(files).to_string()),
@@ -84,20 +84,19 @@ impl Entry {
     }
 
     /// An entry read back from a sync database.
+    ///
+    /// Only the name, version and file name are picked out; the texts are kept as they are, so
+    /// reopening a large repository costs little more than decompressing it.
     pub fn from_existing(entry: syncdb::Entry) -> Result<Self, EntryError> {
-        let text = entry
-            .desc
-            .ok_or_else(|| EntryError::Existing(format!("{}: no desc", entry.folder)))?;
-        let package = desc::package("", &text)
-            .map_err(|e| EntryError::Existing(format!("{}: {e}", entry.folder)))?;
-        let version = FullVersion::from_str(&package.version)
-            .map_err(|e| EntryError::Existing(format!("{}: version: {e}", entry.folder)))?;
+        let unreadable = |what: &str| EntryError::Existing(format!("{}: no {what}", entry.folder));
+        let text = entry.desc.ok_or_else(|| unreadable("desc"))?;
+        let field = |name: &str| desc::first_value(&text, name).map(str::to_owned);
         Ok(Self {
-            name: package.name,
-            version,
-            filename: package.filename.unwrap_or_default(),
-            desc: text,
+            name: field("NAME").ok_or_else(|| unreadable("%NAME%"))?,
+            version: field("VERSION").ok_or_else(|| unreadable("%VERSION%"))?,
+            filename: field("FILENAME").unwrap_or_default(),
             files: entry.files,
+            desc: text,
         })
     }
 
@@ -106,7 +105,7 @@ impl Entry {
         desc::package(repo, &self.desc).unwrap_or_else(|_| PackageRecord {
             repo: Some(repo.to_owned()),
             name: self.name.clone(),
-            version: self.version.to_string(),
+            version: self.version.clone(),
             filename: Some(self.filename.clone()),
             ..PackageRecord::default()
         })

@@ -187,10 +187,28 @@ impl Repository {
         } else {
             &["db"]
         };
-        for kind in kinds {
-            let bytes = self
-                .database_bytes(*kind == "files")
-                .map_err(|e| self.io(kind, e))?;
+        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        entries.sort_by_cached_key(|entry| entry.folder());
+        // Compressing is most of the time a save takes: both databases at once.
+        let databases: Vec<io::Result<Vec<u8>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = kinds
+                .iter()
+                .map(|kind| {
+                    let entries = &entries;
+                    scope.spawn(move || self.database_bytes(entries, *kind == "files"))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("compression thread panicked")))
+                })
+                .collect()
+        });
+        for (kind, bytes) in kinds.iter().zip(databases) {
+            let bytes = bytes.map_err(|e| self.io(kind, e))?;
             let file_name = self.database_name(kind);
             if let Some(key) = sign {
                 let signature = key
@@ -215,10 +233,8 @@ impl Repository {
         }
     }
 
-    /// The compressed tar of every entry, folders in name order, as repo-add lays it out.
-    fn database_bytes(&self, with_files: bool) -> io::Result<Vec<u8>> {
-        let mut entries: Vec<&Entry> = self.entries.values().collect();
-        entries.sort_by_key(|entry| entry.folder());
+    /// The compressed tar of `entries` (in folder order), laid out as repo-add lays it out.
+    fn database_bytes(&self, entries: &[&Entry], with_files: bool) -> io::Result<Vec<u8>> {
         self.compression.compress(|out| {
             let mut tar = tar::Builder::new(out);
             for entry in entries {

@@ -135,12 +135,12 @@ impl<'a> Update<'a> {
             action: action.to_owned(),
             repo: self.repository.name.clone(),
             name: entry.name.clone(),
-            version: Some(entry.version.to_string()),
-            old_version: old.map(|old| old.version.to_string()),
+            version: Some(entry.version.clone()),
+            old_version: old.map(|old| old.version.clone()),
             path: Some(staged.destination.display().to_string()),
         };
         self.added_this_run
-            .insert(entry.name.clone(), entry.version.to_string());
+            .insert(entry.name.clone(), entry.version.clone());
         if action != "unchanged" {
             if let Some(old) = old.filter(|old| old.filename != filename) {
                 self.replaced_files.push(old.filename.clone());
@@ -207,7 +207,7 @@ impl<'a> Update<'a> {
             repo: self.repository.name.clone(),
             name: name.to_owned(),
             version: None,
-            old_version: Some(entry.version.to_string()),
+            old_version: Some(entry.version.clone()),
             path: Some(self.repository.path(&entry.filename).display().to_string()),
         })
     }

@@ -64,6 +64,16 @@ fn section_header(line: &str) -> Option<&str> {
     .then_some(name)
 }
 
+/// The first value of section `name`, found without splitting the whole entry.
+pub fn first_value<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let mut lines = text.lines();
+    lines.find(|line| line.strip_prefix('%').and_then(|l| l.strip_suffix('%')) == Some(name))?;
+    lines
+        .next()
+        .map(|value| value.trim_end_matches('\r'))
+        .filter(|value| !value.is_empty())
+}
+
 /// The paths of a `files` entry (its `%FILES%` section).
 pub fn files(text: &str) -> Result<Vec<String>, DescError> {
     Ok(sections(text)?.remove("FILES").unwrap_or_default())
@@ -147,6 +157,14 @@ mod tests {
             package.filename.as_deref(),
             Some("zlib-1:1.3-1-x86_64.pkg.tar.zst")
         );
+    }
+
+    #[test]
+    fn first_values_are_found_directly() {
+        assert_eq!(first_value(DESC, "VERSION"), Some("1:1.3-1"));
+        assert_eq!(first_value(DESC, "DEPENDS"), Some("glibc"));
+        assert_eq!(first_value(DESC, "BASE"), None);
+        assert_eq!(first_value("%NAME%\n\n", "NAME"), None);
     }
 
     #[test]
