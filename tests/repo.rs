@@ -72,6 +72,31 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// A repository folder holding the first `initial` packages of a mirror.
+struct Fixture {
+    work: tempfile::TempDir,
+    dir: PathBuf,
+    db: String,
+    files: Vec<PathBuf>,
+}
+
+impl Fixture {
+    fn new(mirror: &Mirror, initial: usize) -> Self {
+        let work = tempfile::tempdir().expect("tempdir");
+        let dir = work.path().join("repo");
+        let db = dir.join("test.db.tar.zst").display().to_string();
+        let files = packages(mirror);
+        let run = repo(&args(&["add", "--repo", &db], &files[..initial]), "");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        Self {
+            work,
+            dir,
+            db,
+            files,
+        }
+    }
+}
+
 #[test]
 fn pacman_syncs_searches_and_installs_from_a_signed_repository() {
     let mirror = Mirror::sample();
@@ -197,14 +222,12 @@ fn bad_packages_are_refused_and_the_repository_is_untouched() {
         release: 1,
         ..Spec::default()
     });
-    let work = tempfile::tempdir().expect("tempdir");
-    let dir = work.path().join("repo");
-    let db = dir.join("test.db.tar.zst").display().to_string();
-    let files = packages(&mirror);
-    assert_eq!(
-        repo(&args(&["add", "--repo", &db], &files[..3]), "").code,
-        0
-    );
+    let Fixture {
+        work,
+        dir,
+        db,
+        files,
+    } = Fixture::new(&mirror, 3);
     let before = snapshot(&dir);
     let not_a_package = work.path().join("notes-1-1-any.pkg.tar.zst");
     fs::write(&not_a_package, "these are my notes\n").expect("write");
@@ -296,19 +319,17 @@ fn signatures_that_do_not_verify_are_refused() {
 #[test]
 fn an_unwritable_folder_is_a_clear_error() {
     let mirror = Mirror::sample();
-    let work = tempfile::tempdir().expect("tempdir");
+    let Fixture {
+        work,
+        dir,
+        db,
+        files,
+    } = Fixture::new(&mirror, 2);
     // Readable by `nobody`, so that only the repository folder itself is out of bounds.
     for open in [work.path(), mirror.dir.path()] {
         fs::set_permissions(open, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
     }
-    let dir = work.path().join("repo");
-    let db = dir.join("test.db.tar.zst").display().to_string();
-    let files = packages(&mirror);
-    assert_eq!(
-        repo(&args(&["add", "--repo", &db], &files[..2]), "").code,
-        0
-    );
     let before = snapshot(&dir);
     let mut permissions = fs::metadata(&dir).expect("folder").permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o555);
@@ -345,12 +366,14 @@ fn an_unwritable_folder_is_a_clear_error() {
 #[test]
 fn adding_one_package_reads_no_other_package() {
     let mirror = Mirror::sample();
-    let work = tempfile::tempdir().expect("tempdir");
-    let dir = work.path().join("repo");
-    let db = dir.join("test.db.tar.zst").display().to_string();
-    let files = packages(&mirror);
-    let (first, last) = files.split_at(files.len() - 1);
-    assert_eq!(repo(&args(&["add", "--repo", &db], first), "").code, 0);
+    let count = packages(&mirror).len();
+    let Fixture {
+        dir,
+        db,
+        files,
+        work: _work,
+    } = Fixture::new(&mirror, count - 1);
+    let (first, last) = files.split_at(count - 1);
     // The packages in the repository are gone: only the database can describe them now.
     for file in first {
         fs::remove_file(dir.join(file.file_name().expect("a file"))).expect("remove");
@@ -458,14 +481,12 @@ fn a_killed_run_leaves_the_old_repository() {
         packages: 150,
         ..Spec::default()
     });
-    let work = tempfile::tempdir().expect("tempdir");
-    let dir = work.path().join("repo");
-    let db = dir.join("test.db.tar.zst").display().to_string();
-    let files = packages(&mirror);
-    assert_eq!(
-        repo(&args(&["add", "--repo", &db], &files[..3]), "").code,
-        0
-    );
+    let Fixture {
+        dir,
+        db,
+        files,
+        work: _work,
+    } = Fixture::new(&mirror, 3);
     let before = snapshot(&dir);
     let mut child = Command::new(pipeline_tests::bin("mc-repo"))
         .args(args(&["add", "--repo", &db], &files[3..]))

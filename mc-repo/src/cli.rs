@@ -87,7 +87,15 @@ pub struct AddArgs {
     /// Keep a `.files` database (for `pacman -F`) beside the `.db`.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub files: bool,
-    /// Delete the package file (and signature) of a version that a newer one replaces.
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub update: UpdateArgs,
+}
+
+/// What `add` and `sync` share: how packages come in and what happens to the ones they replace.
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Delete the package files (and signatures) of versions that are replaced or removed.
     #[arg(long)]
     pub remove_old: bool,
     #[command(flatten)]
@@ -107,15 +115,9 @@ pub struct SyncArgs {
     /// The packages the repository must hold: `name` or `repo/name` per line, `#` comments.
     #[arg(long, value_name = "FILE")]
     pub list: PathBuf,
-    /// Delete the package files of versions that are replaced or no longer listed.
-    #[arg(long)]
-    pub remove_old: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub trust: TrustArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub network: NetworkArgs,
+    pub update: UpdateArgs,
 }
 
 /// Options of `mc-repo check`.

@@ -119,11 +119,16 @@ fn load_keyring(path: &Path) -> anyhow::Result<Keyring> {
 }
 
 fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
-    let trust = TrustFiles::load(&args.trust)?;
+    let trust = TrustFiles::load(&args.update.trust)?;
     let mut repository = Repository::open(&args.repo.repo, args.files)?;
-    let http = args.network.client()?;
+    let http = args.update.network.client()?;
     let mut report = Report::new();
-    let mut update = Update::new(&mut repository, &http, trust.trust(), args.remove_old);
+    let mut update = Update::new(
+        &mut repository,
+        &http,
+        trust.trust(),
+        args.update.remove_old,
+    );
     if args.packages.is_empty() {
         for line in jsonl::read_lines(io::stdin().lock()) {
             match line {
@@ -211,9 +216,9 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
     let list = std::fs::read_to_string(&args.list)
         .with_context(|| format!("list {}", args.list.display()))?;
     let wanted = sync::read_list(&list);
-    let trust = TrustFiles::load(&args.trust)?;
+    let trust = TrustFiles::load(&args.update.trust)?;
     let mut repository = Repository::open(&args.repo.repo, true)?;
-    let http = args.network.client()?;
+    let http = args.update.network.client()?;
     let mut report = Report::new();
     let mut candidates: Vec<PackageRecord> = Vec::new();
     for line in jsonl::read_lines(io::stdin().lock()) {
@@ -227,7 +232,12 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
         }
     }
     let mut chosen = sync::newest(&wanted, candidates);
-    let mut update = Update::new(&mut repository, &http, trust.trust(), args.remove_old);
+    let mut update = Update::new(
+        &mut repository,
+        &http,
+        trust.trust(),
+        args.update.remove_old,
+    );
     for want in &wanted {
         if !chosen.contains_key(&want.name) {
             let message = format!("no package record offers {}", want.name);
