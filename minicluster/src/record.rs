@@ -23,6 +23,14 @@ pub enum Record {
     Summary(SummaryRecord),
     /// A change made to a repository.
     Change(ChangeRecord),
+    /// A package as the AUR's RPC describes it.
+    AurPackage(Box<AurPackageRecord>),
+    /// A PKGBUILD folder fetched from git.
+    Pkgbuild(PkgbuildRecord),
+    /// One source of a PKGBUILD, downloaded and checked.
+    Source(SourceRecord),
+    /// A problem a check found.
+    Finding(FindingRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -205,6 +213,123 @@ pub struct ChangeRecord {
     pub old_version: Option<String>,
     /// The package file in the repository folder.
     pub path: Option<String>,
+}
+
+/// A package of the AUR, as its RPC (v5 `info`/`search`) describes it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AurPackageRecord {
+    /// Package name.
+    pub name: String,
+    /// Package base (the git repository).
+    pub base: String,
+    /// Full version.
+    pub version: String,
+    /// One-line description.
+    pub desc: Option<String>,
+    /// The upstream project's URL.
+    pub url_upstream: Option<String>,
+    /// Current maintainer; `null` for an orphan.
+    pub maintainer: Option<String>,
+    /// Who first submitted it.
+    pub submitter: Option<String>,
+    /// Co-maintainers (`info` only).
+    pub co_maintainers: Vec<String>,
+    /// Votes.
+    pub votes: u64,
+    /// Popularity score.
+    pub popularity: f64,
+    /// When it was flagged out of date (Unix seconds), if it is.
+    pub out_of_date: Option<i64>,
+    /// First submission (Unix seconds).
+    pub first_submitted: Option<i64>,
+    /// Last modification (Unix seconds).
+    pub last_modified: Option<i64>,
+    /// Snapshot path on the AUR (`/cgit/aur.git/snapshot/BASE.tar.gz`).
+    pub url_path: Option<String>,
+    /// Run-time dependencies (`info` only, as all lists below).
+    pub depends: Vec<String>,
+    /// Build-time dependencies.
+    pub makedepends: Vec<String>,
+    /// Test dependencies.
+    pub checkdepends: Vec<String>,
+    /// Optional dependencies.
+    pub optdepends: Vec<String>,
+    /// Provided names.
+    pub provides: Vec<String>,
+    /// Conflicting packages.
+    pub conflicts: Vec<String>,
+    /// Replaced packages.
+    pub replaces: Vec<String>,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Licenses.
+    pub licenses: Vec<String>,
+    /// Keywords.
+    pub keywords: Vec<String>,
+}
+
+/// A package base's git repository, cloned or updated into a work folder.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PkgbuildRecord {
+    /// Package base.
+    pub base: String,
+    /// The work folder holding `PKGBUILD` and `.SRCINFO`.
+    pub path: String,
+    /// The git URL it came from.
+    pub git_url: Option<String>,
+    /// The commit now checked out.
+    pub commit: Option<String>,
+    /// The commit checked out before this fetch; `null` on the first fetch.
+    pub previous_commit: Option<String>,
+    /// Files changed since `previous_commit`.
+    pub files_changed: Vec<String>,
+    /// Lines added since `previous_commit`.
+    pub insertions: u64,
+    /// Lines removed since `previous_commit`.
+    pub deletions: u64,
+}
+
+/// One source of a package base, downloaded into the source cache and checked.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SourceRecord {
+    /// Package base.
+    pub base: String,
+    /// The source's file name in the cache (`name::` prefix applied).
+    pub file: String,
+    /// Where it comes from, as `.SRCINFO` writes it (without `name::`).
+    pub url: String,
+    /// `http`, `https`, `ftp`, `file` (shipped beside the PKGBUILD), `git`, ...
+    pub kind: String,
+    /// Its path in the source cache, when downloaded.
+    pub path: Option<String>,
+    /// Size in bytes.
+    pub size_bytes: Option<u64>,
+    /// Checksums computed while streaming it, by algorithm (`sha256`, `b2`, ...), lower-case hex.
+    pub checksums: BTreeMap<String, String>,
+    /// `ok`, `mismatch`, `skipped` (`SKIP`), `signature_ok`, `signature_bad`, `unverified` or
+    /// `unreachable`.
+    pub verdict: String,
+    /// For signatures: the fingerprint of the key that made it.
+    pub signer: Option<String>,
+}
+
+/// A problem found by a check (`mc-verify`, later `mc-scan`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FindingRecord {
+    /// Package base (or package) it is about.
+    pub base: String,
+    /// Stable identifier of the check (`checksum-mismatch`, `skip-non-vcs`, ...).
+    pub check: String,
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// The explanation, for people.
+    pub message: String,
+    /// The source, file or URL it concerns, if one.
+    pub subject: Option<String>,
 }
 
 /// Counts at the end of a run.
