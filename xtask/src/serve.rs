@@ -25,6 +25,8 @@ pub enum Fault {
     Drop,
     /// Announce the whole length, send half the body, close.
     Truncate,
+    /// Say nothing for this long, then close: a server that hangs.
+    Stall(std::time::Duration),
 }
 
 type Faults = Arc<Mutex<HashMap<String, Vec<Fault>>>>;
@@ -178,6 +180,7 @@ fn answer(
     };
     match (fault, file) {
         (Some(Fault::Drop), _) => {}
+        (Some(Fault::Stall(pause)), _) => thread::sleep(pause),
         (Some(Fault::Status(code)), _) => empty_answer(stream, code, closing)?,
         (_, None) => empty_answer(stream, 404, closing)?,
         (_, Some(file)) => {

@@ -1,0 +1,141 @@
+//! `mc-verify` as a library: fetch a PKGBUILD's sources into a cache, check every declared
+//! checksum and OpenPGP signature, and report problems, without ever running the PKGBUILD.
+//!
+//! [`plan::plan`] reads `.SRCINFO`; [`verify::Fetcher`] fetches and checks the sources;
+//! [`text::findings`] reads the PKGBUILD and install scriptlet as text.
+
+pub mod cli;
+pub mod hashing;
+pub mod keys;
+pub mod plan;
+pub mod text;
+pub mod verify;
+
+use std::{
+    io::{self, IsTerminal},
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Instant,
+};
+
+use alpm_types::SystemArchitecture;
+use anyhow::Context;
+use minicluster::{
+    cli::{EXIT_ITEM_FAILED, EXIT_OK},
+    jsonl::{self, RecordWriter},
+    record::{ErrorRecord, Record, SummaryRecord},
+};
+
+use crate::{cli::Cli, keys::Keys, verify::Fetcher};
+
+/// The tool's name in error records.
+pub const TOOL: &str = "mc-verify";
+
+/// Runs the command line; returns the exit status.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let arch = SystemArchitecture::from_str(&cli.arch)
+        .map_err(|e| anyhow::anyhow!("--arch {}: {e}", cli.arch))?;
+    let http = cli.network.client()?;
+    let mut keys = Keys::load(&cli.keyring)?;
+    let cache = match &cli.cache {
+        Some(cache) => cache.clone(),
+        None => {
+            default_cache().context("no --cache, and neither XDG_CACHE_HOME nor HOME is set")?
+        }
+    };
+    let mut out = RecordWriter::stdout();
+    let folders = if cli.folders.is_empty() {
+        folders_from_stdin(&mut out)?
+    } else {
+        cli.folders.clone()
+    };
+    let (mut sources, mut findings, mut failed) = (0u64, 0u64, 0u64);
+    for folder in &folders {
+        let plan = match plan::plan(folder, &arch) {
+            Ok(plan) => plan,
+            Err(error) => {
+                failed += 1;
+                let subject = serde_json::json!({ "path": folder });
+                out.write(&Record::Error(ErrorRecord::new(
+                    TOOL,
+                    "bad_srcinfo",
+                    error.to_string(),
+                    subject,
+                )))?;
+                continue;
+            }
+        };
+        if let Some(keyserver) = &cli.keyserver {
+            keys.fetch_missing(&http, keyserver, &plan.valid_pgp_keys);
+        }
+        let fetcher = Fetcher {
+            http: &http,
+            cache: cache.clone(),
+            max_bytes: cli.max_source_size,
+            keys: &keys,
+        };
+        let mut outcome = fetcher.check(folder, &plan);
+        outcome.findings.extend(text::findings(folder, &plan));
+        for source in outcome.sources {
+            sources += 1;
+            out.write(&Record::Source(source))?;
+        }
+        for finding in outcome.findings {
+            findings += 1;
+            failed += u64::from(finding.severity == "error");
+            out.write(&Record::Finding(finding))?;
+        }
+    }
+    out.write(&Record::Summary(SummaryRecord {
+        tool: TOOL.to_owned(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        counts: [
+            ("pkgbuilds", folders.len() as u64),
+            ("sources", sources),
+            ("findings", findings),
+            ("failed", failed),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect(),
+    }))?;
+    out.flush()?;
+    Ok(if failed > 0 {
+        EXIT_ITEM_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The `path` of every `pkgbuild` record on stdin; other records pass through.
+fn folders_from_stdin(out: &mut RecordWriter<io::Stdout>) -> anyhow::Result<Vec<PathBuf>> {
+    let stdin = io::stdin();
+    anyhow::ensure!(
+        !stdin.is_terminal(),
+        "no PKGBUILD_DIR given and no `pkgbuild` records on stdin (see --help)"
+    );
+    let mut folders = Vec::new();
+    for line in jsonl::read_lines(stdin.lock()) {
+        match line {
+            Ok(line) => match line.record {
+                Record::Pkgbuild(pkgbuild) => folders.push(PathBuf::from(pkgbuild.path)),
+                _ => out.write_raw(&line.raw)?,
+            },
+            Err(error) => out.write(&Record::Error(ErrorRecord::new(
+                TOOL,
+                "bad_input",
+                error.to_string(),
+                serde_json::Value::Null,
+            )))?,
+        }
+    }
+    Ok(folders)
+}
+
+fn default_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
+    Some(base.join("minicluster/sources"))
+}

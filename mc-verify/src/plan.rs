@@ -1,0 +1,205 @@
+//! What a `.SRCINFO` asks makepkg to fetch for one architecture, read without running anything.
+//!
+//! The PKGBUILD is bash: sourcing it runs code. `.SRCINFO` is its declarative form, read here with
+//! the ALPM project's `alpm-srcinfo` parser.
+
+use std::{collections::BTreeMap, path::Path};
+
+use alpm_srcinfo::SourceInfoV1;
+use alpm_types::{Source, SystemArchitecture, url::VcsInfo};
+
+/// One source to fetch and check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedSource {
+    /// The file name makepkg gives it (the `name::` prefix, else the URL's or path's last part).
+    pub file: String,
+    /// The location as written, without `name::`.
+    pub location: String,
+    /// `local` (shipped beside the PKGBUILD), or the URL's scheme: `http`, `https`, `ftp`,
+    /// `file`, or the VCS: `git`, `svn`, `hg`, `bzr`, `fossil`.
+    pub kind: String,
+    /// Declared checksums by algorithm; `None` for `SKIP`.
+    pub expected: BTreeMap<String, Option<String>>,
+}
+
+impl PlannedSource {
+    /// Whether this is a version-control source (`git+https://...`), which has no fixed bytes.
+    pub fn is_vcs(&self) -> bool {
+        matches!(self.kind.as_str(), "git" | "svn" | "hg" | "bzr" | "fossil")
+    }
+
+    /// Whether this is a detached signature of another source.
+    pub fn is_signature(&self) -> bool {
+        [".sig", ".asc", ".sign"]
+            .iter()
+            .any(|ext| self.file.ends_with(ext))
+    }
+}
+
+/// The sources of a package base for one architecture, and its trusted signers.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Package base name.
+    pub base: String,
+    /// Its full version as `.SRCINFO` declares it.
+    pub version: String,
+    /// Sources, in `.SRCINFO` order: common ones first, then the architecture's.
+    pub sources: Vec<PlannedSource>,
+    /// `validpgpkeys`: fingerprints (upper-case hex) whose signatures are accepted.
+    pub valid_pgp_keys: Vec<String>,
+    /// The `install` scriptlet, if one.
+    pub install: Option<String>,
+}
+
+/// Why a `.SRCINFO` could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file is not valid `.SRCINFO`.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What the parser said (with line and column).
+        message: String,
+    },
+}
+
+/// Reads `folder/.SRCINFO` and plans its sources for `arch`.
+pub fn plan(folder: &Path, arch: &SystemArchitecture) -> Result<Plan, PlanError> {
+    let path = folder.join(".SRCINFO");
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|source| PlanError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let info = SourceInfoV1::from_string(&text).map_err(|e| PlanError::Parse {
+        path: shown,
+        message: e.to_string(),
+    })?;
+    Ok(from_srcinfo(&info, arch))
+}
+
+fn from_srcinfo(info: &SourceInfoV1, arch: &SystemArchitecture) -> Plan {
+    let base = &info.base;
+    let mut sources = merge(
+        &base.sources,
+        [
+            ("md5", strings(&base.md5_checksums)),
+            ("sha1", strings(&base.sha1_checksums)),
+            ("sha224", strings(&base.sha224_checksums)),
+            ("sha256", strings(&base.sha256_checksums)),
+            ("sha384", strings(&base.sha384_checksums)),
+            ("sha512", strings(&base.sha512_checksums)),
+            ("b2", strings(&base.b2_checksums)),
+        ],
+    );
+    if let Some(specific) = base.architecture_properties.get(arch) {
+        sources.extend(merge(
+            &specific.sources,
+            [
+                ("md5", strings(&specific.md5_checksums)),
+                ("sha1", strings(&specific.sha1_checksums)),
+                ("sha224", strings(&specific.sha224_checksums)),
+                ("sha256", strings(&specific.sha256_checksums)),
+                ("sha384", strings(&specific.sha384_checksums)),
+                ("sha512", strings(&specific.sha512_checksums)),
+                ("b2", strings(&specific.b2_checksums)),
+            ],
+        ));
+    }
+    Plan {
+        base: base.name.to_string(),
+        version: base.version.to_string(),
+        sources,
+        valid_pgp_keys: base
+            .pgp_fingerprints
+            .iter()
+            .map(|key| key.to_string().to_ascii_uppercase())
+            .collect(),
+        install: base.install.as_ref().map(|path| path.to_string()),
+    }
+}
+
+/// Checksums as text: `None` for `SKIP`.
+fn strings<T: std::fmt::Display>(checksums: &[T]) -> Vec<Option<String>> {
+    checksums
+        .iter()
+        .map(|sum| Some(sum.to_string().to_ascii_lowercase()).filter(|sum| sum != "skip"))
+        .collect()
+}
+
+fn merge<const N: usize>(
+    sources: &[Source],
+    sums: [(&str, Vec<Option<String>>); N],
+) -> Vec<PlannedSource> {
+    sources
+        .iter()
+        .enumerate()
+        .map(|(index, source)| {
+            let expected = sums
+                .iter()
+                .filter_map(|(algorithm, list)| {
+                    Some(((*algorithm).to_owned(), list.get(index)?.clone()))
+                })
+                .collect();
+            describe(source, expected)
+        })
+        .collect()
+}
+
+fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> PlannedSource {
+    let (location, kind) = match source {
+        Source::File { location, .. } => (location.display().to_string(), "local".to_owned()),
+        Source::SourceUrl { source_url, .. } => {
+            let url: &url::Url = source_url.url.as_ref();
+            let kind = match &source_url.vcs_info {
+                Some(VcsInfo::Bzr { .. }) => "bzr",
+                Some(VcsInfo::Fossil { .. }) => "fossil",
+                Some(VcsInfo::Git { .. }) => "git",
+                Some(VcsInfo::Hg { .. }) => "hg",
+                Some(VcsInfo::Svn { .. }) => "svn",
+                None => url.scheme(),
+            };
+            (url.to_string(), kind.to_owned())
+        }
+    };
+    let vcs = matches!(kind.as_str(), "git" | "svn" | "hg" | "bzr" | "fossil");
+    let file = source.filename().map_or_else(
+        || file_name(&location, vcs),
+        |name| name.display().to_string(),
+    );
+    PlannedSource {
+        file,
+        location,
+        kind,
+        expected,
+    }
+}
+
+/// The file name makepkg gives a source without `name::`: the last path part, without a
+/// fragment; for VCS sources also without a query and a `.git` suffix (`get_filename`).
+fn file_name(location: &str, vcs: bool) -> String {
+    let mut name = location.split('#').next().unwrap_or_default();
+    if vcs {
+        name = name.split('?').next().unwrap_or_default();
+    }
+    let name = name
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    if vcs {
+        name.strip_suffix(".git").unwrap_or(name)
+    } else {
+        name
+    }
+    .to_owned()
+}
