@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 use minicluster::cli::NetworkArgs;
 
 /// Check what a PKGBUILD would download, before anything is built, and never by running it.
@@ -21,8 +21,45 @@ use minicluster::cli::NetworkArgs;
 ///
 /// Example: `mc-verify --keyring /usr/share/pacman/keyrings/archlinux.gpg ~/aur/yay`
 #[derive(Debug, Parser)]
-#[command(name = "mc-verify", version, after_help = VERIFY_EXIT_HELP)]
+#[command(
+    name = "mc-verify",
+    version,
+    after_help = VERIFY_EXIT_HELP,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    /// Other work on findings.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub check: CheckArgs,
+}
+
+/// What `mc-verify` does besides checking.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Turn `finding` records on stdin into one short, polite Markdown comment per package base,
+    /// ready to post on its AUR page: a `comment` record each, and `--out DIR/BASE.md` files.
+    ///
+    /// Only findings of severity warning or error are reported. Posting needs your AUR login and
+    /// is left to you: paste the comment on the package's page.
+    ///
+    /// Example: `mc-verify ~/aur/* | mc-verify report --out comments/`
+    Report(ReportArgs),
+}
+
+/// Options of `mc-verify report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Also write each comment to DIR/BASE.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of checking.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
     /// PKGBUILD folders (holding `.SRCINFO`); without any, `pkgbuild` records are read on stdin.
     #[arg(value_name = "PKGBUILD_DIR")]
     pub folders: Vec<PathBuf>,

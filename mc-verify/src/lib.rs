@@ -8,6 +8,7 @@ pub mod cli;
 pub mod hashing;
 pub mod keys;
 pub mod plan;
+pub mod report;
 pub mod text;
 pub mod verify;
 
@@ -26,13 +27,57 @@ use minicluster::{
     record::{ErrorRecord, Record, SummaryRecord},
 };
 
-use crate::{cli::Cli, keys::Keys, verify::Fetcher};
+use crate::{
+    cli::{CheckArgs, Cli, Command, ReportArgs},
+    keys::Keys,
+    verify::Fetcher,
+};
 
 /// The tool's name in error records.
 pub const TOOL: &str = "mc-verify";
 
 /// Runs the command line; returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Some(Command::Report(args)) => run_report(&args),
+        None => run_check(&cli.check),
+    }
+}
+
+fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
+    let mut out = RecordWriter::stdout();
+    let mut findings = Vec::new();
+    for line in jsonl::read_lines(io::stdin().lock()) {
+        match line {
+            Ok(line) => {
+                if let Record::Finding(finding) = line.record {
+                    findings.push(finding);
+                }
+            }
+            Err(error) => out.write(&Record::Error(ErrorRecord::new(
+                TOOL,
+                "bad_input",
+                error.to_string(),
+                serde_json::Value::Null,
+            )))?,
+        }
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    for comment in report::comments(&findings) {
+        if let Some(dir) = &args.out {
+            let path = dir.join(format!("{}.md", comment.base.replace('/', "_")));
+            std::fs::write(&path, &comment.markdown)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        out.write(&Record::Comment(comment))?;
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let arch = SystemArchitecture::from_str(&cli.arch)
         .map_err(|e| anyhow::anyhow!("--arch {}: {e}", cli.arch))?;

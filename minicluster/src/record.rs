@@ -31,6 +31,8 @@ pub enum Record {
     Source(SourceRecord),
     /// A problem a check found.
     Finding(FindingRecord),
+    /// A comment for a package's maintainers, in Markdown.
+    Comment(CommentRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -330,6 +332,19 @@ pub struct FindingRecord {
     pub message: String,
     /// The source, file or URL it concerns, if one.
     pub subject: Option<String>,
+}
+
+/// A short Markdown comment telling a package's maintainers what checks found
+/// (`mc-verify report`), ready to post on the package's AUR page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommentRecord {
+    /// Package base the comment is for.
+    pub base: String,
+    /// How many findings it reports.
+    pub findings: u64,
+    /// The comment.
+    pub markdown: String,
 }
 
 /// Counts at the end of a run.

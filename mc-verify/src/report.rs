@@ -1,0 +1,84 @@
+//! `mc-verify report`: findings turned into one short, polite comment per package.
+
+use std::collections::BTreeMap;
+
+use minicluster::record::{CommentRecord, FindingRecord};
+
+/// One comment per package base with a finding of severity `warning` or `error`; `info`
+/// findings are for the user, not for the maintainers.
+pub fn comments(findings: &[FindingRecord]) -> Vec<CommentRecord> {
+    let mut by_base: BTreeMap<&str, Vec<&FindingRecord>> = BTreeMap::new();
+    for finding in findings
+        .iter()
+        .filter(|f| matches!(f.severity.as_str(), "error" | "warning"))
+    {
+        by_base.entry(&finding.base).or_default().push(finding);
+    }
+    by_base
+        .into_iter()
+        .map(|(base, mut found)| {
+            // Errors first, then in check order, so the comment reads most-important-first.
+            found.sort_by_key(|f| (f.severity != "error", f.check.clone()));
+            let mut markdown = format!(
+                "Hello! An automated check of the sources of `{base}` (minicluster's mc-verify, which \
+                 reads .SRCINFO and never runs the PKGBUILD) noticed:\n\n"
+            );
+            for finding in &found {
+                markdown.push_str(&format!("- **{}** `{}`: {}\n", finding.severity, finding.check, escape(&finding.message)));
+            }
+            markdown.push_str(
+                "\nSome of these can have innocent explanations (an upstream re-release, say). \
+                 Could you take a look when you have a moment? Thank you for maintaining this package.\n",
+            );
+            CommentRecord {
+                base: base.to_owned(),
+                findings: found.len() as u64,
+                markdown,
+            }
+        })
+        .collect()
+}
+
+/// Keeps text from a PKGBUILD from becoming Markdown: backticks and brackets are neutralised.
+fn escape(text: &str) -> String {
+    text.replace('`', "'")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(base: &str, check: &str, severity: &str) -> FindingRecord {
+        FindingRecord {
+            base: base.into(),
+            check: check.into(),
+            severity: severity.into(),
+            message: format!("{check} in `PKGBUILD` [link](x)"),
+            subject: None,
+        }
+    }
+
+    #[test]
+    fn one_comment_per_base_errors_first_info_left_out() {
+        let comments = comments(&[
+            finding("a", "weak-checksums", "warning"),
+            finding("a", "checksum-mismatch", "error"),
+            finding("a", "vcs-source", "info"),
+            finding("b", "vcs-source", "info"),
+        ]);
+        assert_eq!(comments.len(), 1);
+        let text = &comments[0].markdown;
+        assert_eq!(comments[0].findings, 2);
+        assert!(
+            text.find("checksum-mismatch") < text.find("weak-checksums"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("vcs-source") && !text.contains("[link]"),
+            "{text}"
+        );
+        assert!(text.starts_with("Hello!") && text.contains("Thank you"));
+    }
+}
