@@ -5,7 +5,7 @@ CARGO ?= cargo
 # nextest when installed (parallel, per-test timing), else cargo's own runner.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run,test)
 
-.PHONY: demo test lint man bench bench-repo
+.PHONY: demo test lint man bench bench-repo bench-verify
 
 demo:
 	bash scripts/demo.sh
@@ -28,3 +28,7 @@ bench:
 # mc-repo add against repo-add: a new 2000-package repository, then one package more (~2 min).
 bench-repo:
 	bash benches/repo.sh
+
+# mc-verify hashing and downloading one 1 GiB source, against sha256sum and curl (~2 min).
+bench-verify:
+	bash benches/verify.sh

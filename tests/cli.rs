@@ -7,6 +7,8 @@ fn help_teaches_and_names_the_exit_codes() {
     for (tool, args) in [
         ("mc-fetch", vec!["--help"]),
         ("mc-fetch", vec!["repo", "--help"]),
+        ("mc-fetch", vec!["aur", "--help"]),
+        ("mc-fetch", vec!["aur", "clone", "--help"]),
         ("mc-index", vec!["--help"]),
         ("mc-index", vec!["query", "--help"]),
     ] {

@@ -3,17 +3,26 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use minicluster::{cli::NetworkArgs, mirror::DEFAULT_MIRROR};
+use minicluster::{
+    cli::{EXIT_STATUS_HELP, NetworkArgs},
+    http::OpenError,
+    mirror::DEFAULT_MIRROR,
+};
 
-/// Fetch pacman repository metadata and print it as JSON lines.
+use crate::{
+    aur::{Aur, DEFAULT_AUR, SearchBy},
+    aur_git::{GITHUB_MIRROR, GitSource},
+};
+
+/// Fetch pacman repository metadata and AUR packages, and print them as JSON lines.
 ///
 /// Every package becomes one `{"type":"package",...}` line on stdout (see mc-records(7)), ready for
-/// `mc-index`, `jq` or any other reader of JSON lines. Failures become `{"type":"error",...}`
-/// lines and the run goes on.
+/// `mc-index`, `jq` or any other reader of JSON lines; `mc-fetch aur` prints `aur_package` and
+/// `pkgbuild` records. Failures become `{"type":"error",...}` lines and the run goes on.
 ///
 /// Example: `mc-fetch repo --mirror 'https://geo.mirror.pkgbuild.com/$repo/os/$arch' core | jq .name`
 #[derive(Debug, Parser)]
-#[command(name = "mc-fetch", version, after_help = minicluster::cli::EXIT_STATUS_HELP)]
+#[command(name = "mc-fetch", version, after_help = EXIT_STATUS_HELP)]
 pub struct Cli {
     /// What to fetch.
     #[command(subcommand)]
@@ -26,8 +35,14 @@ pub enum Command {
     /// Download sync databases (`REPO.db`, or `REPO.files` with --files) and print their packages.
     ///
     /// Example: `mc-fetch repo core extra | mc-index --db pkgs.sqlite`
-    #[command(after_help = minicluster::cli::EXIT_STATUS_HELP)]
+    #[command(after_help = EXIT_STATUS_HELP)]
     Repo(RepoArgs),
+    /// Ask the AUR: package metadata through its RPC (info, search), PKGBUILD repositories
+    /// through git (clone).
+    ///
+    /// Example: `mc-fetch aur info yay paru | jq -r '.name + " " + .version'`
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Aur(AurArgs),
 }
 
 /// Options of `mc-fetch repo`.
@@ -74,5 +89,155 @@ impl RepoArgs {
             servers.push(DEFAULT_MIRROR.to_owned());
         }
         Ok(servers)
+    }
+}
+
+/// Options of `mc-fetch aur`.
+#[derive(Args, Debug)]
+pub struct AurArgs {
+    /// What to ask.
+    #[command(subcommand)]
+    pub command: AurCommand,
+}
+
+/// The questions `mc-fetch aur` asks.
+#[derive(Debug, Subcommand)]
+pub enum AurCommand {
+    /// Print an `aur_package` record for each package name, with its dependencies; a name the
+    /// AUR does not know is a `not_found` error record.
+    ///
+    /// Names are asked for in batches whose URL stays under 4,000 characters, so any number of
+    /// names works.
+    ///
+    /// Example: `mc-fetch aur info yay paru | jq -r '.name + " " + .version'`
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Info(InfoArgs),
+    /// Print an `aur_package` record for each package a search finds (without the dependency
+    /// lists, which only `info` gives).
+    ///
+    /// Example: `mc-fetch aur search --by maintainer someone | jq -r .name`
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Search(SearchArgs),
+    /// Clone the git repositories of package bases, or bring them up to date, and print a
+    /// `pkgbuild` record for each: commit, previous commit, and what changed in between.
+    ///
+    /// NAMEs are package names; `info` maps them to their package bases (a split package's
+    /// name to its base), and each base is fetched once, into DIR/BASE. An existing checkout is
+    /// fetched and reset to what was fetched: local changes to tracked files are lost, other
+    /// files stay. Nothing from a repository is run: git runs without hooks, submodules,
+    /// filters or symbolic links, and checks every object it receives.
+    ///
+    /// With --deps, `package` records on stdin (from `mc-fetch repo`) say what the official
+    /// repositories provide; stdin is read only when it is not a terminal.
+    ///
+    /// Example: `mc-fetch repo core extra | mc-fetch aur clone --deps paru | jq -r .path`
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Clone(CloneArgs),
+}
+
+/// How to reach the AUR's RPC.
+#[derive(Args, Clone, Debug)]
+pub struct RpcArgs {
+    /// The AUR web site; the RPC is URL/rpc/v5/.
+    #[arg(long = "aur-url", value_name = "URL", env = "MC_AUR_URL", default_value = DEFAULT_AUR)]
+    pub aur_url: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub network: NetworkArgs,
+}
+
+impl RpcArgs {
+    /// The RPC client these options describe.
+    pub fn client(&self) -> Result<Aur, OpenError> {
+        Ok(Aur::new(self.network.client()?, &self.aur_url))
+    }
+}
+
+/// Options of `mc-fetch aur info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Package names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rpc: RpcArgs,
+}
+
+/// Options of `mc-fetch aur search`.
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// What to look for (at least two characters, except with `--by maintainer`).
+    #[arg(value_name = "TERM")]
+    pub term: String,
+    /// The field to search.
+    #[arg(long, value_enum, default_value_t)]
+    pub by: SearchBy,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rpc: RpcArgs,
+}
+
+/// Options of `mc-fetch aur clone`.
+#[derive(Args, Debug)]
+pub struct CloneArgs {
+    /// Package names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// The folder holding one repository per package base, DIR/BASE. Default:
+    /// `$XDG_CACHE_HOME/minicluster/aur`, else `~/.cache/minicluster/aur`.
+    #[arg(long, value_name = "DIR", env = "MC_AUR_WORK")]
+    pub work: Option<PathBuf>,
+    /// Where a package base's repository is: `{base}` stands for the base, `{aur}` for
+    /// --aur-url (`file:///srv/aur/{base}.git` reads local repositories). Its `HEAD` is checked
+    /// out as branch `master`. Default: `{aur}/{base}.git`; with --github-mirror:
+    /// https://github.com/archlinux/aur.git.
+    #[arg(long = "git-url", value_name = "TEMPLATE", env = "MC_AUR_GIT_URL")]
+    pub git_url: Option<String>,
+    /// Fetch from one repository that holds a branch per package base, the AUR's GitHub mirror
+    /// (useful when the AUR is down); --git-url names another such repository.
+    #[arg(long)]
+    pub github_mirror: bool,
+    /// Also fetch the AUR packages that the named ones depend on (depends, makedepends,
+    /// checkdepends), recursively, except what the `package` records on stdin provide.
+    #[arg(long)]
+    pub deps: bool,
+    /// Say nothing on stderr but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rpc: RpcArgs,
+}
+
+impl CloneArgs {
+    /// The work folder: --work, else the cache folder; `None` without HOME.
+    pub fn work_dir(&self) -> Option<PathBuf> {
+        if let Some(work) = &self.work {
+            return Some(work.clone());
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+        Some(cache.join("minicluster/aur"))
+    }
+
+    /// Where the repositories come from; an error for a template that would give every base
+    /// the same repository.
+    pub fn git_source(&self) -> Result<GitSource, String> {
+        let aur = self.rpc.aur_url.trim_end_matches('/');
+        if self.github_mirror {
+            let url = self.git_url.as_deref().unwrap_or(GITHUB_MIRROR);
+            return Ok(GitSource::BranchPerBase(url.replace("{aur}", aur)));
+        }
+        let template = self.git_url.as_deref().unwrap_or("{aur}/{base}.git");
+        if !template.contains("{base}") {
+            return Err(format!(
+                "--git-url {template:?} has no {{base}}: every package base would be the same \
+                 repository (use --github-mirror for one repository with a branch per base)"
+            ));
+        }
+        Ok(GitSource::PerBase(template.replace("{aur}", aur)))
     }
 }

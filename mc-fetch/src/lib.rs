@@ -1,4 +1,5 @@
-//! `mc-fetch` as a library: fetch sync databases from mirrors and turn them into records.
+//! `mc-fetch` as a library: fetch sync databases from mirrors and turn them into records; ask
+//! the AUR's RPC ([`aur`]) and fetch PKGBUILD repositories with git ([`aur_git`]).
 //!
 //! ```no_run
 //! use minicluster::{cli::NetworkArgs, http::RetryPolicy};
@@ -9,21 +10,34 @@
 //! )?;
 //! let servers = ["https://geo.mirror.pkgbuild.com/$repo/os/$arch".to_owned()];
 //! let packages = mc_fetch::repo::fetch(&http, &servers, "core", "x86_64", false)?;
+//! let aur = mc_fetch::aur::Aur::new(http, mc_fetch::aur::DEFAULT_AUR);
+//! let found = aur.search("pacman", mc_fetch::aur::SearchBy::Name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod aur;
+pub mod aur_git;
+pub mod aur_resolve;
 pub mod cli;
 pub mod repo;
 
-use std::io::{self, IsTerminal};
+use std::{
+    io::{self, IsTerminal},
+    time::Duration,
+};
 
+use anyhow::Context;
 use minicluster::{
     cli::{EXIT_ITEM_FAILED, EXIT_OK},
-    jsonl::RecordWriter,
+    jsonl::{self, RecordWriter},
     record::{ErrorRecord, Record},
 };
 
-use crate::cli::{Cli, Command, RepoArgs};
+use crate::{
+    aur_git::Checkouts,
+    aur_resolve::{Official, Problem},
+    cli::{AurCommand, Cli, CloneArgs, Command, InfoArgs, RepoArgs, SearchArgs},
+};
 
 /// The tool's name in error records.
 pub const TOOL: &str = "mc-fetch";
@@ -32,48 +46,189 @@ pub const TOOL: &str = "mc-fetch";
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Repo(args) => run_repo(&args),
+        Command::Aur(args) => match args.command {
+            AurCommand::Info(args) => run_aur_info(&args),
+            AurCommand::Search(args) => run_aur_search(&args),
+            AurCommand::Clone(args) => run_aur_clone(&args),
+        },
+    }
+}
+
+/// Records on stdout, remembering whether an item failed.
+struct Output {
+    out: RecordWriter<io::Stdout>,
+    failed: bool,
+}
+
+impl Output {
+    fn new() -> Self {
+        Self {
+            out: RecordWriter::stdout(),
+            failed: false,
+        }
+    }
+
+    fn write(&mut self, record: &Record) -> io::Result<()> {
+        self.out.write(record)
+    }
+
+    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
+        self.failed = true;
+        self.out.write(&Record::Error(error))
+    }
+
+    /// Flushes, and gives the exit status.
+    fn finish(mut self) -> anyhow::Result<u8> {
+        self.out.flush()?;
+        Ok(if self.failed {
+            EXIT_ITEM_FAILED
+        } else {
+            EXIT_OK
+        })
     }
 }
 
 fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
     let servers = args.servers()?;
     let http = args.network.client()?;
-    let mut out = RecordWriter::stdout();
-    let mut failed = false;
+    let mut out = Output::new();
     for repo in &args.repos {
         match repo::fetch(&http, &servers, repo, &args.arch, args.files) {
             Ok(entries) => {
                 let total = entries.len();
                 for entry in entries {
-                    let record = entry.map(|package| Record::Package(Box::new(package)));
-                    let record = record.unwrap_or_else(|error| {
-                        failed = true;
-                        Record::Error(ErrorRecord::new(
+                    match entry {
+                        Ok(package) => out.write(&Record::Package(Box::new(package)))?,
+                        Err(error) => out.error(ErrorRecord::new(
                             TOOL,
                             "bad_entry",
                             error.to_string(),
                             serde_json::json!({"repo": repo, "entry": error.folder}),
-                        ))
-                    });
-                    out.write(&record)?;
+                        ))?,
+                    }
                 }
                 if !args.quiet {
                     note(&format!("{repo}: {total} packages"));
                 }
             }
+            Err(error) => out.error(ErrorRecord::new(
+                TOOL,
+                error.kind(),
+                error.to_string(),
+                serde_json::json!({"repo": repo}),
+            ))?,
+        }
+    }
+    out.finish()
+}
+
+fn run_aur_info(args: &InfoArgs) -> anyhow::Result<u8> {
+    let aur = args.rpc.client()?;
+    let mut out = Output::new();
+    for batch in aur.info(&args.names) {
+        for name in batch.missing() {
+            out.error(Problem::NotFound(name.to_owned()).record())?;
+        }
+        match batch.result {
+            Ok(packages) => {
+                for package in packages {
+                    out.write(&Record::AurPackage(Box::new(package)))?;
+                }
+            }
             Err(error) => {
-                failed = true;
-                out.write(&Record::Error(ErrorRecord::new(
-                    TOOL,
-                    error.kind(),
-                    error.to_string(),
-                    serde_json::json!({"repo": repo}),
-                )))?;
+                let names = batch.names;
+                out.error(Problem::Rpc { names, error }.record())?;
             }
         }
     }
-    out.flush()?;
-    Ok(if failed { EXIT_ITEM_FAILED } else { EXIT_OK })
+    out.finish()
+}
+
+fn run_aur_search(args: &SearchArgs) -> anyhow::Result<u8> {
+    let aur = args.rpc.client()?;
+    let mut out = Output::new();
+    match aur.search(&args.term, args.by) {
+        Ok(packages) => {
+            for package in packages {
+                out.write(&Record::AurPackage(Box::new(package)))?;
+            }
+        }
+        Err(error) => out.error(ErrorRecord::new(
+            TOOL,
+            aur::error_kind(&error),
+            aur::describe(&error),
+            serde_json::json!({"term": args.term, "by": args.by.as_str()}),
+        ))?,
+    }
+    out.finish()
+}
+
+fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
+    aur_git::git_version().context("mc-fetch aur clone needs git (apt-get install git)")?;
+    let source = args.git_source().map_err(anyhow::Error::msg)?;
+    let work = args
+        .work_dir()
+        .context("no --work given, and neither XDG_CACHE_HOME nor HOME is set")?;
+    std::fs::create_dir_all(&work)
+        .with_context(|| format!("creating work folder {}", work.display()))?;
+    let work = std::path::absolute(&work)?;
+    let aur = args.rpc.client()?;
+    let mut out = Output::new();
+    let official = if args.deps {
+        let official = read_official(&mut out)?;
+        if official.is_empty() && !args.quiet {
+            note("no package records on stdin: every official dependency will be unresolved");
+        }
+        Some(official)
+    } else {
+        None
+    };
+    let resolution = aur_resolve::resolve(&aur, &args.names, official.as_ref());
+    for problem in &resolution.problems {
+        out.error(problem.record())?;
+    }
+    let timeout = Duration::from_secs(args.rpc.network.timeout);
+    let checkouts = Checkouts::new(work, source.clone(), timeout);
+    for base in resolution.bases() {
+        match checkouts.update(base) {
+            Ok(record) => {
+                if !args.quiet {
+                    note(&match record.previous_commit {
+                        None => format!("{base}: cloned"),
+                        Some(_) => format!("{base}: {} files changed", record.files_changed.len()),
+                    });
+                }
+                out.write(&Record::Pkgbuild(record))?;
+            }
+            Err(error) => out.error(ErrorRecord::new(
+                TOOL,
+                error.kind(),
+                error.to_string(),
+                serde_json::json!({"base": base, "git_url": source.url(base)}),
+            ))?,
+        }
+    }
+    out.finish()
+}
+
+/// What official repositories provide, from `package` records on stdin (unless stdin is a
+/// terminal). Lines that are not records become `bad_input` errors.
+fn read_official(out: &mut Output) -> io::Result<Official> {
+    let mut official = Official::default();
+    if io::stdin().is_terminal() {
+        return Ok(official);
+    }
+    for line in jsonl::read_lines(io::stdin().lock()) {
+        match line {
+            Ok(line) => {
+                if let Record::Package(package) = line.record {
+                    official.add(&package);
+                }
+            }
+            Err(error) => out.error(error.error_record(TOOL))?,
+        }
+    }
+    Ok(official)
 }
 
 /// A progress line on stderr, only when someone is watching.

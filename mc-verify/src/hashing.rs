@@ -14,16 +14,14 @@ pub struct MultiHasher {
 }
 
 impl MultiHasher {
-    /// A hasher for `algorithms` (names from [`ALGORITHMS`]; others are ignored).
+    /// A hasher for `algorithms` (names from [`ALGORITHMS`]; others are ignored, and each one
+    /// runs once however often it is named).
     pub fn new<'a>(algorithms: impl IntoIterator<Item = &'a str>) -> Self {
-        let hashers = algorithms
+        let wanted: Vec<&str> = algorithms.into_iter().collect();
+        let hashers = ALGORITHMS
             .into_iter()
-            .filter_map(|name| {
-                Some((
-                    ALGORITHMS.into_iter().find(|a| *a == name)?,
-                    new_digest(name)?,
-                ))
-            })
+            .filter(|name| wanted.contains(name))
+            .filter_map(|name| Some((name, new_digest(name)?)))
             .collect();
         Self { hashers, bytes: 0 }
     }
@@ -88,5 +86,12 @@ mod tests {
         );
         assert!(digests["b2"].starts_with("ba80a53f981c4d0d6a2797b69f12f6e9"));
         assert_eq!(digests.len(), 7);
+    }
+
+    #[test]
+    fn an_algorithm_named_twice_runs_once() {
+        let hasher = MultiHasher::new(["sha256", "b2", "sha256", "crc"]);
+        let names: Vec<&str> = hasher.hashers.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["sha256", "b2"]);
     }
 }

@@ -143,7 +143,9 @@ mod tests {
         ));
         assert!(downloads_and_runs("wget -qO- http://x | sudo bash -"));
         assert!(downloads_and_runs("bash <(curl -s https://x)"));
-        assert!(downloads_and_runs("post_install() { curl -s https://x | sh; }"));
+        assert!(downloads_and_runs(
+            "post_install() { curl -s https://x | sh; }"
+        ));
         assert!(!downloads_and_runs("curl -o file https://x"));
         assert!(!downloads_and_runs("# curl x | sh"));
         assert!(!downloads_and_runs("grep foo | sh"));

@@ -8,7 +8,7 @@ use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::record::Record;
+use crate::record::{ErrorRecord, Record};
 
 /// One input line: its number, its text, and the record it holds.
 #[derive(Debug)]
@@ -35,6 +35,18 @@ pub enum ReadError {
         /// What the JSON parser said.
         source: serde_json::Error,
     },
+}
+
+impl ReadError {
+    /// The `bad_input` error record `tool` writes for this failure; `subject.line` names the
+    /// line.
+    pub fn error_record(&self, tool: &str) -> ErrorRecord {
+        let subject = match self {
+            Self::Json { number, .. } => serde_json::json!({ "line": number }),
+            Self::Io(_) => serde_json::Value::Null,
+        };
+        ErrorRecord::new(tool, "bad_input", self.to_string(), subject)
+    }
 }
 
 /// Reads records from `input`, one per line; blank lines are skipped.

@@ -5,26 +5,38 @@ use std::{fs, path::Path};
 use anyhow::Context;
 use clap::CommandFactory;
 
-/// Every generated page: (file name, roff text). A subcommand gets its own page, `TOOL-SUB.1`.
+/// Every generated page: (file name, roff text). A subcommand gets its own page, `TOOL-SUB.1`,
+/// and so does a subcommand of a subcommand, `TOOL-SUB-SUBSUB.1`.
 pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut pages = Vec::new();
     for command in [
         mc_fetch::cli::Cli::command(),
         mc_index::cli::Cli::command(),
         mc_repo::cli::Cli::command(),
+        mc_verify::cli::Cli::command(),
     ] {
-        let command = command.version(env!("CARGO_PKG_VERSION"));
-        for sub in command.get_subcommands() {
-            let name = format!("{}-{}", command.get_name(), sub.get_name());
-            let sub = sub
-                .clone()
-                .name(name.clone())
-                .version(env!("CARGO_PKG_VERSION"));
-            pages.push((format!("{name}.1"), render(sub)?));
-        }
-        pages.push((format!("{}.1", command.get_name()), render(command)?));
+        let name = command.get_name().to_owned();
+        add_pages(&mut pages, name, command)?;
     }
     Ok(pages)
+}
+
+/// Adds the pages of `command`'s subcommands, recursively (`NAME-SUB.1`, `NAME-SUB-SUBSUB.1`),
+/// then its own page, `NAME.1`.
+fn add_pages(
+    pages: &mut Vec<(String, Vec<u8>)>,
+    name: String,
+    command: clap::Command,
+) -> anyhow::Result<()> {
+    for sub in command.get_subcommands() {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        add_pages(pages, sub_name, sub.clone())?;
+    }
+    let command = command
+        .name(name.clone())
+        .version(env!("CARGO_PKG_VERSION"));
+    pages.push((format!("{name}.1"), render(command)?));
+    Ok(())
 }
 
 fn render(command: clap::Command) -> anyhow::Result<Vec<u8>> {

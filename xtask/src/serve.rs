@@ -1,12 +1,13 @@
 //! A static file server on loopback, with faults on demand, standing in for a pacman mirror.
 //!
 //! Tests tell it to fail chosen files in chosen ways (a status, a dropped connection, a body
-//! cut short) a given number of times, which is how a flaky real mirror behaves.
+//! cut short) a given number of times, which is how a flaky real mirror behaves. Routes answer
+//! chosen paths from code instead of files, for servers that are not folders (the AUR's RPC).
 
 use std::{
     collections::HashMap,
     fs::File,
-    io::{self, BufRead, BufReader, Write},
+    io::{self, BufRead, BufReader, Read, Write},
     net::{Shutdown, SocketAddr, TcpListener, TcpStream},
     path::{Component, Path, PathBuf},
     sync::{
@@ -31,6 +32,39 @@ pub enum Fault {
 
 type Faults = Arc<Mutex<HashMap<String, Vec<Fault>>>>;
 
+/// What a route answers.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A `200 OK` JSON answer.
+    pub fn json(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 200,
+            content_type: "application/json".to_owned(),
+            body: body.into(),
+        }
+    }
+}
+
+type Handler = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
+type Routes = Arc<Mutex<Vec<(String, Handler)>>>;
+
+/// What the server knows besides its folder; shared with every connection.
+#[derive(Clone, Default)]
+struct State {
+    faults: Faults,
+    routes: Routes,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
 /// A running server. It stops when dropped.
 ///
 /// Plain `std::net`, one thread per connection, kept alive as real mirrors do: a dropped or
@@ -38,8 +72,7 @@ type Faults = Arc<Mutex<HashMap<String, Vec<Fault>>>>;
 /// a handler do.
 pub struct MirrorServer {
     addr: SocketAddr,
-    faults: Faults,
-    requests: Arc<Mutex<Vec<String>>>,
+    state: State,
     stopping: Arc<AtomicBool>,
     acceptor: Option<thread::JoinHandle<()>>,
 }
@@ -50,15 +83,10 @@ impl MirrorServer {
         let listener =
             TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
         let addr = listener.local_addr()?;
-        let faults = Faults::default();
-        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let state = State::default();
         let stopping = Arc::new(AtomicBool::new(false));
         let acceptor = {
-            let (faults, requests, stopping) = (
-                Arc::clone(&faults),
-                Arc::clone(&requests),
-                Arc::clone(&stopping),
-            );
+            let (state, stopping) = (state.clone(), Arc::clone(&stopping));
             let root = root.to_owned();
             thread::spawn(move || {
                 for stream in listener.incoming() {
@@ -66,19 +94,15 @@ impl MirrorServer {
                         break;
                     }
                     let Ok(stream) = stream else { continue };
-                    let (root, faults, requests) =
-                        (root.clone(), Arc::clone(&faults), Arc::clone(&requests));
+                    let (root, state) = (root.clone(), state.clone());
                     // A client that went away is not the server's problem.
-                    thread::spawn(move || {
-                        drop(serve_connection(&root, stream, &faults, &requests))
-                    });
+                    thread::spawn(move || drop(serve_connection(&root, stream, &state)));
                 }
             })
         };
         Ok(Self {
             addr,
-            faults,
-            requests,
+            state,
             stopping,
             acceptor: Some(acceptor),
         })
@@ -92,16 +116,26 @@ impl MirrorServer {
     /// Makes the next requests for `path` (as in the URL: `/core/os/x86_64/core.db`) fail with
     /// `faults`, one each, in order.
     pub fn fail(&self, path: &str, faults: &[Fault]) {
-        if let Ok(mut map) = self.faults.lock() {
+        if let Ok(mut map) = self.state.faults.lock() {
             map.entry(path.to_owned())
                 .or_default()
                 .extend_from_slice(faults);
         }
     }
 
+    /// Answers requests whose path starts with `prefix` by calling `handler` with the request
+    /// target (path and query, as the client sent them), instead of serving files. Faults set
+    /// with [`MirrorServer::fail`] still come first; the first matching route wins.
+    pub fn route(&self, prefix: &str, handler: impl Fn(&str) -> Reply + Send + Sync + 'static) {
+        if let Ok(mut routes) = self.state.routes.lock() {
+            routes.push((prefix.to_owned(), Arc::new(handler)));
+        }
+    }
+
     /// Every path requested so far, in order.
     pub fn requests(&self) -> Vec<String> {
-        self.requests
+        self.state
+            .requests
             .lock()
             .map(|log| log.clone())
             .unwrap_or_default()
@@ -126,12 +160,7 @@ impl Drop for MirrorServer {
     }
 }
 
-fn serve_connection(
-    root: &Path,
-    mut stream: TcpStream,
-    faults: &Faults,
-    requests: &Mutex<Vec<String>>,
-) -> io::Result<()> {
+fn serve_connection(root: &Path, mut stream: TcpStream, state: &State) -> io::Result<()> {
     // Small answers must not wait for the client's delayed ACK (Nagle), or every request on a
     // kept-alive connection stalls for 40 ms.
     stream.set_nodelay(true)?;
@@ -148,54 +177,98 @@ fn serve_connection(
         }
         let target = request_line.split_whitespace().nth(1).unwrap_or("/");
         let path = target.split('?').next().unwrap_or_default().to_owned();
-        if let Ok(mut log) = requests.lock() {
+        if let Ok(mut log) = state.requests.lock() {
             log.push(path.clone());
         }
-        let fault = faults.lock().ok().and_then(|mut faults| {
+        let fault = state.faults.lock().ok().and_then(|mut faults| {
             let queue = faults.get_mut(&path)?;
             (!queue.is_empty()).then(|| queue.remove(0))
         });
+        let handler = state.routes.lock().ok().and_then(|routes| {
+            let (_, handler) = routes.iter().find(|(prefix, _)| path.starts_with(prefix))?;
+            Some(Arc::clone(handler))
+        });
+        let content = match (fault, handler) {
+            (Some(Fault::Drop | Fault::Stall(_) | Fault::Status(_)), _) => None,
+            (_, Some(handler)) => Some(Content::from(handler(target))),
+            (_, None) => Content::file(root, &path),
+        };
+        answer(content, &mut stream, fault)?;
         if fault.is_some() {
-            answer(root, &path, &mut stream, fault)?;
             return stream.shutdown(Shutdown::Both);
         }
-        answer(root, &path, &mut stream, None)?;
+    }
+}
+
+/// A body to send: a file, or a route's reply.
+struct Content {
+    status: u16,
+    content_type: String,
+    length: u64,
+    body: Box<dyn Read>,
+}
+
+impl Content {
+    /// The file `url_path` names under `root`, if there is one.
+    fn file(root: &Path, url_path: &str) -> Option<Self> {
+        let file = resolve(root, url_path)
+            .and_then(|path| File::open(path).ok())
+            .filter(|file| file.metadata().is_ok_and(|meta| meta.is_file()))?;
+        Some(Self {
+            status: 200,
+            content_type: "application/octet-stream".to_owned(),
+            length: file.metadata().ok()?.len(),
+            body: Box::new(file),
+        })
+    }
+}
+
+impl From<Reply> for Content {
+    fn from(reply: Reply) -> Self {
+        Self {
+            status: reply.status,
+            content_type: reply.content_type,
+            length: reply.body.len() as u64,
+            body: Box::new(io::Cursor::new(reply.body)),
+        }
     }
 }
 
 /// Answers one request; with a fault, the caller closes the connection afterwards.
 fn answer(
-    root: &Path,
-    url_path: &str,
+    content: Option<Content>,
     stream: &mut TcpStream,
     fault: Option<Fault>,
 ) -> io::Result<()> {
-    let file = resolve(root, url_path)
-        .and_then(|path| File::open(path).ok())
-        .filter(|file| file.metadata().is_ok_and(|meta| meta.is_file()));
     let closing = if fault.is_some() {
         "Connection: close\r\n"
     } else {
         ""
     };
-    match (fault, file) {
+    match (fault, content) {
         (Some(Fault::Drop), _) => {}
         (Some(Fault::Stall(pause)), _) => thread::sleep(pause),
         (Some(Fault::Status(code)), _) => empty_answer(stream, code, closing)?,
         (_, None) => empty_answer(stream, 404, closing)?,
-        (_, Some(file)) => {
-            let length = file.metadata()?.len();
+        (_, Some(content)) => {
+            let Content {
+                status,
+                content_type,
+                length,
+                body,
+            } = content;
             let sent = if fault == Some(Fault::Truncate) {
                 length / 2
             } else {
                 length
             };
+            let reason = if status == 200 { "OK" } else { "Status" };
             write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n\
                  Content-Length: {length}\r\n{closing}\r\n"
             )?;
-            io::copy(&mut io::Read::take(file, sent), stream)?;
+            io::copy(&mut body.take(sent), stream)?;
         }
     }
     stream.flush()
