@@ -291,6 +291,16 @@ pub struct PkgbuildRecord {
     pub insertions: u64,
     /// Lines removed since `previous_commit`.
     pub deletions: u64,
+    /// The AUR maintainer now (`null` for an orphan or when unknown).
+    pub maintainer: Option<String>,
+    /// The maintainer at the previous fetch (`null` on the first fetch or for an orphan).
+    pub previous_maintainer: Option<String>,
+    /// Whether there was a previous fetch to compare with.
+    pub fetched_before: bool,
+    /// Who first submitted the package base.
+    pub submitter: Option<String>,
+    /// When the AUR last changed it (Unix seconds).
+    pub last_modified: Option<i64>,
 }
 
 /// One source of a package base, downloaded into the source cache and checked.
