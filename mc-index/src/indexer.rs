@@ -146,18 +146,13 @@ fn dispatch(
 ) {
     for line in jsonl::read_lines(input) {
         let outcome = match line {
-            Err(error @ ReadError::Json { number, .. }) => failed(
-                "bad_input",
-                error.to_string(),
-                serde_json::json!({ "line": number }),
-            ),
-            Err(error @ ReadError::Io(_)) => {
-                let _ = outcomes.send(failed(
-                    "bad_input",
-                    error.to_string(),
-                    serde_json::Value::Null,
-                ));
-                return;
+            Err(error) => {
+                let fatal = matches!(error, ReadError::Io(_));
+                let record = Outcome::Failed(Box::new(error.error_record(TOOL)));
+                if outcomes.send(record).is_err() || fatal {
+                    return;
+                }
+                continue;
             }
             Ok(line) => match line.record {
                 Record::Package(package) => match route(*package, lookup, files_db) {

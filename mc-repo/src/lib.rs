@@ -137,7 +137,7 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
                         report.outcome(update.add(Source::Record(record)))?;
                     }
                 }
-                Err(error) => report.error(bad_input(&error))?,
+                Err(error) => report.error(error.error_record(TOOL))?,
             }
         }
     } else {
@@ -147,14 +147,6 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
     }
     update.commit()?;
     report.finish()
-}
-
-fn bad_input(error: &jsonl::ReadError) -> ErrorRecord {
-    let line = match error {
-        jsonl::ReadError::Json { number, .. } => serde_json::json!({ "line": number }),
-        jsonl::ReadError::Io(_) => serde_json::Value::Null,
-    };
-    ErrorRecord::new(TOOL, "bad_input", error.to_string(), line)
 }
 
 fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {
@@ -228,7 +220,7 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
                     candidates.push(*record);
                 }
             }
-            Err(error) => report.error(bad_input(&error))?,
+            Err(error) => report.error(error.error_record(TOOL))?,
         }
     }
     let mut chosen = sync::newest(&wanted, candidates);
