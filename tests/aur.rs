@@ -173,10 +173,11 @@ fn hostile(name: &str) -> Reply {
     Reply::json(body)
 }
 
-/// The loopback AUR, and every RPC request target it was sent.
+/// The loopback AUR, its package table, and every RPC request target it was sent.
 struct Aur {
     _dir: tempfile::TempDir,
     server: MirrorServer,
+    table: Arc<Mutex<Vec<Value>>>,
     targets: Arc<Mutex<Vec<String>>>,
 }
 
@@ -185,10 +186,11 @@ impl Aur {
         let dir = tempfile::tempdir().expect("tempdir");
         let server = MirrorServer::start(dir.path(), "127.0.0.1:0").expect("server");
         let targets: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (log, table) = (Arc::clone(&targets), table());
+        let table = Arc::new(Mutex::new(table()));
+        let (log, packages) = (Arc::clone(&targets), Arc::clone(&table));
         server.route("/rpc/", move |target| {
             log.lock().expect("log").push(target.to_owned());
-            answer(&table, target)
+            answer(&packages.lock().expect("table"), target)
         });
         server.route("/hostile/", |target| {
             hostile(target.split('/').nth(2).unwrap_or_default())
@@ -196,7 +198,18 @@ impl Aur {
         Self {
             _dir: dir,
             server,
+            table,
             targets,
+        }
+    }
+
+    /// Hands every package of `base` to `maintainer` (`None`: orphans them), changed at
+    /// `last_modified`, as adopting or disowning does on the AUR.
+    fn set_maintainer(&self, base: &str, maintainer: Option<&str>, last_modified: i64) {
+        let mut table = self.table.lock().expect("table");
+        for package in table.iter_mut().filter(|p| p["PackageBase"] == base) {
+            package["Maintainer"] = json!(maintainer);
+            package["LastModified"] = json!(last_modified);
         }
     }
 
@@ -457,7 +470,9 @@ fn clone_then_update_reports_what_changed_and_runs_nothing() {
     let expected = json!({
         "type": "pkgbuild", "base": "app", "path": checkout.display().to_string(),
         "git_url": template.replace("{base}", "app"), "commit": first, "previous_commit": null,
-        "files_changed": [], "insertions": 0, "deletions": 0,
+        "files_changed": [], "insertions": 0, "deletions": 0, "maintainer": "alice",
+        "previous_maintainer": null, "fetched_before": false, "submitter": "bob",
+        "last_modified": 1_700_000_000,
     });
     assert_eq!(*run.of_type("pkgbuild")[0], expected);
     assert!(checkout.join("PKGBUILD").is_file());
@@ -657,4 +672,82 @@ fn the_github_mirror_has_a_branch_per_base() {
         std::fs::read_to_string(pkgbuild).expect("PKGBUILD"),
         "pkgbase=split\n"
     );
+}
+
+/// The AUR names only today's maintainer; each clone remembers it in the checkout's git folder,
+/// so the next one can say who maintained the package before: alice, then no one (disowned),
+/// then mallory (an orphan adopted).
+#[test]
+fn each_clone_reports_the_maintainer_before_and_now() {
+    let (aur, upstream) = (Aur::start(), Upstream::new());
+    upstream.commit("app", "master", &[("PKGBUILD", "pkgname=app\n")]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let (template, work_dir) = (upstream.template(), work.path().display().to_string());
+    let clone = ["clone", "--work", &work_dir, "--git-url", &template, "app"];
+    let maintainers = |run: &Run| {
+        assert_eq!(run.code, 0, "{run:?}");
+        let record = run.of_type("pkgbuild")[0].clone();
+        let fields = [
+            "maintainer",
+            "previous_maintainer",
+            "fetched_before",
+            "last_modified",
+        ];
+        fields.map(|field| record[field].clone())
+    };
+    let first = maintainers(&aur.fetch(&clone, ""));
+    assert_eq!(
+        first,
+        [
+            json!("alice"),
+            Value::Null,
+            json!(false),
+            json!(1_700_000_000)
+        ]
+    );
+    let state = work.path().join("app/.git/minicluster-aur.json");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("JSON");
+    assert_eq!(saved["maintainer"], "alice");
+
+    aur.set_maintainer("app", None, 1_700_000_100);
+    let second = maintainers(&aur.fetch(&clone, ""));
+    assert_eq!(
+        second,
+        [
+            Value::Null,
+            json!("alice"),
+            json!(true),
+            json!(1_700_000_100)
+        ]
+    );
+
+    aur.set_maintainer("app", Some("mallory"), 1_700_000_200);
+    let third = maintainers(&aur.fetch(&clone, ""));
+    assert_eq!(
+        third,
+        [
+            json!("mallory"),
+            Value::Null,
+            json!(true),
+            json!(1_700_000_200)
+        ]
+    );
+    let record = aur.fetch(&clone, "").of_type("pkgbuild")[0].clone();
+    assert_eq!(
+        (&record["previous_maintainer"], &record["submitter"]),
+        (&json!("mallory"), &json!("bob"))
+    );
+
+    // A state file that is not ours: reported, and written anew.
+    std::fs::write(&state, "garbage").expect("write");
+    let run = aur.fetch(&clone, "");
+    assert_eq!(
+        (run.code, run.error_kinds()),
+        (1, vec!["bad_state".to_owned()])
+    );
+    assert_eq!(run.of_type("pkgbuild")[0]["fetched_before"], false);
+    assert_eq!(maintainers(&aur.fetch(&clone, ""))[2], json!(true));
+    let status = git(&work.path().join("app"), &["status", "--porcelain"]);
+    assert_eq!(status, "", "the state file is not part of the checkout");
 }

@@ -112,7 +112,7 @@ fn checksums_signatures_and_text_findings_on_a_loopback_upstream() {
         (url("missing.tar.gz"), sha256(b"")),
         ("app.conf".to_owned(), sha256(b"setting = 1\n")),
         (
-            "git+https://example.invalid/demo.git#tag=v1".to_owned(),
+            "svn+https://example.invalid/demo#revision=1".to_owned(),
             "SKIP".to_owned(),
         ),
         ("file:///etc/passwd".to_owned(), "SKIP".to_owned()),
@@ -439,4 +439,591 @@ fn changes_since_the_last_fetched_commit_are_findings() {
         .find(|f| f["check"] == "checksums-changed")
         .expect("found");
     assert_eq!(changed["severity"], "warning", "same version, new bytes");
+}
+
+/// A GnuPG home holding secret keys, to sign tags and commits as upstream projects do (`git tag
+/// -s`); its agent is stopped when it is dropped.
+struct GnuPg {
+    home: tempfile::TempDir,
+}
+
+impl GnuPg {
+    fn with_secret_keys(keys: &[&SigningKey]) -> Self {
+        require("gpg", "gnupg");
+        let home = tempfile::tempdir().expect("tempdir");
+        for (index, key) in keys.iter().enumerate() {
+            let file = home.path().join(format!("secret{index}.asc"));
+            fs::write(&file, key.secret_armored().expect("secret")).expect("write key");
+            let output = Command::new("gpg")
+                .args(["--batch", "--quiet", "--import"])
+                .arg(&file)
+                .env("GNUPGHOME", home.path())
+                .output()
+                .expect("gpg runs");
+            assert!(
+                output.status.success(),
+                "gpg --import: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Self { home }
+    }
+
+    /// `git ARGS` in `repo`, signing (`tag -u FPR`, `commit -SFPR`) with this home's keys; its
+    /// stdout, trimmed.
+    fn git(&self, repo: &Path, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@x.invalid"])
+            .args(["-c", "gpg.program=gpg", "-c", "commit.gpgSign=false"])
+            .args(args)
+            .env("GNUPGHOME", self.home.path())
+            .output()
+            .expect("git runs");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for GnuPg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .args(["--kill", "gpg-agent"])
+            .env("GNUPGHOME", self.home.path())
+            .status();
+    }
+}
+
+/// Git sources are mirrored into the cache as makepkg mirrors them (here over git's "dumb" HTTP,
+/// which the loopback server speaks once `git update-server-info` has run), the revision each
+/// names is resolved, and `?signed` tags and commits are verified against `validpgpkeys`.
+#[test]
+fn git_sources_are_mirrored_and_their_revisions_and_signatures_checked() {
+    require("git", "git");
+    let (maintainer, stranger) = (
+        SigningKey::generate("maintainer <m@x.invalid>").expect("key"),
+        SigningKey::generate("stranger <s@x.invalid>").expect("key"),
+    );
+    let gnupg = GnuPg::with_secret_keys(&[&maintainer, &stranger]);
+    let (upstream, work) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let repo = work.path().join("app");
+    fs::create_dir_all(&repo).expect("folder");
+    let git = |args: &[&str]| gnupg.git(&repo, args);
+    git(&["init", "-q", "-b", "main"]);
+    fs::write(repo.join("README"), "one\n").expect("write");
+    git(&["add", "README"]);
+    git(&["commit", "-q", "-m", "one"]);
+    let first = git(&["rev-parse", "HEAD"]);
+    let (ours, theirs) = (maintainer.fingerprint(), stranger.fingerprint());
+    git(&["tag", "-a", "v1", "-m", "v1"]);
+    git(&["tag", "-u", &ours, "v1-signed", "-m", "v1"]);
+    git(&["tag", "-u", &theirs, "v1-stranger", "-m", "v1"]);
+    // A tag object made for v0 but published as v1.1: makepkg calls such a tag forged.
+    git(&["tag", "-a", "v0", "-m", "v0"]);
+    git(&["update-ref", "refs/tags/v1.1", "refs/tags/v0"]);
+    fs::write(repo.join("README"), "two\n").expect("write");
+    git(&["commit", "-q", "-a", &format!("-S{ours}"), "-m", "two"]);
+    let second = git(&["rev-parse", "HEAD"]);
+    let bare = upstream.path().join("app.git");
+    git(&["clone", "-q", "--bare", ".", &bare.display().to_string()]);
+    let publish = || gnupg.git(&bare, &["update-server-info"]);
+    publish();
+    let server = MirrorServer::start(upstream.path(), "127.0.0.1:0").expect("server");
+    let url = format!("git+{}/app.git", server.url());
+    let sources: Vec<(String, String)> = [
+        format!("pinned::{url}#commit={first}"),
+        format!("tagged::{url}#tag=v1"),
+        format!("missing::{url}#tag=v9"),
+        format!("forged::{url}#tag=v1.1"),
+        format!("signed::{url}#tag=v1-signed?signed"),
+        format!("stranger::{url}#tag=v1-stranger?signed"),
+        format!("unsigned::{url}#tag=v1?signed"),
+        format!("commit::{url}#commit={second}?signed"),
+        format!("branch::{url}#branch=main"),
+        format!("gone::git+{}/gone.git#tag=v1", server.url()),
+    ]
+    .into_iter()
+    .map(|source| (source, "SKIP".to_owned()))
+    .collect();
+    let (folder, vcs_folder) = (work.path().join("gitdemo"), work.path().join("app-git"));
+    let keys = format!("\tvalidpgpkeys = {ours}\n");
+    pkgbuild(
+        &folder,
+        "gitdemo",
+        &sources,
+        &keys,
+        "pkgname=gitdemo\npkgver=1.0\n",
+    );
+    let head = [(url.clone(), "SKIP".to_owned())];
+    pkgbuild(
+        &vcs_folder,
+        "app-git",
+        &head,
+        "",
+        "pkgname=app-git\npkgver=1.0\n",
+    );
+    let keyring = work.path().join("keyring.asc");
+    let certificates = [&maintainer, &stranger].map(|key| key.public_armored().expect("public"));
+    fs::write(&keyring, certificates.concat()).expect("keyring");
+    let cache = work.path().join("cache");
+    let check = || {
+        verify(&[
+            "--keyring",
+            &keyring.display().to_string(),
+            "--cache",
+            &cache.display().to_string(),
+            "--timeout",
+            "5",
+            &folder.display().to_string(),
+            &vcs_folder.display().to_string(),
+        ])
+    };
+    let run = check();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let expected = [
+        ("pinned", "ok"),
+        ("tagged", "ok"),
+        ("missing", "unreachable"),
+        ("forged", "mismatch"),
+        ("signed", "signature_ok"),
+        ("stranger", "signature_bad"),
+        ("unsigned", "signature_bad"),
+        ("commit", "signature_ok"),
+        ("branch", "ok"),
+        ("gone", "unreachable"),
+        ("app", "ok"),
+    ];
+    assert_eq!(
+        by_file(&run),
+        expected
+            .iter()
+            .map(|(file, verdict)| ((*file).to_owned(), (*verdict).to_owned()))
+            .collect()
+    );
+    assert_eq!(
+        checks(&run),
+        [
+            "insecure-unsigned",
+            "insecure-unsigned",
+            "insecure-unsigned",
+            "insecure-unsigned",
+            "insecure-unsigned",
+            "insecure-unsigned",
+            "signature-invalid",
+            "signature-unknown-key",
+            "source-unreachable",
+            "vcs-floating-ref",
+            "vcs-floating-ref",
+            "vcs-ref-missing",
+            "vcs-tag-forged",
+        ],
+        "{:#?}",
+        run.of_type("finding")
+    );
+    let source = |run: &Run, file: &str| {
+        run.of_type("source")
+            .into_iter()
+            .find(|s| s["file"] == file)
+            .cloned()
+            .unwrap_or_else(|| panic!("no source {file}"))
+    };
+    for (file, commit, signer) in [
+        ("pinned", &first, None),
+        ("tagged", &first, None),
+        ("signed", &first, Some(&ours)),
+        ("stranger", &first, Some(&theirs)),
+        ("commit", &second, Some(&ours)),
+        ("branch", &second, None),
+        ("app", &second, None),
+    ] {
+        let record = source(&run, file);
+        assert_eq!(record["checksums"], serde_json::json!({ "commit": commit }));
+        assert_eq!(record["signer"], serde_json::json!(signer), "{file}");
+    }
+    assert!(cache.join("gitdemo/pinned/HEAD").is_file(), "a bare mirror");
+    let severity = |base: &str| {
+        run.of_type("finding")
+            .into_iter()
+            .find(|f| f["check"] == "vcs-floating-ref" && f["base"] == base)
+            .map(|f| f["severity"].clone())
+    };
+    assert_eq!(severity("gitdemo"), Some("warning".into()));
+    assert_eq!(
+        severity("app-git"),
+        Some("info".into()),
+        "a -git package follows its branch"
+    );
+
+    // Upstream pushes: the mirrors are fetched again, and only the floating sources move.
+    fs::write(repo.join("README"), "three\n").expect("write");
+    git(&["commit", "-q", "-a", "-m", "three"]);
+    let third = git(&["rev-parse", "HEAD"]);
+    git(&["push", "-q", &bare.display().to_string(), "main"]);
+    publish();
+    let again = check();
+    assert_eq!(by_file(&again), by_file(&run));
+    for (file, commit) in [("pinned", &first), ("branch", &third), ("app", &third)] {
+        assert_eq!(source(&again, file)["checksums"]["commit"], commit.as_str());
+    }
+}
+
+/// The Unix time now.
+fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(since.expect("a clock after 1970").as_secs()).expect("seconds fit")
+}
+
+/// `pkgbuild` records (handwritten, as `mc-fetch aur clone` writes them) say who maintains each
+/// package base now and at the previous fetch; each case gives its maintainer findings, and
+/// `report` keeps them out of the comments for maintainers.
+#[test]
+fn maintainer_changes_orphans_and_recent_adoptions_are_findings() {
+    use serde_json::json;
+    let work = tempfile::tempdir().expect("tempdir");
+    let (now, day) = (unix_now(), 86_400);
+    let cases = [
+        (
+            "handed-over",
+            json!({"maintainer": "mallory", "previous_maintainer": "alice", "fetched_before": true, "last_modified": now - 400 * day}),
+            vec!["maintainer-changed"],
+        ),
+        (
+            "adopted",
+            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": true, "last_modified": now - day}),
+            vec!["maintainer-changed"],
+        ),
+        (
+            "disowned",
+            json!({"maintainer": null, "previous_maintainer": "alice", "fetched_before": true, "last_modified": now - 2 * day}),
+            vec!["maintainer-changed", "orphan"],
+        ),
+        (
+            "orphaned",
+            json!({"maintainer": null, "previous_maintainer": null, "fetched_before": false, "last_modified": now - 900 * day}),
+            vec!["orphan"],
+        ),
+        (
+            "fresh-hands",
+            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": false, "last_modified": now - 3 * day}),
+            vec!["adopted-recently"],
+        ),
+        (
+            "old-hands",
+            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": false, "last_modified": now - 100 * day}),
+            vec![],
+        ),
+        (
+            "steady",
+            json!({"maintainer": "alice", "previous_maintainer": "alice", "fetched_before": true, "last_modified": now - day}),
+            vec![],
+        ),
+        ("no-aur-data", json!({}), vec![]),
+    ];
+    let mut input = String::new();
+    for (base, fields, _) in &cases {
+        let folder = work.path().join(base);
+        pkgbuild(
+            &folder,
+            base,
+            &[],
+            "",
+            &format!("pkgname={base}\npkgver=1.0\npkgrel=1\n"),
+        );
+        let mut record =
+            json!({"type": "pkgbuild", "base": base, "path": folder, "submitter": "alice"});
+        if fields.as_object().is_some_and(|f| f.is_empty()) {
+            record["submitter"] = serde_json::Value::Null;
+        }
+        for (key, value) in fields.as_object().expect("fields") {
+            record[key] = value.clone();
+        }
+        input.push_str(&format!("{record}\n"));
+    }
+    let cache = work.path().join("cache").display().to_string();
+    let run = run(&bin("mc-verify"), &["--cache", &cache], &input);
+    let ours = ["maintainer-changed", "orphan", "adopted-recently"];
+    let found: Vec<&serde_json::Value> = run
+        .of_type("finding")
+        .into_iter()
+        .filter(|f| ours.iter().any(|check| f["check"] == *check))
+        .collect();
+    for (base, _, expected) in &cases {
+        let mut checks: Vec<&str> = found
+            .iter()
+            .filter(|f| f["base"] == *base)
+            .filter_map(|f| f["check"].as_str())
+            .collect();
+        checks.sort_unstable();
+        assert_eq!(checks, *expected, "{base}: {found:#?}");
+    }
+    let message = |base: &str, check: &str| {
+        let finding = found
+            .iter()
+            .find(|f| f["base"] == base && f["check"] == check);
+        let finding = finding.unwrap_or_else(|| panic!("{base} {check}"));
+        (
+            finding["severity"].as_str().unwrap_or_default().to_owned(),
+            finding["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let (severity, text) = message("adopted", "maintainer-changed");
+    assert!(
+        severity == "warning" && text.contains("adopted by mallory"),
+        "{text}"
+    );
+    let (severity, text) = message("handed-over", "maintainer-changed");
+    assert!(
+        severity == "warning" && text.contains("alice") && text.contains("mallory"),
+        "{text}"
+    );
+    assert_eq!(message("orphaned", "orphan").0, "info");
+    let (severity, text) = message("fresh-hands", "adopted-recently");
+    assert!(
+        severity == "warning" && text.contains("heuristic"),
+        "{text}"
+    );
+    assert_eq!(
+        run.code, 0,
+        "warnings and infos fail nothing: {}",
+        run.stderr
+    );
+    assert_eq!(run.count("pkgbuilds"), cases.len() as u64);
+
+    let report = pipeline_tests::run(
+        &bin("mc-verify"),
+        &["report"],
+        &pipeline_tests::lines(&found),
+    );
+    assert_eq!(report.code, 0, "{report:?}");
+    assert!(report.of_type("comment").is_empty(), "{:?}", report.records);
+    assert_eq!(report.count("comments"), 0);
+}
+
+/// One request to [`CommentForm`]: its request line, headers (names in lower case) and body.
+#[derive(Clone, Debug)]
+struct FormRequest {
+    line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl FormRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        let found = self.headers.iter().find(|(key, _)| key == name);
+        found.map(|(_, value)| value.as_str())
+    }
+
+    /// The body as an HTML form: `+` is a space, then percent-decoding.
+    fn form(&self) -> BTreeMap<String, String> {
+        let decode = |text: &str| {
+            let text = text.replace('+', " ");
+            percent_encoding::percent_decode_str(&text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        self.body
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (decode(key), decode(value)))
+            .collect()
+    }
+}
+
+/// aurweb's comment form on loopback, in plain `std::net` (MirrorServer's routes see neither
+/// headers nor bodies). As aurweb does, it redirects to the package's page once a comment is
+/// saved, to the login page for base `stale` (an expired session), and fails for `broken`.
+struct CommentForm {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<FormRequest>>>,
+}
+
+impl CommentForm {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let requests: std::sync::Arc<std::sync::Mutex<Vec<FormRequest>>> =
+            std::sync::Arc::default();
+        let log = std::sync::Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Ok(request) = Self::answer(stream) {
+                    log.lock().expect("log").push(request);
+                }
+            }
+        });
+        Self { url, requests }
+    }
+
+    fn answer(stream: std::net::TcpStream) -> std::io::Result<FormRequest> {
+        use std::io::{BufRead, Read, Write};
+        let mut reader = std::io::BufReader::new(stream.try_clone()?);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let mut headers = Vec::new();
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header)?;
+            let Some((name, value)) = header.trim_end().split_once(':') else {
+                break;
+            };
+            headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
+        }
+        let request = FormRequest {
+            line: line.trim_end().to_owned(),
+            headers,
+            body: String::new(),
+        };
+        let length: usize = request
+            .header("content-length")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let path = request
+            .line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let base = path.split('/').nth(2).unwrap_or_default().to_owned();
+        let status = match base.as_str() {
+            "stale" => "303 See Other\r\nLocation: /login?next=%2F".to_owned(),
+            "broken" => "500 Internal Server Error".to_owned(),
+            _ => format!("303 See Other\r\nLocation: /pkgbase/{base}#comment-7"),
+        };
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        Ok(FormRequest {
+            body: String::from_utf8_lossy(&body).into_owned(),
+            ..request
+        })
+    }
+
+    fn requests(&self) -> Vec<FormRequest> {
+        self.requests.lock().expect("log").clone()
+    }
+}
+
+/// `report --post` posts each comment on its base's page as the cookie file's session, and
+/// nothing without --post; --post without --cookie is bad usage.
+#[test]
+fn report_posts_comments_with_the_session_cookie_and_only_when_asked() {
+    use serde_json::json;
+    let form = CommentForm::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let cookies = work.path().join("cookies.txt");
+    fs::write(
+        &cookies,
+        "# Netscape HTTP Cookie File\n\
+         #HttpOnly_aur.archlinux.org\tFALSE\t/\tTRUE\t0\tAURSID\ts3cr3t\n\
+         aur.archlinux.org\tFALSE\t/\tTRUE\t0\tAURREMEMBER\tTrue\n",
+    )
+    .expect("cookies");
+    let finding = |base: &str, check: &str, severity: &str| {
+        json!({"type": "finding", "base": base, "check": check, "severity": severity,
+               "message": format!("{check} & more [see](x)"), "subject": null})
+    };
+    let findings: String = [
+        finding("good", "checksum-mismatch", "error"),
+        finding("good", "weak-checksums", "warning"),
+        finding("stale", "weak-checksums", "warning"),
+        finding("broken", "skip-non-vcs", "warning"),
+        finding("quiet", "vcs-source", "info"),
+        finding("new-hands", "maintainer-changed", "warning"),
+    ]
+    .iter()
+    .map(|record| format!("{record}\n"))
+    .collect();
+    let cookie_file = cookies.display().to_string();
+    let report = |args: &[&str]| {
+        let mut full = vec!["report", "--aur-url", &form.url];
+        full.extend(args);
+        run(&bin("mc-verify"), &full, &findings)
+    };
+
+    let usage = report(&["--post"]);
+    assert_eq!(usage.code, 2, "{usage:?}");
+    assert!(usage.stderr.contains("--cookie"), "{}", usage.stderr);
+    let dry = report(&["--cookie", &cookie_file]);
+    assert_eq!((dry.code, dry.count("posted")), (0, 0), "{dry:?}");
+    assert_eq!(dry.of_type("comment").len(), 3);
+    assert!(form.requests().is_empty(), "nothing is sent without --post");
+
+    let posted = report(&["--post", "--cookie", &cookie_file]);
+    assert_eq!(posted.code, 1, "{posted:?}");
+    assert_eq!(
+        (
+            posted.count("comments"),
+            posted.count("posted"),
+            posted.count("failed")
+        ),
+        (3, 1, 2)
+    );
+    assert_eq!(posted.error_kinds(), ["post_failed", "post_failed"]);
+    let stale = posted
+        .of_type("error")
+        .into_iter()
+        .find(|e| e["subject"]["base"] == "stale")
+        .expect("stale fails");
+    assert!(
+        stale["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("log in")),
+        "{stale}"
+    );
+    assert_eq!(
+        stale["subject"]["url"],
+        format!("{}/pkgbase/stale/comments", form.url)
+    );
+    let requests = form.requests();
+    let mut lines: Vec<&str> = requests.iter().map(|r| r.line.as_str()).collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "POST /pkgbase/broken/comments HTTP/1.1",
+            "POST /pkgbase/good/comments HTTP/1.1",
+            "POST /pkgbase/stale/comments HTTP/1.1",
+        ]
+    );
+    let good = requests
+        .iter()
+        .find(|r| r.line.contains("/good/"))
+        .expect("good");
+    assert_eq!(
+        good.header("cookie"),
+        Some("AURSID=s3cr3t; AURREMEMBER=True")
+    );
+    assert_eq!(
+        good.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let comment = posted
+        .of_type("comment")
+        .into_iter()
+        .find(|c| c["base"] == "good")
+        .expect("comment");
+    let form_fields = good.form();
+    assert_eq!(form_fields.len(), 2, "{form_fields:?}");
+    assert_eq!(
+        form_fields["comment"],
+        comment["markdown"].as_str().expect("markdown")
+    );
+    assert_eq!(form_fields["enable_notifications"], "0");
+    let output = format!("{:?}{}", posted.records, posted.stderr);
+    assert!(
+        !output.contains("s3cr3t"),
+        "the session never shows: {output}"
+    );
 }

@@ -13,8 +13,7 @@ use minicluster::{
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-/// The AUR, as `--aur-url` defaults to it.
-pub const DEFAULT_AUR: &str = "https://aur.archlinux.org";
+pub use minicluster::aur::DEFAULT_AUR;
 
 /// The longest `info` URL sent: aurweb's front end refuses much longer request lines.
 pub const MAX_URL_CHARS: usize = 4000;

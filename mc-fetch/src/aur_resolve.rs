@@ -116,14 +116,20 @@ pub struct Resolution {
 }
 
 impl Resolution {
-    /// The package bases of the packages found, each once, in order.
-    pub fn bases(&self) -> Vec<&str> {
+    /// The first package found of each package base, each base once, in order. What the RPC
+    /// says of a base (maintainer, submitter, last change) is the same for all its packages.
+    pub fn base_packages(&self) -> Vec<&AurPackageRecord> {
         let mut seen = HashSet::new();
         self.packages
             .iter()
-            .map(|package| package.base.as_str())
-            .filter(|base| seen.insert(*base))
+            .filter(|package| seen.insert(package.base.as_str()))
             .collect()
+    }
+
+    /// The package bases of the packages found, each once, in order.
+    pub fn bases(&self) -> Vec<&str> {
+        let packages = self.base_packages().into_iter();
+        packages.map(|package| package.base.as_str()).collect()
     }
 }
 

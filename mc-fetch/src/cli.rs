@@ -119,13 +119,20 @@ pub enum AurCommand {
     #[command(after_help = EXIT_STATUS_HELP)]
     Search(SearchArgs),
     /// Clone the git repositories of package bases, or bring them up to date, and print a
-    /// `pkgbuild` record for each: commit, previous commit, and what changed in between.
+    /// `pkgbuild` record for each: commit, previous commit, and what changed in between; the
+    /// maintainer now and at the previous fetch, the submitter, and when the AUR last changed it.
     ///
     /// NAMEs are package names; `info` maps them to their package bases (a split package's
     /// name to its base), and each base is fetched once, into DIR/BASE. An existing checkout is
     /// fetched and reset to what was fetched: local changes to tracked files are lost, other
     /// files stay. Nothing from a repository is run: git runs without hooks, submodules,
     /// filters or symbolic links, and checks every object it receives.
+    ///
+    /// The AUR keeps no maintainer history, so each successful fetch writes the maintainer it
+    /// saw to DIR/BASE/.git/minicluster-aur.json (replaced whole, never half-written); the next
+    /// fetch reports it as `previous_maintainer`, with `fetched_before` true. `mc-verify` turns
+    /// a change into a finding. A state file that cannot be read is a `bad_state` error record,
+    /// and is written anew.
     ///
     /// With --deps, `package` records on stdin (from `mc-fetch repo`) say what the official
     /// repositories provide; stdin is read only when it is not a terminal.

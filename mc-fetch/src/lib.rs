@@ -1,5 +1,6 @@
 //! `mc-fetch` as a library: fetch sync databases from mirrors and turn them into records; ask
-//! the AUR's RPC ([`aur`]) and fetch PKGBUILD repositories with git ([`aur_git`]).
+//! the AUR's RPC ([`aur`]) and fetch PKGBUILD repositories with git ([`aur_git`]), remembering
+//! each package base's maintainer between fetches ([`aur_state`]).
 //!
 //! ```no_run
 //! use minicluster::{cli::NetworkArgs, http::RetryPolicy};
@@ -18,6 +19,7 @@
 pub mod aur;
 pub mod aur_git;
 pub mod aur_resolve;
+pub mod aur_state;
 pub mod cli;
 pub mod repo;
 
@@ -189,16 +191,28 @@ fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
     }
     let timeout = Duration::from_secs(args.rpc.network.timeout);
     let checkouts = Checkouts::new(work, source.clone(), timeout);
-    for base in resolution.bases() {
+    for package in resolution.base_packages() {
+        let base = package.base.as_str();
         match checkouts.update(base) {
-            Ok(record) => {
+            Ok(mut record) => {
+                let problems = aur_state::remember(&mut record, package);
                 if !args.quiet {
                     note(&match record.previous_commit {
                         None => format!("{base}: cloned"),
                         Some(_) => format!("{base}: {} files changed", record.files_changed.len()),
                     });
                 }
+                let subject = serde_json::json!({"base": base, "path": record.path});
                 out.write(&Record::Pkgbuild(record))?;
+                for problem in problems {
+                    let message = problem.to_string();
+                    out.error(ErrorRecord::new(
+                        TOOL,
+                        problem.kind(),
+                        message,
+                        subject.clone(),
+                    ))?;
+                }
             }
             Err(error) => out.error(ErrorRecord::new(
                 TOOL,

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use minicluster::cli::NetworkArgs;
+use minicluster::{
+    aur::DEFAULT_AUR,
+    cli::{EXIT_STATUS_HELP, NetworkArgs},
+};
 
 /// Check what a PKGBUILD would download, before anything is built, and never by running it.
 ///
@@ -13,11 +16,26 @@ use minicluster::cli::NetworkArgs;
 /// cache while streaming it through every declared checksum, and verifies detached OpenPGP
 /// signatures against the keyrings and the PKGBUILD's `validpgpkeys`. Nothing is unpacked.
 ///
+/// Git sources are kept as makepkg keeps them, as bare mirrors (`CACHE/PKGBASE/NAME`: `git clone
+/// --mirror`, later `git fetch --prune`; hooks off, nothing checked out). The revision the
+/// fragment names (`#commit=`, `#tag=`, `#branch=`, else HEAD) is resolved and recorded as the
+/// source record's `checksums.commit`; with `?signed`, the OpenPGP signature of the tag (or of
+/// the commit) is verified as a detached signature is. Other VCS sources are not fetched.
+///
 /// Prints one `source` record per source and one `finding` record per problem, each with a
 /// stable `check` id and a severity (see mc-records(7)): checksum-mismatch, skip-non-vcs,
 /// weak-checksums, insecure-unsigned, signature-invalid, signature-unknown-key,
 /// validpgpkeys-missing, source-unreachable, hostile-source, srcinfo-outdated,
-/// download-and-execute, base64-blob, unsupported-protocol, vcs-source.
+/// download-and-execute, base64-blob, unsupported-protocol, vcs-ref-missing, vcs-tag-forged,
+/// vcs-floating-ref (a branch, HEAD or an abbreviated commit; info for -git, -hg, -svn, -bzr and
+/// -fossil packages), vcs-source (an svn, hg, bzr or fossil source, not checked).
+///
+/// From `pkgbuild` records, also what changed since the commit fetched before
+/// (source-host-changed, sources-changed, checksums-changed, install-changed,
+/// history-unavailable) and who maintains the package: maintainer-changed (warning; "adopted"
+/// when it was an orphan at the previous fetch), orphan (info), adopted-recently (warning, a
+/// heuristic: no previous fetch, the maintainer is not the submitter, and the AUR changed the
+/// package in the last 30 days).
 ///
 /// Example: `mc-verify --keyring /usr/share/pacman/keyrings/archlinux.gpg ~/aur/yay`
 #[derive(Debug, Parser)]
@@ -40,12 +58,20 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Turn `finding` records on stdin into one short, polite Markdown comment per package base,
-    /// ready to post on its AUR page: a `comment` record each, and `--out DIR/BASE.md` files.
+    /// ready to post on its AUR page: a `comment` record each, `--out DIR/BASE.md` files, and a
+    /// `summary` record (comments, posted, failed).
     ///
-    /// Only findings of severity warning or error are reported. Posting needs your AUR login and
-    /// is left to you: paste the comment on the package's page.
+    /// Only findings of severity warning or error are reported, and none about who maintains
+    /// the package (maintainer-changed, adopted-recently): those are for you.
+    ///
+    /// Nothing is sent anywhere unless --post is given. With --post, each comment is posted on
+    /// its package base's AUR page as the user whose login session --cookie holds, once (a
+    /// failed post is not repeated): a post that fails, or that the AUR answers with its login
+    /// page, is a `post_failed` error record. Nothing remembers what was posted: every run
+    /// posts again, so post once per set of findings.
     ///
     /// Example: `mc-verify ~/aur/* | mc-verify report --out comments/`
+    #[command(after_help = EXIT_STATUS_HELP)]
     Report(ReportArgs),
 }
 
@@ -55,6 +81,18 @@ pub struct ReportArgs {
     /// Also write each comment to DIR/BASE.md.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Post each comment on its package base's AUR page (`POST URL/pkgbase/BASE/comments`),
+    /// without subscribing to its notifications. Needs --cookie.
+    #[arg(long, requires = "cookie")]
+    pub post: bool,
+    /// The AUR login session for --post: a file holding the `AURSID` cookie (and
+    /// `AURREMEMBER`, if the login was remembered), as a Netscape cookies.txt (`curl -c`, a
+    /// browser export) or lines `AURSID=VALUE`. Keep it private: it is your login.
+    #[arg(long, value_name = "FILE", env = "MC_AUR_COOKIE")]
+    pub cookie: Option<PathBuf>,
+    /// The AUR web site comments are posted to.
+    #[arg(long = "aur-url", value_name = "URL", env = "MC_AUR_URL", default_value = DEFAULT_AUR)]
+    pub aur_url: String,
 }
 
 /// Options of checking.

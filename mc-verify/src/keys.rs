@@ -27,13 +27,28 @@ impl Keys {
         Ok(Self { keyrings })
     }
 
-    /// Verifies a detached signature with whichever keyring knows its signer; the signer's
-    /// fingerprint, or why it does not verify.
+    /// Verifies a detached signature of the file `data` with whichever keyring knows its
+    /// signer; the signer's fingerprint, or why it does not verify.
     pub fn verify(&self, data: &std::path::Path, signature: &[u8]) -> Result<String, String> {
+        self.verify_from(|| std::fs::File::open(data), signature)
+    }
+
+    /// Verifies a detached signature of `data` held in memory (a git tag or commit), as
+    /// [`Keys::verify`] does.
+    pub fn verify_bytes(&self, data: &[u8], signature: &[u8]) -> Result<String, String> {
+        self.verify_from(|| Ok(data), signature)
+    }
+
+    /// Reads the data afresh for each keyring tried.
+    fn verify_from<R: std::io::Read + Send + Sync>(
+        &self,
+        open: impl Fn() -> std::io::Result<R>,
+        signature: &[u8],
+    ) -> Result<String, String> {
         let mut last = "no keyring holds the signing key (--keyring, --keyserver)".to_owned();
         for keyring in &self.keyrings {
-            let file = std::fs::File::open(data).map_err(|e| e.to_string())?;
-            match keyring.verify_detached(file, signature) {
+            let data = open().map_err(|e| e.to_string())?;
+            match keyring.verify_detached(data, signature) {
                 Ok(signer) => return Ok(signer),
                 Err(error @ OpenPgpError::UnknownSigner { .. }) => last = error.to_string(),
                 Err(error) => return Err(error.to_string()),

@@ -2,33 +2,38 @@
 //! checksum and OpenPGP signature, and report problems, without ever running the PKGBUILD.
 //!
 //! [`plan::plan`] reads `.SRCINFO`; [`verify::Fetcher`] fetches and checks the sources;
-//! [`text::findings`] reads the PKGBUILD and install scriptlet as text.
+//! [`text::findings`] reads the PKGBUILD and install scriptlet as text; [`history::findings`]
+//! compares with the commit fetched before, [`maintainer::findings`] with the maintainer.
 
+pub mod aur_post;
 pub mod cli;
 pub mod hashing;
 pub mod history;
 pub mod keys;
+pub mod maintainer;
 pub mod plan;
 pub mod report;
 pub mod text;
+pub mod vcs;
 pub mod verify;
 
 use std::{
     io::{self, IsTerminal},
     path::{Path, PathBuf},
     str::FromStr,
-    time::Instant,
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use alpm_types::SystemArchitecture;
 use anyhow::Context;
 use minicluster::{
-    cli::{EXIT_ITEM_FAILED, EXIT_OK},
+    cli::{EXIT_ITEM_FAILED, EXIT_OK, NetworkArgs},
     jsonl::{self, RecordWriter},
-    record::{ErrorRecord, Record, SummaryRecord},
+    record::{ErrorRecord, PkgbuildRecord, Record, SummaryRecord},
 };
 
 use crate::{
+    aur_post::{PostError, Poster, Session},
     cli::{CheckArgs, Cli, Command, ReportArgs},
     keys::Keys,
     verify::Fetcher,
@@ -46,6 +51,16 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let poster = match (args.post, &args.cookie) {
+        (false, _) => None,
+        (true, None) => anyhow::bail!("--post needs --cookie FILE: the AUR login to post as"),
+        (true, Some(cookie)) => {
+            let session = Session::read(cookie)?;
+            let http = NetworkArgs::default().client()?;
+            Some(Poster::new(http, &args.aur_url, session))
+        }
+    };
     let mut out = RecordWriter::stdout();
     let mut findings = Vec::new();
     for line in jsonl::read_lines(io::stdin().lock()) {
@@ -66,16 +81,53 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    for comment in report::comments(&findings) {
+    let comments = report::comments(&findings);
+    let (mut posted, mut failed) = (0u64, 0u64);
+    for comment in &comments {
         if let Some(dir) = &args.out {
             let path = dir.join(format!("{}.md", comment.base.replace('/', "_")));
             std::fs::write(&path, &comment.markdown)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        out.write(&Record::Comment(comment))?;
+        out.write(&Record::Comment(comment.clone()))?;
+        let Some(poster) = &poster else { continue };
+        match poster.post(comment) {
+            Ok(()) => posted += 1,
+            Err(error) => {
+                failed += 1;
+                let subject =
+                    serde_json::json!({"base": comment.base, "url": poster.url(&comment.base)});
+                let record = ErrorRecord::new(TOOL, PostError::KIND, error.to_string(), subject);
+                out.write(&Record::Error(record))?;
+            }
+        }
     }
+    out.write(&Record::Summary(summary(
+        started,
+        &[
+            ("comments", comments.len() as u64),
+            ("posted", posted),
+            ("failed", failed),
+        ],
+    )))?;
     out.flush()?;
-    Ok(EXIT_OK)
+    Ok(if failed > 0 {
+        EXIT_ITEM_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The summary record of a run that began at `started`.
+fn summary(started: Instant, counts: &[(&str, u64)]) -> SummaryRecord {
+    SummaryRecord {
+        tool: TOOL.to_owned(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        counts: counts
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), *value))
+            .collect(),
+    }
 }
 
 fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
@@ -99,8 +151,14 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
             .map(|folder| (folder.clone(), None))
             .collect()
     };
+    let now = unix_now();
     let (mut sources, mut findings, mut failed) = (0u64, 0u64, 0u64);
-    for (folder, previous) in &folders {
+    for (folder, fetched) in &folders {
+        // Who maintains it is known without `.SRCINFO`, and matters most when that is broken.
+        for finding in fetched.iter().flat_map(|f| maintainer::findings(f, now)) {
+            findings += 1;
+            out.write(&Record::Finding(finding))?;
+        }
         let plan = match plan::plan(folder, &arch) {
             Ok(plan) => plan,
             Err(error) => {
@@ -126,7 +184,7 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
         };
         let mut outcome = fetcher.check(folder, &plan);
         outcome.findings.extend(text::findings(folder, &plan));
-        if let Some(previous) = previous {
+        if let Some(previous) = fetched.as_ref().and_then(|f| f.previous_commit.as_ref()) {
             outcome
                 .findings
                 .extend(history::findings(folder, previous, &plan, &arch));
@@ -141,19 +199,15 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
             out.write(&Record::Finding(finding))?;
         }
     }
-    out.write(&Record::Summary(SummaryRecord {
-        tool: TOOL.to_owned(),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        counts: [
+    out.write(&Record::Summary(summary(
+        started,
+        &[
             ("pkgbuilds", folders.len() as u64),
             ("sources", sources),
             ("findings", findings),
             ("failed", failed),
-        ]
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect(),
-    }))?;
+        ],
+    )))?;
     out.flush()?;
     Ok(if failed > 0 {
         EXIT_ITEM_FAILED
@@ -162,11 +216,11 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// The `path` (and previous commit) of every `pkgbuild` record on stdin; other records pass
-/// through.
-fn folders_from_stdin(
-    out: &mut RecordWriter<io::Stdout>,
-) -> anyhow::Result<Vec<(PathBuf, Option<String>)>> {
+/// A PKGBUILD folder to check, with the `pkgbuild` record that named it, if one did.
+type Folder = (PathBuf, Option<PkgbuildRecord>);
+
+/// The folder of every `pkgbuild` record on stdin, with the record; other records pass through.
+fn folders_from_stdin(out: &mut RecordWriter<io::Stdout>) -> anyhow::Result<Vec<Folder>> {
     let stdin = io::stdin();
     anyhow::ensure!(
         !stdin.is_terminal(),
@@ -177,7 +231,7 @@ fn folders_from_stdin(
         match line {
             Ok(line) => match line.record {
                 Record::Pkgbuild(pkgbuild) => {
-                    folders.push((PathBuf::from(pkgbuild.path), pkgbuild.previous_commit))
+                    folders.push((PathBuf::from(&pkgbuild.path), Some(pkgbuild)));
                 }
                 _ => out.write_raw(&line.raw)?,
             },
@@ -190,6 +244,14 @@ fn folders_from_stdin(
         }
     }
     Ok(folders)
+}
+
+/// The current time in Unix seconds (0 on a clock before 1970).
+fn unix_now() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH);
+    since.map_or(0, |since| {
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+    })
 }
 
 fn default_cache() -> Option<PathBuf> {

@@ -20,12 +20,20 @@ pub struct PlannedSource {
     pub kind: String,
     /// Declared checksums by algorithm; `None` for `SKIP`.
     pub expected: BTreeMap<String, Option<String>>,
+    /// For a version-control source: the revision its fragment names (`#tag=v1`) and, for git,
+    /// whether it must be signed (`?signed`).
+    pub vcs: Option<VcsInfo>,
 }
 
 impl PlannedSource {
     /// Whether this is a version-control source (`git+https://...`), which has no fixed bytes.
     pub fn is_vcs(&self) -> bool {
-        matches!(self.kind.as_str(), "git" | "svn" | "hg" | "bzr" | "fossil")
+        self.vcs.is_some()
+    }
+
+    /// Whether this is a git source whose tag or commit must be signed (`?signed`).
+    pub fn is_signed_git(&self) -> bool {
+        matches!(self.vcs, Some(VcsInfo::Git { signed: true, .. }))
     }
 
     /// Whether this is a detached signature of another source.
@@ -161,8 +169,8 @@ fn merge<const N: usize>(
 }
 
 fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> PlannedSource {
-    let (location, kind) = match source {
-        Source::File { location, .. } => (location.display().to_string(), "local".to_owned()),
+    let (location, kind, vcs) = match source {
+        Source::File { location, .. } => (location.display().to_string(), "local".to_owned(), None),
         Source::SourceUrl { source_url, .. } => {
             let url: &url::Url = source_url.url.as_ref();
             let kind = match &source_url.vcs_info {
@@ -173,12 +181,15 @@ fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> Plan
                 Some(VcsInfo::Svn { .. }) => "svn",
                 None => url.scheme(),
             };
-            (url.to_string(), kind.to_owned())
+            (
+                url.to_string(),
+                kind.to_owned(),
+                source_url.vcs_info.clone(),
+            )
         }
     };
-    let vcs = matches!(kind.as_str(), "git" | "svn" | "hg" | "bzr" | "fossil");
     let file = source.filename().map_or_else(
-        || file_name(&location, vcs),
+        || file_name(&location, vcs.is_some()),
         |name| name.display().to_string(),
     );
     PlannedSource {
@@ -186,6 +197,7 @@ fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> Plan
         location,
         kind,
         expected,
+        vcs,
     }
 }
 
@@ -207,4 +219,47 @@ fn file_name(location: &str, vcs: bool) -> String {
         name
     }
     .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use alpm_types::url::GitFragment;
+
+    use super::*;
+
+    #[test]
+    fn git_sources_keep_their_fragment_and_signed_query() {
+        let text = "pkgbase = app\n\tpkgver = 1.0\n\tpkgrel = 1\n\tarch = x86_64\n\
+                    \tsource = src::git+https://example.org/app.git#tag=v1?signed\n\
+                    \tsource = git+https://example.org/lib.git\n\
+                    \tsha256sums = SKIP\n\tsha256sums = SKIP\n\npkgname = app\n";
+        let plan = plan_text(text, "test", &SystemArchitecture::X86_64).expect("plan");
+        let [tagged, floating] = plan.sources.as_slice() else {
+            panic!("{:?}", plan.sources);
+        };
+        assert_eq!(
+            (
+                tagged.file.as_str(),
+                tagged.location.as_str(),
+                tagged.kind.as_str()
+            ),
+            ("src", "https://example.org/app.git", "git")
+        );
+        assert_eq!(
+            tagged.vcs,
+            Some(VcsInfo::Git {
+                fragment: Some(GitFragment::Tag("v1".to_owned())),
+                signed: true
+            })
+        );
+        assert!(tagged.is_signed_git() && !floating.is_signed_git());
+        assert_eq!(floating.file, "lib");
+        assert_eq!(
+            floating.vcs,
+            Some(VcsInfo::Git {
+                fragment: None,
+                signed: false
+            })
+        );
+    }
 }

@@ -4,14 +4,18 @@ use std::collections::BTreeMap;
 
 use minicluster::record::{CommentRecord, FindingRecord};
 
-/// One comment per package base with a finding of severity `warning` or `error`; `info`
-/// findings are for the user, not for the maintainers.
+use crate::maintainer;
+
+/// One comment per package base with a finding of severity `warning` or `error`. `info`
+/// findings are for the user, not for the maintainers; so are findings about who maintains the
+/// package ([`maintainer::CHECKS`]): telling a new maintainer that they are new helps no one,
+/// and a public hint that they might be an attacker, on a guess, is unfair.
 pub fn comments(findings: &[FindingRecord]) -> Vec<CommentRecord> {
     let mut by_base: BTreeMap<&str, Vec<&FindingRecord>> = BTreeMap::new();
-    for finding in findings
-        .iter()
-        .filter(|f| matches!(f.severity.as_str(), "error" | "warning"))
-    {
+    for finding in findings.iter().filter(|f| {
+        matches!(f.severity.as_str(), "error" | "warning")
+            && !maintainer::CHECKS.contains(&f.check.as_str())
+    }) {
         by_base.entry(&finding.base).or_default().push(finding);
     }
     by_base
@@ -61,12 +65,14 @@ mod tests {
     }
 
     #[test]
-    fn one_comment_per_base_errors_first_info_left_out() {
+    fn one_comment_per_base_errors_first_info_and_maintainers_left_out() {
         let comments = comments(&[
             finding("a", "weak-checksums", "warning"),
             finding("a", "checksum-mismatch", "error"),
             finding("a", "vcs-source", "info"),
             finding("b", "vcs-source", "info"),
+            finding("c", "maintainer-changed", "warning"),
+            finding("c", "adopted-recently", "warning"),
         ]);
         assert_eq!(comments.len(), 1);
         let text = &comments[0].markdown;

@@ -44,7 +44,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn finding(
+    pub(crate) fn finding(
         &mut self,
         base: &str,
         check: &str,
@@ -59,6 +59,47 @@ impl Outcome {
             message,
             subject: subject.map(str::to_owned),
         });
+    }
+
+    /// Judges a signature check's result (the signer's fingerprint, or why it failed) against
+    /// `validpgpkeys`, with a finding unless it passes; the source's verdict and signer.
+    pub(crate) fn signature(
+        &mut self,
+        plan: &Plan,
+        name: &str,
+        verified: Result<String, String>,
+    ) -> (&'static str, Option<String>) {
+        let base = plan.base.as_str();
+        match verified {
+            Ok(signer)
+                if plan
+                    .valid_pgp_keys
+                    .iter()
+                    .any(|key| signer.ends_with(key.as_str())) =>
+            {
+                ("signature_ok", Some(signer))
+            }
+            Ok(signer) => {
+                self.finding(
+                    base,
+                    "signature-unknown-key",
+                    "error",
+                    format!("{name}: signed by {signer}, which `validpgpkeys` does not list"),
+                    Some(name),
+                );
+                ("signature_bad", Some(signer))
+            }
+            Err(message) => {
+                self.finding(
+                    base,
+                    "signature-invalid",
+                    "error",
+                    format!("{name}: {message}"),
+                    Some(name),
+                );
+                ("signature_bad", None)
+            }
+        }
     }
 }
 
@@ -83,7 +124,10 @@ impl Fetcher<'_> {
             outcome.sources.push(record);
         }
         self.check_signatures(plan, &mut outcome);
-        let has_signatures = plan.sources.iter().any(PlannedSource::is_signature);
+        let has_signatures = plan
+            .sources
+            .iter()
+            .any(|source| source.is_signature() || source.is_signed_git());
         if has_signatures && plan.valid_pgp_keys.is_empty() {
             outcome.finding(
                 base,
@@ -119,13 +163,17 @@ impl Fetcher<'_> {
             .filter(|(_, sum)| sum.is_some())
             .map(|(algo, _)| algo.as_str())
             .collect();
+        if source.kind == "git" {
+            self.check_git(plan, source, &mut record, outcome);
+            return record;
+        }
         if source.is_vcs() {
             outcome.finding(
                 base,
                 "vcs-source",
                 "info",
                 format!(
-                    "{}: a {} source; its commit is not checked yet",
+                    "{}: a {} source; its revision is not checked yet",
                     source.file, source.kind
                 ),
                 Some(&source.location),
@@ -350,7 +398,6 @@ impl Fetcher<'_> {
 
     /// Checks each detached signature source against the source it signs.
     fn check_signatures(&self, plan: &Plan, outcome: &mut Outcome) {
-        let base = plan.base.as_str();
         for index in 0..outcome.sources.len() {
             let signature = &outcome.sources[index];
             if !plan.sources[index].is_signature() || signature.path.is_none() {
@@ -369,36 +416,8 @@ impl Fetcher<'_> {
             let (Some(data), Some(signature_path)) = (data, signature.path.clone()) else {
                 continue;
             };
-            let (verdict, signer) = match self.verify(&data, &signature_path) {
-                Ok(signer)
-                    if plan
-                        .valid_pgp_keys
-                        .iter()
-                        .any(|key| signer.ends_with(key.as_str())) =>
-                {
-                    ("signature_ok", Some(signer))
-                }
-                Ok(signer) => {
-                    outcome.finding(
-                        base,
-                        "signature-unknown-key",
-                        "error",
-                        format!("{stem}: signed by {signer}, which `validpgpkeys` does not list"),
-                        Some(&stem),
-                    );
-                    ("signature_bad", Some(signer))
-                }
-                Err(message) => {
-                    outcome.finding(
-                        base,
-                        "signature-invalid",
-                        "error",
-                        format!("{stem}: {message}"),
-                        Some(&stem),
-                    );
-                    ("signature_bad", None)
-                }
-            };
+            let verified = self.verify(&data, &signature_path);
+            let (verdict, signer) = outcome.signature(plan, &stem, verified);
             outcome.sources[index].verdict = verdict.to_owned();
             outcome.sources[index].signer = signer;
         }

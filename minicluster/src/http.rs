@@ -11,7 +11,7 @@ use std::{
     fs::File,
     io::{self, Read},
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     thread,
@@ -113,6 +113,19 @@ impl<E: std::error::Error + 'static> FetchError<E> {
 pub struct Http {
     client: reqwest::blocking::Client,
     retry: RetryPolicy,
+    timeouts: (Duration, Duration),
+    /// The client for [`Http::post_form`], made on first use: a reqwest client starts a thread,
+    /// and most runs never post.
+    poster: Arc<OnceLock<reqwest::blocking::Client>>,
+}
+
+/// What a server answered to [`Http::post_form`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostReply {
+    /// The HTTP status, 2xx or 3xx.
+    pub status: u16,
+    /// The `Location` header of a redirect, as sent (often a path without a host).
+    pub location: Option<String>,
 }
 
 impl Http {
@@ -123,14 +136,59 @@ impl Http {
         connect_timeout: Duration,
         read_timeout: Duration,
     ) -> Result<Self, OpenError> {
-        let client = reqwest::blocking::Client::builder()
-            .user_agent(concat!("minicluster/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(connect_timeout)
-            // The blocking client applies this to each read, not to the whole transfer.
-            .timeout(read_timeout)
+        let timeouts = (connect_timeout, read_timeout);
+        let client = client_builder(timeouts)
             .build()
             .map_err(|e| OpenError::Transport(e.to_string()))?;
-        Ok(Self { client, retry })
+        Ok(Self {
+            client,
+            retry,
+            timeouts,
+            poster: Arc::default(),
+        })
+    }
+
+    /// Posts `fields` as an HTML form (`application/x-www-form-urlencoded`) to `url`, with
+    /// `cookie` as the `Cookie` header, once: a post is not repeated, as it may have been
+    /// acted on. Redirects are not followed but returned, since where a form redirects to is
+    /// often the only answer (a login page, or the page just changed). A status other than
+    /// 2xx or 3xx is [`OpenError::Status`].
+    pub fn post_form(
+        &self,
+        url: &str,
+        fields: &[(&str, &str)],
+        cookie: &str,
+    ) -> Result<PostReply, OpenError> {
+        let transport = |e: reqwest::Error| OpenError::Transport(error_chain(&e));
+        let poster = match self.poster.get() {
+            Some(poster) => poster,
+            None => {
+                let built = client_builder(self.timeouts)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(transport)?;
+                self.poster.get_or_init(|| built)
+            }
+        };
+        let response = poster
+            .post(url)
+            .header(reqwest::header::COOKIE, cookie)
+            .form(fields)
+            .send()
+            .map_err(transport)?;
+        let status = response.status();
+        if !(status.is_success() || status.is_redirection()) {
+            return Err(OpenError::Status(status.as_u16()));
+        }
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok(PostReply {
+            status: status.as_u16(),
+            location,
+        })
     }
 
     /// Opens one URL once: an HTTP(S) body, or a local file for `file://` URLs and paths.
@@ -198,6 +256,18 @@ impl Http {
         }
         Err(last)
     }
+}
+
+/// The settings every client of [`Http`] shares: a user agent, and timeouts for connecting and
+/// for each wait for bytes.
+fn client_builder(
+    (connect_timeout, read_timeout): (Duration, Duration),
+) -> reqwest::blocking::ClientBuilder {
+    reqwest::blocking::Client::builder()
+        .user_agent(concat!("minicluster/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect_timeout)
+        // The blocking client applies this to each read, not to the whole transfer.
+        .timeout(read_timeout)
 }
 
 /// Remembers whether the transfer underneath failed, so a broken-off download is retried while

@@ -3,8 +3,10 @@
 //! Every tool speaks JSON lines ([`record`], [`jsonl`]); this crate holds those record types and
 //! the pieces several tools need to read pacman's formats straight from a stream: sniffing
 //! decompression ([`compress`]), sync-database entries ([`desc`], [`syncdb`]), packages
-//! ([`package`]), and an HTTP client with mirror failover ([`http`]).
+//! ([`package`]), an HTTP client with mirror failover ([`http`]), and what several tools know about
+//! the AUR ([`aur`]).
 
+pub mod aur;
 pub mod cli;
 pub mod compress;
 pub mod desc;

@@ -319,12 +319,13 @@ pub struct SourceRecord {
     pub path: Option<String>,
     /// Size in bytes.
     pub size_bytes: Option<u64>,
-    /// Checksums computed while streaming it, by algorithm (`sha256`, `b2`, ...), lower-case hex.
+    /// Checksums computed while streaming it, by algorithm (`sha256`, `b2`, ...), lower-case hex;
+    /// for a git source, `commit`: the commit its fragment resolved to.
     pub checksums: BTreeMap<String, String>,
     /// `ok`, `mismatch`, `skipped` (`SKIP`), `signature_ok`, `signature_bad`, `unverified` or
     /// `unreachable`.
     pub verdict: String,
-    /// For signatures: the fingerprint of the key that made it.
+    /// For signatures and `?signed` git sources: the fingerprint of the key that made it.
     pub signer: Option<String>,
 }
 

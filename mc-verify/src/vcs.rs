@@ -1,0 +1,416 @@
+//! Git sources, fetched as makepkg fetches them and judged without checking anything out.
+//!
+//! Each git source is kept as a bare mirror in the source cache, `CACHE/BASE/NAME`, as makepkg
+//! keeps it in `SRCDEST/NAME`: `git clone --mirror` the first time, `git fetch --prune` after.
+//! The revision the fragment names (`#commit=`, `#tag=`, `#branch=`, else `HEAD`) is resolved in
+//! the mirror; with `?signed`, the OpenPGP signature of the tag object (`#tag=`) or of the commit
+//! is verified here, with the run's keys, over the very bytes git hashed. Nothing is checked
+//! out, so nothing in the repository can run, and git runs with hooks off and never prompts.
+
+use std::{
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use alpm_types::url::{GitFragment, VcsInfo};
+use minicluster::record::SourceRecord;
+
+use crate::{
+    plan::{Plan, PlannedSource},
+    verify::{Fetcher, Outcome},
+};
+
+/// Settings for every git command, as `mc-fetch`'s (`aur_git.rs`) minus what only a checkout
+/// needs: nothing from the repository runs, git never waits for a person, and a stalled transfer
+/// ends. File URLs are refused too: a PKGBUILD must not read the builder's own repositories.
+const SAFE_CONFIG: &[&str] = &[
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "submodule.recurse=false",
+    "fetch.recurseSubmodules=false",
+    "transfer.fsckObjects=true",
+    "protocol.ext.allow=never",
+    "protocol.file.allow=never",
+    "credential.helper=",
+    "gc.auto=0",
+    "maintenance.auto=false",
+    "http.lowSpeedLimit=1000",
+    "http.lowSpeedTime=30",
+];
+
+/// Suffixes of package bases that build the newest upstream revision on purpose.
+const VCS_PACKAGE_SUFFIXES: &[&str] = &["-git", "-hg", "-svn", "-bzr", "-fossil"];
+
+/// Lines that open a signature in a tag object, as git recognises them: OpenPGP first.
+const SIGNATURE_MARKERS: &[&str] = &[
+    "-----BEGIN PGP SIGNATURE-----",
+    "-----BEGIN PGP MESSAGE-----",
+    "-----BEGIN SSH SIGNATURE-----",
+    "-----BEGIN SIGNED MESSAGE-----",
+];
+
+impl Fetcher<'_> {
+    /// Mirrors a git source, resolves the revision it names and, with `?signed`, checks its
+    /// signature; fills in `record` (the resolved commit goes into `checksums` as `commit`).
+    pub(crate) fn check_git(
+        &self,
+        plan: &Plan,
+        source: &PlannedSource,
+        record: &mut SourceRecord,
+        outcome: &mut Outcome,
+    ) {
+        let Some(VcsInfo::Git { fragment, signed }) = &source.vcs else {
+            return;
+        };
+        let (base, fragment, signed) = (plan.base.as_str(), fragment.as_ref(), *signed);
+        let mut say = |check: &str, severity: &str, message: String| {
+            let message = format!("{}: {message}", source.file);
+            outcome.finding(base, check, severity, message, Some(&source.location));
+        };
+        let scheme = url::Url::parse(&source.location)
+            .map(|url| url.scheme().to_owned())
+            .unwrap_or_default();
+        let leaves_cache =
+            matches!(source.file.as_str(), "" | "." | "..") || source.file.contains('/');
+        if scheme == "file" || leaves_cache {
+            let message = if leaves_cache {
+                "a source name that leaves the source cache"
+            } else {
+                "a file:// URL reads the builder's own repositories"
+            };
+            say("hostile-source", "error", message.to_owned());
+            record.verdict = "unreachable".to_owned();
+            return;
+        }
+        if !matches!(scheme.as_str(), "https" | "http" | "git") {
+            let message = format!("git over {scheme} is not fetched; it was not checked");
+            say("unsupported-protocol", "warning", message);
+            return;
+        }
+        if let Some(reason) = floating(fragment) {
+            let expected = VCS_PACKAGE_SUFFIXES.iter().any(|s| base.ends_with(s));
+            if expected {
+                say(
+                    "vcs-floating-ref",
+                    "info",
+                    format!("{reason}: expected of a VCS package"),
+                );
+            } else {
+                let message = format!(
+                    "{reason}: the source changes whenever upstream pushes; pin a commit or a \
+                     signed tag"
+                );
+                say("vcs-floating-ref", "warning", message);
+            }
+        }
+        let pinned = matches!(fragment, Some(GitFragment::Commit(id)) if is_full_commit(id));
+        if matches!(scheme.as_str(), "http" | "git") && !pinned && !signed {
+            let message = format!(
+                "fetched over {scheme}:// without a signature or a full commit id: anyone on the \
+                 path can change it"
+            );
+            say("insecure-unsigned", "warning", message);
+        }
+        let dir = self.cache.join(base).join(&source.file);
+        if let Err(message) = mirror(&dir, &source.location) {
+            say("source-unreachable", "error", message);
+            record.verdict = "unreachable".to_owned();
+            return;
+        }
+        record.path = Some(dir.display().to_string());
+        let (commit, tag) = match resolve(&dir, fragment) {
+            Ok(resolved) => resolved,
+            Err(_) => {
+                let wanted = match fragment {
+                    None => "HEAD".to_owned(),
+                    Some(GitFragment::Branch(name)) => format!("branch {name}"),
+                    Some(GitFragment::Tag(name)) => format!("tag {name}"),
+                    Some(GitFragment::Commit(id)) => format!("commit {id}"),
+                };
+                let message = format!("{wanted} is not in {}", source.location);
+                say("vcs-ref-missing", "error", message);
+                record.verdict = "unreachable".to_owned();
+                return;
+            }
+        };
+        record.checksums.insert("commit".to_owned(), commit.clone());
+        if let (Some(GitFragment::Tag(name)), Some(object)) = (fragment, &tag) {
+            let named = tag_name(object);
+            if named.is_some_and(|named| named != name) {
+                let message = format!(
+                    "tag {name} is a tag object named {}: the tag has been forged",
+                    named.unwrap_or_default()
+                );
+                say("vcs-tag-forged", "error", message);
+                record.verdict = "mismatch".to_owned();
+                return;
+            }
+        }
+        record.verdict = "ok".to_owned();
+        if signed {
+            let verified = signed_parts(&dir, fragment, &commit, tag.as_deref())
+                .and_then(|(payload, signature)| self.keys.verify_bytes(&payload, &signature));
+            let (verdict, signer) = outcome.signature(plan, &source.file, verified);
+            record.verdict = verdict.to_owned();
+            record.signer = signer;
+        }
+    }
+}
+
+/// Why the revision a fragment names can change under the same PKGBUILD, if it can.
+fn floating(fragment: Option<&GitFragment>) -> Option<String> {
+    match fragment {
+        None => Some("no #commit= or #tag=, so the default branch is built".to_owned()),
+        Some(GitFragment::Branch(branch)) => Some(format!("#branch={branch} is built")),
+        Some(GitFragment::Commit(id)) if !is_full_commit(id) => Some(format!(
+            "#commit={id} is not a full commit id, so another commit can be made to match it"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Whether `id` is a whole SHA-1 or SHA-256 object id, not a prefix or a ref name.
+fn is_full_commit(id: &str) -> bool {
+    matches!(id.len(), 40 | 64) && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Clones `url` as a bare mirror into `dir`, or brings the mirror there up to date (following
+/// the URL the PKGBUILD now gives). A first clone goes to a temporary folder beside `dir`, so
+/// an interrupted one leaves nothing behind.
+fn mirror(dir: &Path, url: &str) -> Result<(), String> {
+    if dir.exists() {
+        let bare = git(Some(dir), &["rev-parse", "--is-bare-repository"]);
+        if !bare.is_ok_and(|out| out.trim_ascii() == b"true") {
+            return Err(format!("{} exists and is not a git mirror", dir.display()));
+        }
+        git(Some(dir), &["config", "--", "remote.origin.url", url])?;
+        return git(Some(dir), &["fetch", "--quiet", "--prune", "origin"]).map(drop);
+    }
+    let parent = dir.parent().unwrap_or(dir);
+    fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempdir_in(parent)
+        .map_err(|e| format!("{}: {e}", parent.display()))?;
+    let into = temp.path().join("mirror");
+    let into_text = into.display().to_string();
+    git(
+        None,
+        &["clone", "--mirror", "--quiet", "--", url, &into_text],
+    )?;
+    fs::rename(&into, dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// The commit `fragment` names in the mirror `dir`, and for `#tag=` the tag object if the tag is
+/// annotated; or what git said when it is not there.
+fn resolve(
+    dir: &Path,
+    fragment: Option<&GitFragment>,
+) -> Result<(String, Option<Vec<u8>>), String> {
+    let name = match fragment {
+        None => "HEAD".to_owned(),
+        Some(GitFragment::Branch(branch)) => format!("refs/heads/{branch}"),
+        Some(GitFragment::Tag(tag)) => format!("refs/tags/{tag}"),
+        Some(GitFragment::Commit(id)) => id.clone(),
+    };
+    let rev_parse = |spec: &str| {
+        git(
+            Some(dir),
+            &["rev-parse", "--verify", "--end-of-options", spec],
+        )
+        .map(|id| String::from_utf8_lossy(&id).trim().to_owned())
+    };
+    let commit = rev_parse(&format!("{name}^{{commit}}"))?;
+    let mut tag = None;
+    if matches!(fragment, Some(GitFragment::Tag(_))) {
+        let object = rev_parse(&name)?;
+        if git(Some(dir), &["cat-file", "-t", &object])?.trim_ascii() == b"tag" {
+            tag = Some(git(Some(dir), &["cat-file", "tag", &object])?);
+        }
+    }
+    Ok((commit, tag))
+}
+
+/// What `?signed` verifies: for `#tag=` the tag object, otherwise the commit, split into the
+/// signed payload and the armored OpenPGP signature.
+fn signed_parts(
+    dir: &Path,
+    fragment: Option<&GitFragment>,
+    commit: &str,
+    tag: Option<&[u8]>,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let (payload, signature) = if let Some(GitFragment::Tag(name)) = fragment {
+        let tag =
+            tag.ok_or_else(|| format!("tag {name} is lightweight: it carries no signature"))?;
+        let (payload, signature) =
+            split_tag(tag).ok_or_else(|| format!("tag {name} is not signed"))?;
+        (payload.to_vec(), signature.to_vec())
+    } else {
+        let object = git(Some(dir), &["cat-file", "commit", commit])?;
+        split_commit(&object).ok_or_else(|| format!("commit {commit} is not signed"))?
+    };
+    if !signature.starts_with(b"-----BEGIN PGP ") {
+        return Err("signed with an SSH or X.509 key, not with OpenPGP".to_owned());
+    }
+    Ok((payload, signature))
+}
+
+/// A tag object's payload and signature: git signs everything up to the last line that opens a
+/// signature.
+fn split_tag(object: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut start = None;
+    let mut offset = 0;
+    for line in object.split_inclusive(|&b| b == b'\n') {
+        if SIGNATURE_MARKERS
+            .iter()
+            .any(|marker| line.starts_with(marker.as_bytes()))
+        {
+            start = Some(offset);
+        }
+        offset += line.len();
+    }
+    start.map(|start| object.split_at(start))
+}
+
+/// A commit object's payload and signature, split as git splits them: the `gpgsig` header
+/// (continued on lines starting with a space) is the signature, and the payload is the object
+/// without it or any other `gpgsig*` header.
+fn split_commit(object: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (mut payload, mut signature) = (Vec::new(), Vec::new());
+    let (mut in_signature, mut other_signature) = (false, false);
+    let mut rest = object;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |at| at + 1);
+        let (line, next) = rest.split_at(end);
+        let part = if in_signature && line.starts_with(b" ") {
+            Some(&line[1..])
+        } else if let Some(value) = line.strip_prefix(b"gpgsig ") {
+            other_signature = false;
+            Some(value)
+        } else {
+            if line.starts_with(b"gpgsig") {
+                other_signature = true;
+            } else if other_signature && !line.starts_with(b" ") {
+                other_signature = false;
+            }
+            None
+        };
+        match part {
+            Some(part) => {
+                signature.extend_from_slice(part);
+                in_signature = true;
+            }
+            // The headers end at the first empty line; the message is signed as it is.
+            None if line.starts_with(b"\n") => {
+                payload.extend_from_slice(rest);
+                break;
+            }
+            None => {
+                if !other_signature {
+                    payload.extend_from_slice(line);
+                }
+                in_signature = false;
+            }
+        }
+        rest = next;
+    }
+    (!signature.is_empty()).then_some((payload, signature))
+}
+
+/// The name a tag object gives itself, in its `tag` header.
+fn tag_name(object: &[u8]) -> Option<&str> {
+    object
+        .split(|&b| b == b'\n')
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| line.strip_prefix(b"tag "))
+        .and_then(|name| std::str::from_utf8(name).ok())
+}
+
+/// Runs `git ARGS`, on the bare repository `dir` if one; its stdout, or what git said.
+fn git(dir: Option<&Path>, args: &[&str]) -> Result<Vec<u8>, String> {
+    let mut command = Command::new("git");
+    if let Some(dir) = dir {
+        command.arg("--git-dir").arg(dir);
+    }
+    let output = command
+        .args(SAFE_CONFIG.iter().flat_map(|setting| ["-c", setting]))
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running git: {e}"))?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let said = if said.is_empty() {
+        format!("failed ({})", output.status)
+    } else {
+        said.join("; ").chars().take(2000).collect()
+    };
+    Err(format!("git {}: {said}", args[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIGNATURE: &str =
+        "-----BEGIN PGP SIGNATURE-----\n\nwsBcBAAB\n=abcd\n-----END PGP SIGNATURE-----\n";
+
+    #[test]
+    fn a_tag_is_signed_up_to_its_last_signature_line() {
+        let payload = "object 0123\ntype commit\ntag v1\ntagger T <t@x> 1 +0000\n\nv1\n";
+        let object = format!("{payload}{SIGNATURE}");
+        let (signed, signature) = split_tag(object.as_bytes()).expect("signed");
+        assert_eq!(signed, payload.as_bytes());
+        assert_eq!(signature, SIGNATURE.as_bytes());
+        assert_eq!(tag_name(object.as_bytes()), Some("v1"));
+        assert_eq!(split_tag(payload.as_bytes()), None);
+    }
+
+    #[test]
+    fn a_commit_is_signed_without_its_gpgsig_headers() {
+        let continued: String = SIGNATURE
+            .lines()
+            .enumerate()
+            .map(|(index, line)| {
+                let lead = if index == 0 { "gpgsig " } else { " " };
+                format!("{lead}{line}\n")
+            })
+            .collect();
+        let object = format!(
+            "tree 01\nparent 02\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n{continued}\
+             gpgsig-sha256 other\n more\nmergetag object 03\n\nmessage\n gpgsig in the body\n"
+        );
+        let (payload, signature) = split_commit(object.as_bytes()).expect("signed");
+        assert_eq!(
+            String::from_utf8_lossy(&payload),
+            "tree 01\nparent 02\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\
+             mergetag object 03\n\nmessage\n gpgsig in the body\n"
+        );
+        assert_eq!(signature, SIGNATURE.as_bytes());
+        assert_eq!(split_commit(b"tree 01\n\ngpgsig not a header\n"), None);
+    }
+
+    #[test]
+    fn only_full_commit_ids_and_tags_are_pinned() {
+        let commit = |id: &str| GitFragment::Commit(id.to_owned());
+        assert_eq!(floating(Some(&commit(&"a".repeat(40)))), None);
+        assert_eq!(floating(Some(&GitFragment::Tag("v1".into()))), None);
+        assert!(floating(Some(&commit("abc1234"))).is_some());
+        assert!(floating(Some(&commit(&"g".repeat(40)))).is_some());
+        assert!(floating(Some(&GitFragment::Branch("main".into()))).is_some());
+        assert!(floating(None).is_some());
+    }
+}
