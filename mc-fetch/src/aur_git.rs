@@ -19,26 +19,16 @@ use minicluster::record::PkgbuildRecord;
 /// The GitHub mirror of the AUR: one repository, one branch per package base.
 pub const GITHUB_MIRROR: &str = "https://github.com/archlinux/aur.git";
 
-/// Settings for every git command: a hostile repository (or a surprising user configuration)
-/// cannot make git run something or wait for a person, and git gives no hints.
-const SAFE_CONFIG: &[&str] = &[
-    "core.hooksPath=/dev/null",
-    "core.fsmonitor=false",
+/// What a checkout needs on top of [`minicluster::git`]'s safe settings: symbolic links arrive as
+/// plain files, LFS filters are off, and local (`file://`) templates are allowed.
+const CHECKOUT_CONFIG: &[&str] = &[
     "core.symlinks=false",
-    "submodule.recurse=false",
-    "fetch.recurseSubmodules=false",
-    "transfer.fsckObjects=true",
-    "protocol.ext.allow=never",
     // The templates may name local repositories (file://), which are no risk here.
     "protocol.file.allow=always",
-    "credential.helper=",
     "filter.lfs.smudge=",
     "filter.lfs.process=",
     "filter.lfs.required=false",
-    "gc.auto=0",
-    "maintenance.auto=false",
     "init.defaultBranch=master",
-    "http.lowSpeedLimit=1000",
 ];
 
 /// Where package bases' repositories are.
@@ -86,17 +76,9 @@ pub enum GitError {
         /// What went wrong.
         source: io::Error,
     },
-    /// git could not be started.
-    #[error("running git: {0}")]
-    Spawn(io::Error),
-    /// A git command failed.
-    #[error("git {command}: {message}")]
-    Failed {
-        /// The git subcommand and its arguments.
-        command: String,
-        /// What git said on stderr.
-        message: String,
-    },
+    /// git could not be started, or a git command failed.
+    #[error(transparent)]
+    Git(#[from] minicluster::git::GitError),
 }
 
 impl GitError {
@@ -106,7 +88,7 @@ impl GitError {
             Self::BadName(_) => "bad_name",
             Self::NotARepository(_) => "not_a_repository",
             Self::Io { .. } => "io",
-            Self::Spawn(_) | Self::Failed { .. } => "git_failed",
+            Self::Git(_) => "git_failed",
         }
     }
 }
@@ -117,7 +99,7 @@ pub fn git_version() -> Result<String, GitError> {
         .arg("--version")
         .stdin(Stdio::null())
         .output()
-        .map_err(GitError::Spawn)?;
+        .map_err(minicluster::git::GitError::Spawn)?;
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
@@ -160,10 +142,12 @@ impl Checkouts {
             &dir,
             &["checkout", "--quiet", "--force", "-B", &branch, &tracking],
         )?;
-        let commit = self.head(&dir)?.ok_or_else(|| GitError::Failed {
-            command: "checkout".to_owned(),
-            message: "no commit is checked out".to_owned(),
-        })?;
+        let commit = self
+            .head(&dir)?
+            .ok_or_else(|| minicluster::git::GitError::Failed {
+                command: "checkout".to_owned(),
+                message: "no commit is checked out".to_owned(),
+            })?;
         let mut record = PkgbuildRecord {
             base: base.to_owned(),
             path: dir.display().to_string(),
@@ -222,7 +206,7 @@ impl Checkouts {
     fn head(&self, dir: &Path) -> Result<Option<String>, GitError> {
         match self.git(dir, &["rev-parse", "--quiet", "--verify", "HEAD^{commit}"]) {
             Ok(commit) => Ok(Some(commit.trim().to_owned())),
-            Err(GitError::Failed { .. }) => Ok(None),
+            Err(GitError::Git(minicluster::git::GitError::Failed { .. })) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -230,31 +214,20 @@ impl Checkouts {
     /// Runs `git ARGS` on the repository in `dir`; returns its stdout.
     fn git(&self, dir: &Path, args: &[&str]) -> Result<String, GitError> {
         let low_speed_time = format!("http.lowSpeedTime={}", self.timeout.as_secs().max(1));
-        let output = Command::new("git")
-            .arg("--git-dir")
-            .arg(dir.join(".git"))
-            .arg("--work-tree")
-            .arg(dir)
-            .args(SAFE_CONFIG.iter().flat_map(|setting| ["-c", setting]))
-            .args(["-c", low_speed_time.as_str()])
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(GitError::Spawn)?;
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let message: Vec<&str> = stderr
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
+        let settings: Vec<&str> = CHECKOUT_CONFIG
+            .iter()
+            .copied()
+            .chain([low_speed_time.as_str()])
             .collect();
-        Err(GitError::Failed {
-            command: args.join(" "),
-            message: message.join("; ").chars().take(2000).collect(),
-        })
+        let git_dir = dir.join(".git");
+        let location = [
+            "--git-dir".as_ref(),
+            git_dir.as_os_str(),
+            "--work-tree".as_ref(),
+            dir.as_os_str(),
+        ];
+        let stdout = minicluster::git::run(&settings, &location, args)?;
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
     }
 }
 

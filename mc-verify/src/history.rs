@@ -2,7 +2,7 @@
 //! install scriptlet. A PKGBUILD that was fine last week and now downloads from somewhere else is
 //! how the 2025 AUR attacks looked.
 
-use std::{collections::BTreeSet, path::Path, process::Command};
+use std::{collections::BTreeSet, path::Path};
 
 use alpm_types::SystemArchitecture;
 use minicluster::record::FindingRecord;
@@ -97,18 +97,9 @@ fn host(source: &PlannedSource) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Runs a read-only git command in `folder`; its stdout, or why it failed. Hooks cannot run:
-/// `show` and `diff` run none, and the hooks path is pointed nowhere besides.
+/// Runs a read-only git command (`show`, `diff`) in `folder`; its stdout, or why it failed.
 fn git(folder: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(folder)
-        .args(["-c", "core.hooksPath=/dev/null"])
-        .args(args)
-        .output()
-        .map_err(|e| format!("git: {e}"))?;
-    if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    let location = ["-C".as_ref(), folder.as_os_str()];
+    let stdout = minicluster::git::run(&[], &location, args).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
 }

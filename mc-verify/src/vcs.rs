@@ -7,11 +7,7 @@
 //! is verified here, with the run's keys, over the very bytes git hashed. Nothing is checked
 //! out, so nothing in the repository can run, and git runs with hooks off and never prompts.
 
-use std::{
-    fs,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{fs, path::Path};
 
 use alpm_types::url::{GitFragment, VcsInfo};
 use minicluster::record::SourceRecord;
@@ -21,23 +17,9 @@ use crate::{
     verify::{Fetcher, Outcome},
 };
 
-/// Settings for every git command, as `mc-fetch`'s (`aur_git.rs`) minus what only a checkout
-/// needs: nothing from the repository runs, git never waits for a person, and a stalled transfer
-/// ends. File URLs are refused too: a PKGBUILD must not read the builder's own repositories.
-const SAFE_CONFIG: &[&str] = &[
-    "core.hooksPath=/dev/null",
-    "core.fsmonitor=false",
-    "submodule.recurse=false",
-    "fetch.recurseSubmodules=false",
-    "transfer.fsckObjects=true",
-    "protocol.ext.allow=never",
-    "protocol.file.allow=never",
-    "credential.helper=",
-    "gc.auto=0",
-    "maintenance.auto=false",
-    "http.lowSpeedLimit=1000",
-    "http.lowSpeedTime=30",
-];
+/// What fetching sources needs on top of [`minicluster::git`]'s safe settings: file URLs are
+/// refused (a PKGBUILD must not read the builder's own repositories), and a stalled transfer ends.
+const SOURCE_CONFIG: &[&str] = &["protocol.file.allow=never", "http.lowSpeedTime=30"];
 
 /// Suffixes of package bases that build the newest upstream revision on purpose.
 const VCS_PACKAGE_SUFFIXES: &[&str] = &["-git", "-hg", "-svn", "-bzr", "-fossil"];
@@ -333,32 +315,11 @@ fn tag_name(object: &[u8]) -> Option<&str> {
 
 /// Runs `git ARGS`, on the bare repository `dir` if one; its stdout, or what git said.
 fn git(dir: Option<&Path>, args: &[&str]) -> Result<Vec<u8>, String> {
-    let mut command = Command::new("git");
-    if let Some(dir) = dir {
-        command.arg("--git-dir").arg(dir);
-    }
-    let output = command
-        .args(SAFE_CONFIG.iter().flat_map(|setting| ["-c", setting]))
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("running git: {e}"))?;
-    if output.status.success() {
-        return Ok(output.stdout);
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let said: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect();
-    let said = if said.is_empty() {
-        format!("failed ({})", output.status)
-    } else {
-        said.join("; ").chars().take(2000).collect()
+    let location: Vec<&std::ffi::OsStr> = match dir {
+        Some(dir) => vec!["--git-dir".as_ref(), dir.as_os_str()],
+        None => Vec::new(),
     };
-    Err(format!("git {}: {said}", args[0]))
+    minicluster::git::run(SOURCE_CONFIG, &location, args).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
