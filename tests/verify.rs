@@ -1027,3 +1027,56 @@ fn report_posts_comments_with_the_session_cookie_and_only_when_asked() {
         "the session never shows: {output}"
     );
 }
+
+/// md5-only sums, signatures without `validpgpkeys`, and a local source that climbs out of the
+/// PKGBUILD's folder.
+#[test]
+fn weak_sums_missing_signers_and_climbing_paths_are_flagged() {
+    let upstream = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::generate("someone <s@x.invalid>").expect("key");
+    fs::write(upstream.path().join("a.tar.gz"), b"a").expect("write");
+    fs::write(
+        upstream.path().join("a.tar.gz.sig"),
+        key.sign_detached(&b"a"[..]).expect("sign"),
+    )
+    .expect("write");
+    let server = MirrorServer::start(upstream.path(), "127.0.0.1:0").expect("server");
+    let work = tempfile::tempdir().expect("tempdir");
+    let folder = work.path().join("weak");
+    fs::create_dir_all(&folder).expect("folder");
+    let srcinfo = format!(
+        "pkgbase = weak\n\tpkgver = 1\n\tpkgrel = 1\n\tarch = any\n\tsource = {url}/a.tar.gz\n\tsource = {url}/a.tar.gz.sig\n\tmd5sums = 0cc175b9c0f1b6a831c399e269772661\n\tmd5sums = SKIP\n\npkgname = weak\n",
+        url = server.url()
+    );
+    fs::write(folder.join(".SRCINFO"), srcinfo).expect("write");
+    let climbing = work.path().join("climbing");
+    fs::create_dir_all(&climbing).expect("folder");
+    fs::write(climbing.join(".SRCINFO"), "pkgbase = climbing\n\tpkgver = 1\n\tpkgrel = 1\n\tarch = any\n\tsource = ../../etc/shadow\n\tsha256sums = SKIP\n\npkgname = climbing\n").expect("write");
+    let cache = work.path().join("cache").display().to_string();
+    let run = verify(&[
+        "--cache",
+        &cache,
+        &folder.display().to_string(),
+        &climbing.display().to_string(),
+    ]);
+    let found = checks(&run);
+    for check in [
+        "weak-checksums",
+        "validpgpkeys-missing",
+        "signature-invalid",
+    ] {
+        assert!(
+            found.iter().any(|c| c == check),
+            "{check} missing: {found:?}"
+        );
+    }
+    // alpm-srcinfo refuses a local source with path components before mc-verify sees it.
+    let refused = run.of_type("error");
+    assert!(
+        refused.iter().any(|e| e["kind"] == "bad_srcinfo"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("climbing"))),
+        "{refused:?}"
+    );
+}
