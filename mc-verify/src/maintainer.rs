@@ -43,22 +43,22 @@ pub fn findings(pkgbuild: &PkgbuildRecord, now: i64) -> Vec<FindingRecord> {
     };
     let mut findings = Vec::new();
     let (now_by, before) = (&pkgbuild.maintainer, &pkgbuild.previous_maintainer);
-    if pkgbuild.fetched_before && now_by != before {
-        let message = match (before, now_by) {
-            (None, Some(new)) => format!(
-                "adopted by {new} since the last fetch, when it was an orphan: read every change \
-                 before building (adopted orphans were how the 2026 AUR attacks began)"
-            ),
-            (Some(old), Some(new)) => format!(
-                "maintained by {new} since the last fetch; {old} maintained it then: read every \
-                 change before building"
-            ),
-            (Some(old), None) => format!(
-                "{old}, who maintained it at the last fetch, has disowned it: anyone can adopt it \
-                 now"
-            ),
-            (None, None) => unreachable!("the maintainers differ"),
-        };
+    let change = match (before, now_by) {
+        _ if !pkgbuild.fetched_before || now_by == before => None,
+        (None, Some(new)) => Some(format!(
+            "adopted by {new} since the last fetch, when it was an orphan: read every change \
+             before building (adopted orphans were how the 2026 AUR attacks began)"
+        )),
+        (Some(old), Some(new)) => Some(format!(
+            "maintained by {new} since the last fetch; {old} maintained it then: read every \
+             change before building"
+        )),
+        (Some(old), None) => Some(format!(
+            "{old}, who maintained it at the last fetch, has disowned it: anyone can adopt it now"
+        )),
+        (None, None) => None,
+    };
+    if let Some(message) = change {
         findings.push(finding("maintainer-changed", "warning", message));
     }
     if now_by.is_none() {
