@@ -5,7 +5,7 @@ CARGO ?= cargo
 # nextest when installed (parallel, per-test timing), else cargo's own runner.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run,test)
 
-.PHONY: demo test lint man bench bench-repo bench-verify
+.PHONY: demo test lint man bench bench-repo bench-verify bench-build
 
 demo:
 	bash scripts/demo.sh
@@ -32,3 +32,7 @@ bench-repo:
 # mc-verify hashing and downloading one 1 GiB source, against sha256sum and curl (~2 min).
 bench-verify:
 	bash benches/verify.sh
+
+# mc-build --jobs 1 and 2 against a plain sequential makepkg loop, 20 small packages (~1 min).
+bench-build:
+	bash benches/build.sh

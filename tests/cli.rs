@@ -11,6 +11,7 @@ fn help_teaches_and_names_the_exit_codes() {
         ("mc-fetch", vec!["aur", "clone", "--help"]),
         ("mc-index", vec!["--help"]),
         ("mc-index", vec!["query", "--help"]),
+        ("mc-build", vec!["--help"]),
     ] {
         let output = std::process::Command::new(bin(tool))
             .args(&args)

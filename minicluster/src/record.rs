@@ -33,6 +33,8 @@ pub enum Record {
     Finding(FindingRecord),
     /// A comment for a package's maintainers, in Markdown.
     Comment(CommentRecord),
+    /// The outcome of building one package base.
+    Build(BuildRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -356,6 +358,31 @@ pub struct CommentRecord {
     pub findings: u64,
     /// The comment.
     pub markdown: String,
+}
+
+/// What `mc-build` did with one package base.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BuildRecord {
+    /// Package base.
+    pub base: String,
+    /// Its full version as `.SRCINFO` declares it; `null` when `.SRCINFO` could not be read.
+    pub version: Option<String>,
+    /// `built`, `failed` or `skipped` (a dependency was not built).
+    pub status: String,
+    /// Why it failed or was skipped, or `already built`; `null` for a fresh build.
+    pub reason: Option<String>,
+    /// Wall time spent on it in milliseconds (installing dependencies and makepkg).
+    pub duration_ms: u64,
+    /// The build log, kept after the run.
+    pub log_path: Option<String>,
+    /// The packages it made, as they sit in the repository.
+    pub packages: Vec<PackageRecord>,
+    /// With `--check-reproducible`: whether a second build made bit-identical packages;
+    /// `null` when not checked.
+    pub reproducible: Option<bool>,
+    /// When not reproducible: `FILE: MEMBER`, the first tar member that differs.
+    pub first_difference: Option<String>,
 }
 
 /// Counts at the end of a run.

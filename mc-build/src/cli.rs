@@ -1,0 +1,81 @@
+//! The command line of `mc-build`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use minicluster::cli::EXIT_STATUS_HELP;
+
+/// Build PKGBUILDs in dependency order: unprivileged, offline, isolated.
+///
+/// Reads the `.SRCINFO` of each PKGBUILD folder (given as arguments, or as `pkgbuild` records on
+/// stdin), works out the build order from depends, makedepends and checkdepends across the set
+/// (split packages and provides included), and builds each base with makepkg inside bubblewrap:
+/// as an unprivileged user, with the system read-only, a private /tmp, only the build folder
+/// writable and no network at all. Sources come from mc-verify's cache, and makepkg checks them
+/// against the PKGBUILD's checksums. Packages the set builds go into a repository (--repo), and
+/// a base that needs them gets them installed into a private pacman root, visible to its build as
+/// `$MC_BUILD_DEPS_ROOT`, with `$MC_BUILD_DEPS_ROOT/usr/bin` first on PATH.
+///
+/// makepkg runs with --nodeps: Debian's system packages are not in a pacman database, so only the
+/// dependencies the set builds are installed; the rest must be on the system.
+///
+/// Prints one `build` record per base (status built, failed or skipped; see mc-records(7)), a
+/// `package` record per package made (so `mc-build ... | mc-repo add --repo ...` publishes them
+/// elsewhere too), `error` records (a `dependency_cycle` for each base in a cycle), and a
+/// `summary` record; the same summary goes to stderr. Records read on stdin are forwarded. A
+/// base whose packages for its version are already in the repository is not built again, so a
+/// run that was interrupted resumes where it stopped. Stdin is read unless it is a terminal.
+///
+/// Example: `mc-verify ~/aur/* | mc-build --keep-going ~/aur/*`
+#[derive(Debug, Parser)]
+#[command(name = "mc-build", version, after_help = EXIT_STATUS_HELP)]
+pub struct Cli {
+    /// PKGBUILD folders (each holding `PKGBUILD` and `.SRCINFO`).
+    #[arg(value_name = "PKGBUILD_DIR")]
+    pub folders: Vec<PathBuf>,
+    /// The repository built packages go into [default: WORK/repo/mc-build.db.tar.zst].
+    #[arg(long, value_name = "DIR/NAME.db.tar.EXT", env = "MC_BUILD_REPO")]
+    pub repo: Option<PathBuf>,
+    /// Work folder: a build folder per base, logs in `WORK/logs/BASE.log`, dependency roots
+    /// [default: $XDG_CACHE_HOME/minicluster/build].
+    #[arg(long, value_name = "WORK", env = "MC_BUILD_WORK")]
+    pub work: Option<PathBuf>,
+    /// mc-verify's source cache, `CACHE/BASE/FILE` [default: $XDG_CACHE_HOME/minicluster/sources].
+    #[arg(long, value_name = "CACHE", env = "MC_BUILD_SOURCES")]
+    pub sources: Option<PathBuf>,
+    /// The unprivileged user makepkg runs as when mc-build runs as root.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "nobody",
+        env = "MC_BUILD_USER"
+    )]
+    pub build_user: String,
+    /// The packager written into the packages (makepkg's PACKAGER, `Name <email>`).
+    #[arg(
+        long,
+        value_name = "NAME <EMAIL>",
+        default_value = "mc-build <mc-build@localhost>",
+        env = "PACKAGER"
+    )]
+    pub packager: String,
+    /// Builds to run at once: bases that do not need each other build concurrently.
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 1,
+        env = "MC_BUILD_JOBS"
+    )]
+    pub jobs: usize,
+    /// Build every base twice, with the same SOURCE_DATE_EPOCH, and report in its `build`
+    /// record whether the packages are bit-identical (and the first member that differs).
+    #[arg(long)]
+    pub check_reproducible: bool,
+    /// After a failed build, go on with every base that does not depend on it.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Build bases that have a `finding` of severity error on stdin.
+    #[arg(long)]
+    pub ignore_findings: bool,
+}

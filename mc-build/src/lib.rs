@@ -1,0 +1,228 @@
+//! `mc-build` as a library: package bases built in dependency order, unprivileged and offline.
+//!
+//! [`srcinfo`] reads what each base needs and offers, [`order`] sorts the set and names its
+//! cycles, [`sandbox`] holds the isolation [`sandbox::Backend`] (bubblewrap here; its module
+//! documentation says how another backend fits in), [`deps`] the private pacman root for
+//! dependencies the set built, [`builder`] prepares, builds and publishes one base, and
+//! [`reproducible`] compares two builds. [`run`] is the command line; the scheduling of builds
+//! (`--jobs`) is private to it.
+
+pub mod builder;
+pub mod cli;
+pub mod deps;
+pub mod order;
+pub mod reproducible;
+pub mod sandbox;
+mod schedule;
+pub mod srcinfo;
+
+use std::{
+    collections::BTreeMap,
+    io::{self, IsTerminal},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use alpm_types::SystemArchitecture;
+use anyhow::Context;
+use mc_repo::repository::Repository;
+use minicluster::{
+    cli::{EXIT_ITEM_FAILED, EXIT_OK, NetworkArgs},
+    jsonl::{self, RecordWriter},
+    record::{BuildRecord, ErrorRecord, FindingRecord, Record, SummaryRecord},
+};
+
+use crate::{
+    builder::{Publisher, Workshop},
+    cli::Cli,
+    sandbox::{Bubblewrap, BuildUser},
+    srcinfo::Base,
+};
+
+/// The tool's name in error records.
+pub const TOOL: &str = "mc-build";
+
+/// What the run reads: PKGBUILD folders and mc-verify's findings of severity error.
+#[derive(Debug, Default)]
+struct Input {
+    folders: Vec<PathBuf>,
+    refusals: BTreeMap<String, FindingRecord>,
+}
+
+/// Records out, and counts for the summary.
+struct Report {
+    out: RecordWriter<io::Stdout>,
+    started: Instant,
+    counts: BTreeMap<String, u64>,
+}
+
+impl Report {
+    fn count(&mut self, key: &str) {
+        *self.counts.entry(key.to_owned()).or_default() += 1;
+    }
+
+    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
+        self.count("errors");
+        self.out.write(&Record::Error(error))
+    }
+
+    fn build(&mut self, build: BuildRecord) -> io::Result<()> {
+        self.count(&build.status);
+        if build.reproducible == Some(false) {
+            self.count("unreproducible");
+        }
+        for package in &build.packages {
+            self.out
+                .write(&Record::Package(Box::new(package.clone())))?;
+        }
+        self.out.write(&Record::Build(build))
+    }
+
+    fn finish(mut self) -> anyhow::Result<u8> {
+        let elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let get = |key: &str| self.counts.get(key).copied().unwrap_or(0);
+        let (built, failed, skipped, errors) =
+            (get("built"), get("failed"), get("skipped"), get("errors"));
+        eprintln!(
+            "{TOOL}: {built} built, {failed} failed, {skipped} skipped in {:.1} s",
+            elapsed_ms as f64 / 1000.0
+        );
+        self.out.write(&Record::Summary(SummaryRecord {
+            tool: TOOL.to_owned(),
+            elapsed_ms,
+            counts: self.counts,
+        }))?;
+        self.out.flush()?;
+        let bad = failed + skipped + errors > 0;
+        Ok(if bad { EXIT_ITEM_FAILED } else { EXIT_OK })
+    }
+}
+
+/// Runs the command line; returns the exit status.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let cache = cache_home().context("no --work, and neither XDG_CACHE_HOME nor HOME is set")?;
+    let work = cli
+        .work
+        .clone()
+        .unwrap_or_else(|| cache.join("minicluster/build"));
+    let sources = cli
+        .sources
+        .clone()
+        .unwrap_or_else(|| cache.join("minicluster/sources"));
+    let repo = cli
+        .repo
+        .clone()
+        .unwrap_or_else(|| work.join("repo/mc-build.db.tar.zst"));
+    let logs = work.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let user = if is_root() {
+        Some(BuildUser::lookup(&cli.build_user).with_context(|| {
+            format!(
+                "running as root, and build user {} does not exist",
+                cli.build_user
+            )
+        })?)
+    } else {
+        None
+    };
+    let mut report = Report {
+        out: RecordWriter::stdout(),
+        started: Instant::now(),
+        counts: BTreeMap::new(),
+    };
+    let mut input = Input {
+        folders: cli.folders.clone(),
+        ..Input::default()
+    };
+    if !io::stdin().is_terminal() {
+        read_stdin(&mut input, &mut report)?;
+    }
+    let mut bases: Vec<Base> = Vec::new();
+    let mut folders: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for folder in &input.folders {
+        match srcinfo::read(folder, SystemArchitecture::X86_64) {
+            Ok(base) if folders.contains_key(&base.name) => {}
+            Ok(base) => {
+                folders.insert(base.name.clone(), folder.clone());
+                bases.push(base);
+            }
+            Err(error) => report.error(ErrorRecord::new(
+                TOOL,
+                "bad_srcinfo",
+                error.to_string(),
+                serde_json::json!({ "path": folder }),
+            ))?,
+        }
+    }
+    let backend = Bubblewrap {
+        user: user.clone(),
+        packager: cli.packager.clone(),
+    };
+    let repository =
+        Repository::open(&repo, true).with_context(|| format!("repository {}", repo.display()))?;
+    let workshop = Workshop {
+        work,
+        sources,
+        repo_dir: repository.dir.clone(),
+        repo_name: repository.name.clone(),
+        backend: &backend,
+        user,
+    };
+    let mut publisher = Publisher {
+        repository,
+        http: NetworkArgs::default().client()?,
+    };
+    let set = schedule::Set {
+        order: order::order(&bases),
+        providers: order::providers(&bases),
+        bases: &bases,
+        folders: &folders,
+        refusals: &input.refusals,
+    };
+    schedule::Scheduler {
+        cli: &cli,
+        set: &set,
+        status: BTreeMap::new(),
+        stopped: false,
+    }
+    .run(&workshop, &mut publisher, &mut report)?;
+    report.finish()
+}
+
+/// Reads `pkgbuild` and `finding` records from stdin, forwarding every line.
+fn read_stdin(input: &mut Input, report: &mut Report) -> anyhow::Result<()> {
+    for line in jsonl::read_lines(io::stdin().lock()) {
+        match line {
+            Ok(line) => {
+                report.out.write_raw(&line.raw)?;
+                match line.record {
+                    Record::Pkgbuild(pkgbuild) => input.folders.push(PathBuf::from(pkgbuild.path)),
+                    Record::Finding(finding) if finding.severity == "error" => {
+                        input
+                            .refusals
+                            .entry(finding.base.clone())
+                            .or_insert(finding);
+                    }
+                    _ => {}
+                }
+            }
+            Err(error) => report.error(error.error_record(TOOL))?,
+        }
+    }
+    Ok(())
+}
+
+/// `$XDG_CACHE_HOME`, else `$HOME/.cache`.
+fn cache_home() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+}
+
+/// Whether this process runs as root (then makepkg must run as the build user).
+fn is_root() -> bool {
+    // /proc/self is owned by the process's effective user; no libc call needed.
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
