@@ -256,14 +256,21 @@ fn an_interrupted_run_resumes_with_what_is_left() {
         .stderr(Stdio::null())
         .spawn()
         .expect("mc-build starts");
-    let first_done = set.repo_dir().join("chain-a-1.0-1-any.pkg.tar.gz");
+    // Done means in the repository's database, not just copied beside it.
+    let database = set.repo_dir().join("mc-build.db.tar.zst");
+    let published = || {
+        std::fs::File::open(&database)
+            .ok()
+            .and_then(|file| minicluster::syncdb::read_entries(file).ok())
+            .is_some_and(|entries| entries.iter().any(|e| e.folder == "chain-a-1.0-1"))
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !first_done.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+    while !published() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().expect("kills mc-build");
     let _ = child.wait();
-    assert!(first_done.exists(), "chain-a was never built");
+    assert!(published(), "chain-a was never published");
 
     // In parallel now: chain-c still waits for chain-b, whose file its build() checks.
     let rest = set.build(&["--jobs", "3"], &folders, "");

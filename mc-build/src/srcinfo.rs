@@ -2,8 +2,9 @@
 
 use std::{collections::BTreeSet, path::Path};
 
-use alpm_srcinfo::SourceInfoV1;
 use alpm_types::SystemArchitecture;
+pub use minicluster::srcinfo::SrcinfoError;
+use minicluster::srcinfo::{self, SourceInfoV1};
 
 /// One package of a base: its name, what it provides and what it needs at run time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,44 +31,17 @@ pub struct Base {
     pub needs: BTreeSet<String>,
 }
 
-/// Why a `.SRCINFO` could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SrcinfoError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// What the system said.
-        source: std::io::Error,
-    },
-    /// The file is not valid `.SRCINFO`.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// What the parser said.
-        message: String,
-    },
-}
-
 /// Reads `folder/.SRCINFO` for `arch`.
 pub fn read(folder: &Path, arch: SystemArchitecture) -> Result<Base, SrcinfoError> {
-    let path = folder.join(".SRCINFO");
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|source| SrcinfoError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    parse(&text, &shown, arch)
+    Ok(describe(&srcinfo::read(folder)?, arch))
 }
 
 /// Reads a `.SRCINFO` given as text; `name` says where it came from, for errors.
 pub fn parse(text: &str, name: &str, arch: SystemArchitecture) -> Result<Base, SrcinfoError> {
-    let info = SourceInfoV1::from_string(text).map_err(|e| SrcinfoError::Parse {
-        path: name.to_owned(),
-        message: e.to_string(),
-    })?;
+    Ok(describe(&srcinfo::parse(text, name)?, arch))
+}
+
+fn describe(info: &SourceInfoV1, arch: SystemArchitecture) -> Base {
     let mut needs = BTreeSet::new();
     let mut packages = Vec::new();
     for merged in info.packages_for_architecture(arch) {
@@ -86,12 +60,12 @@ pub fn parse(text: &str, name: &str, arch: SystemArchitecture) -> Result<Base, S
             needs.remove(provided);
         }
     }
-    Ok(Base {
+    Base {
         name: info.base.name.to_string(),
         version: info.base.version.to_string(),
         packages,
         needs,
-    })
+    }
 }
 
 /// A relation's name without its version constraint (`foo>=1.2` → `foo`).

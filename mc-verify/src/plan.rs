@@ -5,8 +5,8 @@
 
 use std::{collections::BTreeMap, path::Path};
 
-use alpm_srcinfo::SourceInfoV1;
 use alpm_types::{Source, SystemArchitecture, url::VcsInfo};
+use minicluster::srcinfo::{self, SourceInfoV1};
 
 /// One source to fetch and check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,44 +60,16 @@ pub struct Plan {
 }
 
 /// Why a `.SRCINFO` could not be planned.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// What the system said.
-        source: std::io::Error,
-    },
-    /// The file is not valid `.SRCINFO`.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// What the parser said (with line and column).
-        message: String,
-    },
-}
+pub use minicluster::srcinfo::SrcinfoError as PlanError;
 
 /// Reads `folder/.SRCINFO` and plans its sources for `arch`.
 pub fn plan(folder: &Path, arch: &SystemArchitecture) -> Result<Plan, PlanError> {
-    let path = folder.join(".SRCINFO");
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|source| PlanError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    plan_text(&text, &shown, arch)
+    Ok(from_srcinfo(&srcinfo::read(folder)?, arch))
 }
 
 /// Plans a `.SRCINFO` given as text; `name` says where it came from, for errors.
 pub fn plan_text(text: &str, name: &str, arch: &SystemArchitecture) -> Result<Plan, PlanError> {
-    let info = SourceInfoV1::from_string(text).map_err(|e| PlanError::Parse {
-        path: name.to_owned(),
-        message: e.to_string(),
-    })?;
-    Ok(from_srcinfo(&info, arch))
+    Ok(from_srcinfo(&srcinfo::parse(text, name)?, arch))
 }
 
 fn from_srcinfo(info: &SourceInfoV1, arch: &SystemArchitecture) -> Plan {

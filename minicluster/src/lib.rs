@@ -18,4 +18,5 @@ pub mod mirror;
 pub mod openpgp;
 pub mod package;
 pub mod record;
+pub mod srcinfo;
 pub mod syncdb;
