@@ -515,3 +515,31 @@ fn a_killed_run_leaves_the_old_repository() {
         .count();
     assert_eq!(leftovers, 0);
 }
+
+/// A package file no entry names (left by a run killed between copying and writing the
+/// database) is replaced; one an entry names is not.
+#[test]
+fn only_files_the_database_names_are_protected() {
+    let mirror = Mirror::sample();
+    let Fixture {
+        dir,
+        db,
+        files,
+        work: _work,
+    } = Fixture::new(&mirror, 1);
+    let stray = dir.join(files[1].file_name().expect("a file"));
+    fs::write(&stray, "left by a killed run").expect("write");
+    let run = repo(&args(&["add", "--repo", &db], &files[1..2]), "");
+    assert_eq!((run.code, run.count("added")), (0, 1), "{:?}", run.records);
+    assert_eq!(
+        fs::read(&stray).expect("read"),
+        fs::read(&files[1]).expect("read")
+    );
+    let named = dir.join(files[0].file_name().expect("a file"));
+    fs::write(&named, "not what the database says").expect("write");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let copy = elsewhere.path().join(files[0].file_name().expect("a file"));
+    fs::copy(&files[0], &copy).expect("copy");
+    let refused = repo(&["add", "--repo", &db, copy.to_str().expect("UTF-8")], "");
+    assert_eq!(refused.error_kinds(), ["file_conflict"]);
+}

@@ -157,21 +157,6 @@ impl Publisher {
             .collect()
     }
 
-    /// Removes a package file of this name from the repository folder when no entry names it:
-    /// a run interrupted between copying it in and writing the database leaves one behind, and
-    /// mc-repo rightly refuses to overwrite a file it does not know with other bytes.
-    fn remove_orphan(&self, file: &Path) -> std::io::Result<()> {
-        let Some(name) = file.file_name().and_then(|name| name.to_str()) else {
-            return Ok(());
-        };
-        let known = self.repository.entries.values().any(|e| e.filename == name);
-        let left = self.repository.path(name);
-        if !known && left.exists() {
-            fs::remove_file(&left)?;
-        }
-        Ok(())
-    }
-
     fn package_record(&self, name: &str) -> Option<PackageRecord> {
         let entry = self.repository.entries.get(name)?;
         let mut record = entry.record(&self.repository.name);
@@ -192,9 +177,6 @@ impl Publisher {
         files.sort();
         if files.is_empty() {
             return Err(Failure("makepkg made no package".to_owned()));
-        }
-        for file in &files {
-            self.remove_orphan(file)?;
         }
         let mut update = Update::new(&mut self.repository, &self.http, Trust::default(), true);
         let mut names = BTreeSet::new();

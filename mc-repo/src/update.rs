@@ -212,6 +212,14 @@ impl<'a> Update<'a> {
         })
     }
 
+    /// Whether an entry of the repository names the package file `file_name`.
+    fn names_file(&self, file_name: &str) -> bool {
+        self.repository
+            .entries
+            .values()
+            .any(|entry| entry.filename == file_name)
+    }
+
     /// The repository being changed.
     pub fn repository(&self) -> &Repository {
         self.repository
@@ -256,7 +264,8 @@ impl<'a> Update<'a> {
                 destination,
             }
         } else {
-            if destination.exists() {
+            // A file no entry names is what a killed run left behind: it may be replaced.
+            if destination.exists() && self.names_file(&file_name(path)) {
                 return Err((
                     "file_conflict",
                     format!(
