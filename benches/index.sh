@@ -34,19 +34,10 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc-bench.XXXXXX")
 WWW=$WORK/www # served folder: main/ holds the benchmark mirror, big/ the 1 GiB package
-SERVER_PID=
+ROW_WIDTH=44
+source "$REPO_ROOT/benches/lib.sh"
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 2
-}
 
-cleanup() {
-	if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-	if [[ ${KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
 
 check_peers() {
 	local tool
@@ -56,42 +47,14 @@ check_peers() {
 	[[ $(tar --version) == *'GNU tar'* ]] || die "tar is not GNU tar (the floor uses its -i)"
 }
 
-# Seconds taken by "$@" (which must keep stdout to itself), to the millisecond.
-seconds() {
-	local start=$EPOCHREALTIME
-	"$@"
-	awk -v start="$start" -v end="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", end - start }'
-}
 
-# The median of N runs of "$@", in seconds.
-median_seconds() {
-	local runs=$1 i
-	shift
-	for ((i = 0; i < runs; i++)); do seconds "$@"; done |
-		sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
-}
 
-# "$1 / $2" with two decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 build() {
 	log "building release binaries"
 	(cd "$REPO_ROOT" && cargo build --release --quiet -p mc-fetch -p mc-index -p xtask)
 }
 
-serve() {
-	"$BIN/xtask" serve "$WWW" --url-file "$WORK/url" >/dev/null &
-	SERVER_PID=$!
-	local waited
-	for ((waited = 0; waited < 100; waited++)); do
-		[[ -s $WORK/url ]] && break
-		sleep 0.1
-	done
-	[[ -s $WORK/url ]] || die "xtask serve did not start"
-	URL=$(<"$WORK/url")
-	MIRROR="$URL/main/\$repo/os/\$arch"
-	log "serving $WWW at $URL"
-}
 
 generate_mirror() {
 	log "generating $PACKAGES packages of $FILES_PER_PACKAGE files"
@@ -180,8 +143,6 @@ big_package() {
 	read -r BIG_RSS_KIB BIG_SECONDS <"$WORK/big.time"
 }
 
-# One line of the table: label, figure, notes (trailing blanks trimmed).
-row() { printf '%-44s %10s  %s\n' "$@" | sed 's/ *$//'; }
 
 report() {
 	local bytes packages files mb
@@ -238,6 +199,7 @@ main() {
 	mkdir -p "$WWW"
 	generate_mirror
 	serve
+	MIRROR="$URL/main/\$repo/os/\$arch"
 
 	log "timing mc-fetch | mc-index ($RUNS runs)"
 	T_INDEX=$(median_seconds "$RUNS" index_run)

@@ -40,17 +40,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc-bench-repo.XXXXXX")
 MC=$WORK/mc-repo   # mc-repo's repository folder
 RA=$WORK/repo-add  # repo-add's repository folder
 SAVED=$WORK/saved  # the PACKAGES-package databases of each, to restore between runs of step 2
+source "$REPO_ROOT/benches/lib.sh"
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 2
-}
 
-cleanup() {
-	if [[ ${KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
 
 check_peers() {
 	local tool
@@ -59,28 +51,9 @@ check_peers() {
 	done
 }
 
-# Seconds taken by "$@" (which must keep stdout to itself), to the millisecond.
-seconds() {
-	local start=$EPOCHREALTIME
-	"$@"
-	awk -v start="$start" -v end="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", end - start }'
-}
 
-# The median of N runs of "$@" in seconds, each run preceded by the untimed command $2.
-median_seconds_after() {
-	local runs=$1 before=$2 i
-	shift 2
-	for ((i = 0; i < runs; i++)); do
-		"$before"
-		seconds "$@"
-	done | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
-}
 
-# "$1 / $2" with the given number of decimals (default 1).
-ratio() { awk -v a="$1" -v b="$2" -v d="${3:-1}" 'BEGIN { printf "%.*f", d, a / b }'; }
 
-# "met" when "$1 >= $2", else "NOT met".
-target() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "met" : "NOT met") }'; }
 
 build() {
 	log "building release binaries"
@@ -160,15 +133,13 @@ same_packages() {
 	fi
 }
 
-# One line of the table: label, figure, notes (trailing blanks trimmed).
-row() { printf '%-40s %10s  %s\n' "$@" | sed 's/ *$//'; }
 
 size_kb() { awk -v b="$(wc -c <"$1")" 'BEGIN { printf "%.0f kB", b / 1e3 }'; }
 
 report() {
 	local new_ratio one_ratio
-	new_ratio=$(ratio "$T_RA_ALL" "$T_MC_ALL")
-	one_ratio=$(ratio "$T_RA_ONE" "$T_MC_ONE")
+	new_ratio=$(ratio "$T_RA_ALL" "$T_MC_ALL" 1)
+	one_ratio=$(ratio "$T_RA_ONE" "$T_MC_ONE" 1)
 	echo "mc-repo benchmark: $PACKAGES packages of $FILES_PER_PACKAGE files," \
 		"$(awk -v b="$PACKAGE_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') of .pkg.tar.zst," \
 		"already in each repository folder; $CORES cores"
@@ -176,13 +147,13 @@ report() {
 	row "new repository, $PACKAGES packages" "seconds" "1 run each"
 	row "mc-repo add" "$T_MC_ALL" "$DB $(size_kb "$MC/$DB"), $FILES_DB $(size_kb "$MC/$FILES_DB")"
 	row "repo-add" "$T_RA_ALL" "$DB $(size_kb "$RA/$DB"), $FILES_DB $(size_kb "$RA/$FILES_DB")"
-	row "repo-add / mc-repo" "${new_ratio}x" "target >= 50x: $(target "$new_ratio" 50)"
+	row "repo-add / mc-repo" "${new_ratio}x" "target >= 50x: $(at_least "$new_ratio" 50)"
 	row "same packages" "$SAME_ALL" "names and versions"
 	echo
 	row "one package more, to $PACKAGES" "seconds" "median of $RUNS; databases restored between runs"
 	row "mc-repo add" "$T_MC_ONE" ""
 	row "repo-add" "$T_RA_ONE" ""
-	row "repo-add / mc-repo" "${one_ratio}x" "target >= 100x: $(target "$one_ratio" 100)"
+	row "repo-add / mc-repo" "${one_ratio}x" "target >= 100x: $(at_least "$one_ratio" 100)"
 	row "same packages" "$SAME_ONE" "names and versions, $((PACKAGES + 1)) each"
 }
 

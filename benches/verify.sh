@@ -40,20 +40,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc-bench-verify.XXXXXX")
 DATA=$WORK/data    # the two generated files
 WWW=$WORK/www      # the served folder: links to them
 CACHE=$WORK/cache  # mc-verify's source cache
-SERVER_PID=
+source "$REPO_ROOT/benches/lib.sh"
 declare -A SHA256 B2 # the expected sums of big.bin and small.bin, by name (big, small)
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 2
-}
 
-cleanup() {
-	if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-	if [[ ${KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
 
 check_peers() {
 	local tool
@@ -62,29 +52,9 @@ check_peers() {
 	done
 }
 
-# Seconds taken by "$@" (which must keep stdout to itself), to the millisecond.
-seconds() {
-	local start=$EPOCHREALTIME
-	"$@"
-	awk -v start="$start" -v end="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", end - start }'
-}
 
-# The median of the seconds on stdin.
-median() { sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'; }
 
-# The median of RUNS runs of "$@" in seconds, each run preceded by the untimed command $1.
-median_seconds_after() {
-	local before=$1 i
-	shift
-	for ((i = 0; i < RUNS; i++)); do
-		"$before"
-		seconds "$@"
-	done | median
-}
-nothing() { :; }
 
-# "$1 / $2" with two decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # Decimal megabytes per second for $1 bytes in $2 seconds.
 mb_per_s() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.0f MB/s", b / 1e6 / t }'; }
@@ -131,18 +101,6 @@ pkgbuild_folder() {
 		>"$folder/PKGBUILD"
 }
 
-serve() {
-	"$BIN/xtask" serve "$WWW" --url-file "$WORK/url" >/dev/null &
-	SERVER_PID=$!
-	local waited
-	for ((waited = 0; waited < 100; waited++)); do
-		[[ -s $WORK/url ]] && break
-		sleep 0.1
-	done
-	[[ -s $WORK/url ]] || die "xtask serve did not start"
-	URL=$(<"$WORK/url")
-	log "serving $WWW at $URL"
-}
 
 # mc-verify on the PKGBUILD folder $WORK/$1: its records go to $1.jsonl, and its peak RSS in
 # KiB is appended to $1.rss. Its exit status is judged by check_ok, from the records.
@@ -187,11 +145,7 @@ curl_sha256sum() {
 }
 no_curl_file() { rm -f "$WORK/curl.bin"; }
 
-# One line of the table: label, figure, notes (trailing blanks trimmed).
-row() { printf '%-40s %10s  %s\n' "$@" | sed 's/ *$//'; }
 
-# "met" when "$1 <= $2", else "NOT met".
-at_most() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t ? "met" : "NOT met") }'; }
 
 report() {
 	local local_ratio rss_big rss_small rss_http rss_http_small flat
@@ -243,15 +197,15 @@ main() {
 	pkgbuild_folder http-big-b2 "$URL/big.bin" big b2
 
 	log "timing sha256sum, then sha256sum; b2sum ($RUNS runs each)"
-	T_SHA256SUM=$(median_seconds_after nothing sha256sum_big)
-	T_TWO_PASSES=$(median_seconds_after nothing sha256sum_b2sum_big)
+	T_SHA256SUM=$(median_seconds_after "$RUNS" nothing sha256sum_big)
+	T_TWO_PASSES=$(median_seconds_after "$RUNS" nothing sha256sum_b2sum_big)
 	log "timing mc-verify on local sources ($RUNS runs each)"
 	T_LOCAL=$(median_verify local-big nothing)
 	T_LOCAL_B2=$(median_verify local-big-b2 nothing)
 	median_verify local-small nothing >/dev/null # for its peak RSS only
 
 	log "timing curl; sha256sum over loopback HTTP ($RUNS runs)"
-	T_CURL=$(median_seconds_after no_curl_file curl_sha256sum)
+	T_CURL=$(median_seconds_after "$RUNS" no_curl_file curl_sha256sum)
 	no_curl_file
 	log "timing mc-verify over loopback HTTP into an empty cache ($RUNS runs each)"
 	T_HTTP=$(median_verify http-big empty_cache)
