@@ -27,7 +27,7 @@ use alpm_types::SystemArchitecture;
 use anyhow::Context;
 use mc_repo::repository::Repository;
 use minicluster::{
-    cli::{EXIT_ITEM_FAILED, EXIT_OK, NetworkArgs},
+    cli::NetworkArgs,
     jsonl::{self, RecordWriter},
     record::{BuildRecord, ErrorRecord, FindingRecord, Record, SummaryRecord},
 };
@@ -79,22 +79,21 @@ impl Report {
     }
 
     fn finish(mut self) -> anyhow::Result<u8> {
-        let elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let get = |key: &str| self.counts.get(key).copied().unwrap_or(0);
         let (built, failed, skipped, errors) =
             (get("built"), get("failed"), get("skipped"), get("errors"));
+        let counts = self
+            .counts
+            .iter()
+            .map(|(key, value)| (key.as_str(), *value));
+        let summary = SummaryRecord::new(TOOL, self.started, counts);
         eprintln!(
             "{TOOL}: {built} built, {failed} failed, {skipped} skipped in {:.1} s",
-            elapsed_ms as f64 / 1000.0
+            summary.elapsed_ms as f64 / 1000.0
         );
-        self.out.write(&Record::Summary(SummaryRecord {
-            tool: TOOL.to_owned(),
-            elapsed_ms,
-            counts: self.counts,
-        }))?;
+        self.out.write(&Record::Summary(summary))?;
         self.out.flush()?;
-        let bad = failed + skipped + errors > 0;
-        Ok(if bad { EXIT_ITEM_FAILED } else { EXIT_OK })
+        Ok(minicluster::cli::status(failed + skipped + errors > 0))
     }
 }
 

@@ -30,7 +30,6 @@ use std::{
 
 use anyhow::Context;
 use minicluster::{
-    cli::{EXIT_ITEM_FAILED, EXIT_OK},
     jsonl::{self, RecordWriter},
     record::{ErrorRecord, Record},
 };
@@ -82,11 +81,7 @@ impl Output {
     /// Flushes, and gives the exit status.
     fn finish(mut self) -> anyhow::Result<u8> {
         self.out.flush()?;
-        Ok(if self.failed {
-            EXIT_ITEM_FAILED
-        } else {
-            EXIT_OK
-        })
+        Ok(minicluster::cli::status(self.failed))
     }
 }
 

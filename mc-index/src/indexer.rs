@@ -116,20 +116,17 @@ pub fn run(
     // the process is about to exit anyway.
     write_all(&mut store, &outcome_rx, out, &mut progress).and_then(|counts| {
         progress.finish(&counts);
-        let summary = SummaryRecord {
-            tool: TOOL.to_owned(),
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            counts: [
+        let summary = SummaryRecord::new(
+            TOOL,
+            started,
+            [
                 ("indexed", counts.indexed),
                 ("replaced", counts.replaced),
                 ("unchanged", counts.unchanged),
                 ("forwarded", counts.forwarded),
                 ("failed", counts.failed),
-            ]
-            .into_iter()
-            .map(|(key, value)| (key.to_owned(), value))
-            .collect(),
-        };
+            ],
+        );
         out.write(&Record::Summary(summary))?;
         out.flush()?;
         Ok(counts)

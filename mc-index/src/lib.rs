@@ -12,10 +12,7 @@ pub mod store;
 use std::io;
 
 use anyhow::Context;
-use minicluster::{
-    cli::{EXIT_ITEM_FAILED, EXIT_OK},
-    jsonl::RecordWriter,
-};
+use minicluster::{cli::EXIT_OK, jsonl::RecordWriter};
 
 use crate::cli::{Cli, Command, IndexArgs};
 
@@ -39,11 +36,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 ignore_case: args.ignore_case,
             };
             let matches = query::run(&store, &query, &mut RecordWriter::stdout())?;
-            Ok(if matches == 0 {
-                EXIT_ITEM_FAILED
-            } else {
-                EXIT_OK
-            })
+            // Nothing matched is exit status 1, as for grep.
+            Ok(minicluster::cli::status(matches == 0))
         }
     }
 }
@@ -60,9 +54,5 @@ fn run_index(args: &IndexArgs) -> anyhow::Result<u8> {
     let http = args.network.client()?;
     let stdin = io::BufReader::new(io::stdin());
     let counts = indexer::run(&options, &http, stdin, &mut RecordWriter::stdout())?;
-    Ok(if counts.failed > 0 {
-        EXIT_ITEM_FAILED
-    } else {
-        EXIT_OK
-    })
+    Ok(minicluster::cli::status(counts.failed > 0))
 }

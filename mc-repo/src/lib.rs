@@ -15,7 +15,7 @@ use std::{collections::BTreeMap, io, path::Path, time::Instant};
 
 use anyhow::Context;
 use minicluster::{
-    cli::{EXIT_ITEM_FAILED, EXIT_OK},
+    cli::EXIT_OK,
     jsonl::{self, RecordWriter},
     openpgp::{Keyring, SigningKey},
     record::{ChangeRecord, ErrorRecord, PackageRecord, Record, SummaryRecord},
@@ -77,14 +77,14 @@ impl Report {
     /// Writes the summary record; the exit status says whether anything failed.
     fn finish(mut self) -> anyhow::Result<u8> {
         let failed = self.counts.get("failed").is_some_and(|&n| n > 0);
-        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.out.write(&Record::Summary(SummaryRecord {
-            tool: TOOL.to_owned(),
-            elapsed_ms: elapsed,
-            counts: self.counts,
-        }))?;
+        let counts = self
+            .counts
+            .iter()
+            .map(|(key, value)| (key.as_str(), *value));
+        let summary = SummaryRecord::new(TOOL, self.started, counts);
+        self.out.write(&Record::Summary(summary))?;
         self.out.flush()?;
-        Ok(if failed { EXIT_ITEM_FAILED } else { EXIT_OK })
+        Ok(minicluster::cli::status(failed))
     }
 }
 

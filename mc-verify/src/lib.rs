@@ -27,7 +27,7 @@ use std::{
 use alpm_types::SystemArchitecture;
 use anyhow::Context;
 use minicluster::{
-    cli::{EXIT_ITEM_FAILED, EXIT_OK, NetworkArgs},
+    cli::NetworkArgs,
     jsonl::{self, RecordWriter},
     record::{ErrorRecord, PkgbuildRecord, Record, SummaryRecord},
 };
@@ -102,32 +102,17 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    out.write(&Record::Summary(summary(
+    out.write(&Record::Summary(SummaryRecord::new(
+        TOOL,
         started,
-        &[
+        [
             ("comments", comments.len() as u64),
             ("posted", posted),
             ("failed", failed),
         ],
     )))?;
     out.flush()?;
-    Ok(if failed > 0 {
-        EXIT_ITEM_FAILED
-    } else {
-        EXIT_OK
-    })
-}
-
-/// The summary record of a run that began at `started`.
-fn summary(started: Instant, counts: &[(&str, u64)]) -> SummaryRecord {
-    SummaryRecord {
-        tool: TOOL.to_owned(),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        counts: counts
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), *value))
-            .collect(),
-    }
+    Ok(minicluster::cli::status(failed > 0))
 }
 
 fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
@@ -199,9 +184,10 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
             out.write(&Record::Finding(finding))?;
         }
     }
-    out.write(&Record::Summary(summary(
+    out.write(&Record::Summary(SummaryRecord::new(
+        TOOL,
         started,
-        &[
+        [
             ("pkgbuilds", folders.len() as u64),
             ("sources", sources),
             ("findings", findings),
@@ -209,11 +195,7 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
         ],
     )))?;
     out.flush()?;
-    Ok(if failed > 0 {
-        EXIT_ITEM_FAILED
-    } else {
-        EXIT_OK
-    })
+    Ok(minicluster::cli::status(failed > 0))
 }
 
 /// A PKGBUILD folder to check, with the `pkgbuild` record that named it, if one did.

@@ -13,6 +13,15 @@ pub const EXIT_ITEM_FAILED: u8 = 1;
 /// Bad usage, or a failure that stopped the whole run.
 pub const EXIT_FATAL: u8 = 2;
 
+/// The exit status of a run that finished: [`EXIT_ITEM_FAILED`] when some item failed.
+pub fn status(some_failed: bool) -> u8 {
+    if some_failed {
+        EXIT_ITEM_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
 /// The exit-status paragraph every tool's `--help` ends with.
 pub const EXIT_STATUS_HELP: &str = "Exit status: 0 when every item succeeded, 1 when some item \
 failed (each failure is an \"error\" record on stdout), 2 for bad usage or a fatal error.";

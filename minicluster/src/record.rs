@@ -398,6 +398,24 @@ pub struct SummaryRecord {
     pub counts: BTreeMap<String, u64>,
 }
 
+impl SummaryRecord {
+    /// The summary of `tool`'s run that began at `started`, with a count per outcome.
+    pub fn new<'a>(
+        tool: &str,
+        started: std::time::Instant,
+        counts: impl IntoIterator<Item = (&'a str, u64)>,
+    ) -> Self {
+        Self {
+            tool: tool.to_owned(),
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            counts: counts
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect(),
+        }
+    }
+}
+
 impl ErrorRecord {
     /// An error record for `tool`.
     pub fn new(
