@@ -35,6 +35,8 @@ pub enum Record {
     Comment(CommentRecord),
     /// The outcome of building one package base.
     Build(BuildRecord),
+    /// A QEMU machine, and what `mc-vm` just did with it.
+    Vm(Box<VmRecord>),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -385,6 +387,53 @@ pub struct BuildRecord {
     pub first_difference: Option<String>,
 }
 
+/// A QEMU machine as `mc-vm` describes it after an action: its definition, its run state and,
+/// for `exec`, the command's result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmRecord {
+    /// The machine's name.
+    pub name: String,
+    /// What `mc-vm` did: `define`, `show` (also `list`), `up`, `status`, `exec` or `down`.
+    pub action: String,
+    /// `stopped`, or while QEMU runs its QMP run state (`running`, `paused`, `shutdown`, ...).
+    pub state: String,
+    /// Memory in MiB.
+    pub memory_mib: u64,
+    /// Virtual CPUs.
+    pub cpus: u32,
+    /// The kernel booted directly, if any.
+    pub kernel: Option<String>,
+    /// Its initramfs.
+    pub initrd: Option<String>,
+    /// Its command line.
+    pub append: Option<String>,
+    /// Disk images, in attachment order.
+    pub disks: Vec<String>,
+    /// Whether the machine has a guest-agent channel.
+    pub agent: bool,
+    /// QEMU's process id while it runs.
+    pub pid: Option<u32>,
+    /// The accelerator QEMU runs with (`kvm`, `tcg`); `null` when stopped.
+    pub accel: Option<String>,
+    /// The QEMU version QMP reports (`status`).
+    pub qemu_version: Option<String>,
+    /// `up --wait agent`: milliseconds from starting QEMU until the guest agent answered.
+    pub agent_ready_ms: Option<u64>,
+    /// `exec`: the program and its arguments.
+    pub command: Option<Vec<String>>,
+    /// `exec`: the command's exit code (128 + N when killed by signal N).
+    pub exit_code: Option<i64>,
+    /// `exec`: its standard output, as UTF-8 (lossy).
+    pub stdout: Option<String>,
+    /// `exec`: its standard error, as UTF-8 (lossy).
+    pub stderr: Option<String>,
+    /// `exec`: whether the agent cut the output at its cap (16 MiB in QEMU 7.2).
+    pub output_truncated: Option<bool>,
+    /// Wall time of the action in milliseconds.
+    pub elapsed_ms: u64,
+}
+
 /// Counts at the end of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -468,9 +517,25 @@ mod tests {
 
     #[test]
     fn unknown_types_are_other() {
-        let record: Record =
-            serde_json::from_str(r#"{"type":"vm","name":"a"}"#).expect("unknown types parse");
+        let record: Record = serde_json::from_str(r#"{"type":"appliance","name":"a"}"#)
+            .expect("unknown types parse");
         assert_eq!(record, Record::Other);
+    }
+
+    #[test]
+    fn vm_records_write_every_field_and_read_partial_ones() {
+        let record: Record =
+            serde_json::from_str(r#"{"type":"vm","name":"a","state":"running"}"#).expect("parses");
+        let Record::Vm(vm) = &record else {
+            panic!("not a vm record: {record:?}")
+        };
+        assert_eq!((vm.name.as_str(), vm.state.as_str()), ("a", "running"));
+        let line = serde_json::to_string(&record).expect("serializes");
+        assert!(
+            line.starts_with(r#"{"type":"vm","name":"a","action":"","#),
+            "{line}"
+        );
+        assert!(line.contains(r#""exit_code":null"#), "{line}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! minicluster's generators, as a library the tests share: man pages ([`man`]), a sample mirror
-//! of real packages ([`sample`]), and a loopback mirror server with faults on demand ([`serve`]).
+//! of real packages ([`sample`]), a loopback mirror server with faults on demand ([`serve`]), and
+//! a QEMU test guest built from Debian packages ([`guest`]).
 
+pub mod guest;
 pub mod man;
 pub mod sample;
 pub mod serve;

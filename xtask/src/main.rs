@@ -44,6 +44,13 @@ enum Task {
         #[arg(long, value_name = "BYTES", default_value_t = 0)]
         big_file_bytes: u64,
     },
+    /// Build mc-vm's test guest from Debian packages: `OUT/vmlinuz`, `OUT/initrd.img` (busybox,
+    /// qemu-ga, virtio modules); the kernel package is cached in `OUT/cache`.
+    Guest {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Serve a folder over HTTP on loopback until killed; prints the base URL first.
     Serve {
         /// The folder to serve.
@@ -101,6 +108,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 summary.package_bytes as f64 / 1e6,
                 out.display(),
                 summary.pycache_packages.len()
+            );
+            Ok(0)
+        }
+        Task::Guest { out } => {
+            let guest = xtask::guest::build(&out)?;
+            eprintln!(
+                "xtask: guest kernel {} in {}, initramfs {}",
+                guest.release,
+                guest.kernel.display(),
+                guest.initrd.display()
             );
             Ok(0)
         }

@@ -15,6 +15,7 @@ pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         mc_index::cli::Cli::command(),
         mc_repo::cli::Cli::command(),
         mc_verify::cli::Cli::command(),
+        mc_vm::cli::Cli::command(),
     ] {
         let name = command.get_name().to_owned();
         add_pages(&mut pages, name, command)?;
