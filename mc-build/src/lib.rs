@@ -19,7 +19,7 @@ pub mod srcinfo;
 use std::{
     collections::BTreeMap,
     io::{self, IsTerminal},
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::Instant,
 };
 
@@ -99,15 +99,18 @@ impl Report {
 
 /// Runs the command line; returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    let cache = cache_home().context("no --work, and neither XDG_CACHE_HOME nor HOME is set")?;
+    let no_home = "neither XDG_CACHE_HOME nor HOME is set";
     let work = cli
         .work
         .clone()
-        .unwrap_or_else(|| cache.join("minicluster/build"));
+        .or_else(|| minicluster::cli::cache_dir("build"))
+        .with_context(|| format!("no --work, and {no_home}"))?;
+    // mc-verify's source cache.
     let sources = cli
         .sources
         .clone()
-        .unwrap_or_else(|| cache.join("minicluster/sources"));
+        .or_else(|| minicluster::cli::cache_dir("sources"))
+        .with_context(|| format!("no --sources, and {no_home}"))?;
     let repo = cli
         .repo
         .clone()
@@ -209,14 +212,6 @@ fn read_stdin(input: &mut Input, report: &mut Report) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `$XDG_CACHE_HOME`, else `$HOME/.cache`.
-fn cache_home() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
 }
 
 /// Whether this process runs as root (then makepkg must run as the build user).

@@ -223,11 +223,7 @@ impl CloneArgs {
         if let Some(work) = &self.work {
             return Some(work.clone());
         }
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|dir| dir.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-        Some(cache.join("minicluster/aur"))
+        minicluster::cli::cache_dir("aur")
     }
 
     /// Where the repositories come from; an error for a template that would give every base

@@ -19,7 +19,7 @@ pub mod verify;
 
 use std::{
     io::{self, IsTerminal},
-    path::{Path, PathBuf},
+    path::PathBuf,
     str::FromStr,
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
@@ -70,12 +70,7 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
                     findings.push(finding);
                 }
             }
-            Err(error) => out.write(&Record::Error(ErrorRecord::new(
-                TOOL,
-                "bad_input",
-                error.to_string(),
-                serde_json::Value::Null,
-            )))?,
+            Err(error) => out.write(&Record::Error(error.error_record(TOOL)))?,
         }
     }
     if let Some(dir) = &args.out {
@@ -102,17 +97,16 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    out.write(&Record::Summary(SummaryRecord::new(
-        TOOL,
+    finish(
+        &mut out,
         started,
         [
             ("comments", comments.len() as u64),
             ("posted", posted),
             ("failed", failed),
         ],
-    )))?;
-    out.flush()?;
-    Ok(minicluster::cli::status(failed > 0))
+        failed,
+    )
 }
 
 fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
@@ -123,9 +117,8 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
     let mut keys = Keys::load(&cli.keyring)?;
     let cache = match &cli.cache {
         Some(cache) => cache.clone(),
-        None => {
-            default_cache().context("no --cache, and neither XDG_CACHE_HOME nor HOME is set")?
-        }
+        None => minicluster::cli::cache_dir("sources")
+            .context("no --cache, and neither XDG_CACHE_HOME nor HOME is set")?,
     };
     let mut out = RecordWriter::stdout();
     let folders = if cli.folders.is_empty() {
@@ -184,8 +177,8 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
             out.write(&Record::Finding(finding))?;
         }
     }
-    out.write(&Record::Summary(SummaryRecord::new(
-        TOOL,
+    finish(
+        &mut out,
         started,
         [
             ("pkgbuilds", folders.len() as u64),
@@ -193,9 +186,8 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
             ("findings", findings),
             ("failed", failed),
         ],
-    )))?;
-    out.flush()?;
-    Ok(minicluster::cli::status(failed > 0))
+        failed,
+    )
 }
 
 /// A PKGBUILD folder to check, with the `pkgbuild` record that named it, if one did.
@@ -217,12 +209,7 @@ fn folders_from_stdin(out: &mut RecordWriter<io::Stdout>) -> anyhow::Result<Vec<
                 }
                 _ => out.write_raw(&line.raw)?,
             },
-            Err(error) => out.write(&Record::Error(ErrorRecord::new(
-                TOOL,
-                "bad_input",
-                error.to_string(),
-                serde_json::Value::Null,
-            )))?,
+            Err(error) => out.write(&Record::Error(error.error_record(TOOL)))?,
         }
     }
     Ok(folders)
@@ -236,9 +223,15 @@ fn unix_now() -> i64 {
     })
 }
 
-fn default_cache() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
-    Some(base.join("minicluster/sources"))
+/// Writes the summary record of a run that began at `started`; the exit status says whether
+/// `failed` items failed.
+fn finish<'a>(
+    out: &mut RecordWriter<io::Stdout>,
+    started: Instant,
+    counts: impl IntoIterator<Item = (&'a str, u64)>,
+    failed: u64,
+) -> anyhow::Result<u8> {
+    out.write(&Record::Summary(SummaryRecord::new(TOOL, started, counts)))?;
+    out.flush()?;
+    Ok(minicluster::cli::status(failed > 0))
 }

@@ -13,6 +13,18 @@ pub const EXIT_ITEM_FAILED: u8 = 1;
 /// Bad usage, or a failure that stopped the whole run.
 pub const EXIT_FATAL: u8 = 2;
 
+/// minicluster's cache folder `sub` (`sources`, `build`, `aur`): under `$XDG_CACHE_HOME`, or
+/// `$HOME/.cache` when that is unset or not absolute (as the XDG spec says); `None` without either.
+pub fn cache_dir(sub: &str) -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache"))
+        })?;
+    Some(base.join("minicluster").join(sub))
+}
+
 /// The exit status of a run that finished: [`EXIT_ITEM_FAILED`] when some item failed.
 pub fn status(some_failed: bool) -> u8 {
     if some_failed {
