@@ -545,3 +545,30 @@ fn only_files_the_database_names_are_protected() {
     let refused = repo(&["add", "--repo", &db, copy.to_str().expect("UTF-8")], "");
     assert_eq!(refused.error_kinds(), ["file_conflict"]);
 }
+
+/// A run killed between the renames of one save leaves the `.files` database newer than the
+/// `.db`: the next run writes the `.db` again, even when it adds nothing new.
+#[test]
+fn a_save_cut_between_its_renames_is_finished_by_the_next_run() {
+    let mirror = Mirror::sample();
+    let Fixture {
+        dir,
+        db,
+        files,
+        work: _work,
+    } = Fixture::new(&mirror, 1);
+    let old_db = fs::read(&db).expect("the .db");
+    let run = repo(&args(&["add", "--repo", &db], &files[1..2]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    fs::write(&db, old_db).expect("the .db as before its rename");
+
+    let again = repo(&args(&["add", "--repo", &db], &files[1..2]), "");
+    assert_eq!((again.code, again.count("unchanged")), (0, 1), "{again:?}");
+    assert_eq!(
+        entries(Path::new(&db)).keys().collect::<Vec<_>>(),
+        entries(&dir.join("test.files.tar.zst"))
+            .keys()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(entries(Path::new(&db)).len(), 2);
+}

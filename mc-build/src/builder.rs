@@ -10,7 +10,7 @@ use std::{
 };
 
 use mc_repo::{
-    repository::Repository,
+    repository::{RepoError, Repository},
     update::{Source, Trust, Update},
 };
 use minicluster::{http::Http, record::PackageRecord};
@@ -146,6 +146,13 @@ impl Workshop<'_> {
 }
 
 impl Publisher {
+    /// A publisher into `repository`; it first finishes a save an earlier run was killed in,
+    /// so that what [`Publisher::already_built`] finds is also what pacman reads.
+    pub fn new(mut repository: Repository, http: Http) -> Result<Self, RepoError> {
+        Update::new(&mut repository, &http, Trust::default(), true).commit()?;
+        Ok(Self { repository, http })
+    }
+
     /// The packages of `base` at its version when the repository holds all of them already.
     pub fn already_built(&self, base: &Base) -> Option<Vec<PackageRecord>> {
         base.packages

@@ -170,10 +170,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         backend: &backend,
         user,
     };
-    let mut publisher = Publisher {
-        repository,
-        http: NetworkArgs::default().client()?,
-    };
+    let mut publisher = Publisher::new(repository, NetworkArgs::default().client()?)
+        .with_context(|| format!("repository {}", repo.display()))?;
     let set = schedule::Set {
         order: order::order(&bases),
         providers: order::providers(&bases),

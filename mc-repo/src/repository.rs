@@ -67,6 +67,8 @@ pub struct Repository {
     pub with_files: bool,
     /// The packages, by name.
     pub entries: BTreeMap<String, Entry>,
+    /// See [`Repository::interrupted_save`].
+    interrupted_save: bool,
     _lock: File,
 }
 
@@ -108,6 +110,7 @@ impl Repository {
             compression,
             with_files,
             entries: BTreeMap::new(),
+            interrupted_save: false,
             _lock: lock,
         };
         repository.remove_stale_temporaries();
@@ -154,21 +157,30 @@ impl Repository {
 
     /// Reads the existing entries: from the `.files` database when it exists (it holds the
     /// `desc` entries too), else from the `.db`.
+    ///
+    /// A save renames the `.files` database before the `.db` (see [`Repository::save`]); when
+    /// the two disagree, a run was killed between the renames and the `.files` one is the newer:
+    /// its entries are taken and [`Repository::interrupted_save`] asks the next commit to finish
+    /// writing the `.db`.
     fn load(&mut self) -> Result<(), RepoError> {
         let files_db = self.path(&self.database_name("files"));
         let db = self.path(&self.database_name("db"));
-        let source = [files_db, db].into_iter().find(|path| path.exists());
-        let Some(source) = source else {
-            return Ok(());
+        let entries = match (self.read(&files_db)?, self.read(&db)?) {
+            (Some(files), Some(descs)) => {
+                let desc_of = |entries: &[syncdb::Entry]| {
+                    entries
+                        .iter()
+                        .map(|entry| (entry.folder.clone(), entry.desc.clone()))
+                        .collect::<Vec<_>>()
+                };
+                self.interrupted_save = desc_of(&files) != desc_of(&descs);
+                (files, files_db)
+            }
+            (Some(files), None) => (files, files_db),
+            (None, Some(descs)) => (descs, db),
+            (None, None) => return Ok(()),
         };
-        let file = File::open(&source).map_err(|e| RepoError::Io {
-            path: source.clone(),
-            source: e,
-        })?;
-        let raw = syncdb::read_entries(file).map_err(|e| RepoError::Database {
-            path: source.clone(),
-            source: e,
-        })?;
+        let (raw, source) = entries;
         for entry in raw {
             let entry = Entry::from_existing(entry).map_err(|e| RepoError::Entry {
                 path: source.clone(),
@@ -179,11 +191,41 @@ impl Repository {
         Ok(())
     }
 
+    /// The entries of the database `path`, or `None` when there is none.
+    fn read(&self, path: &Path) -> Result<Option<Vec<syncdb::Entry>>, RepoError> {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(RepoError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                });
+            }
+        };
+        syncdb::read_entries(file)
+            .map(Some)
+            .map_err(|e| RepoError::Database {
+                path: path.to_owned(),
+                source: e,
+            })
+    }
+
+    /// Whether an earlier run was killed half way through [`Repository::save`], so the
+    /// databases must be written again even when nothing else changes.
+    pub fn interrupted_save(&self) -> bool {
+        self.interrupted_save
+    }
+
     /// Writes the databases (and their signatures from `sign`, when given) beside the old ones
-    /// and renames them into place, then points the `NAME.db`/`NAME.files` links at them.
+    /// and renames them into place, after pointing the `NAME.db`/`NAME.files` links at them.
+    ///
+    /// The `.db` is renamed last: it is the commit point. Whoever sees an entry in it (pacman,
+    /// or mc-build deciding a base is already published) also finds the links, the `.files`
+    /// database and the signatures of this save, even when the run is killed right after.
     pub fn save(&self, sign: Option<&SigningKey>) -> Result<(), RepoError> {
         let kinds: &[&str] = if self.with_files {
-            &["db", "files"]
+            &["files", "db"]
         } else {
             &["db"]
         };
@@ -207,6 +249,7 @@ impl Repository {
                 })
                 .collect()
         });
+        let mut writes = Vec::new();
         for (kind, bytes) in kinds.iter().zip(databases) {
             let bytes = bytes.map_err(|e| self.io(kind, e))?;
             let file_name = self.database_name(kind);
@@ -214,14 +257,17 @@ impl Repository {
                 let signature = key
                     .sign_detached(bytes.as_slice())
                     .map_err(|e| self.io(kind, io::Error::other(e)))?;
-                self.replace(&format!("{file_name}.sig"), &signature)?;
                 self.link(
                     &format!("{}.{kind}.sig", self.name),
                     &format!("{file_name}.sig"),
                 )?;
+                writes.push((format!("{file_name}.sig"), signature));
             }
-            self.replace(&file_name, &bytes)?;
             self.link(&format!("{}.{kind}", self.name), &file_name)?;
+            writes.push((file_name, bytes));
+        }
+        for (file_name, bytes) in &writes {
+            self.replace(file_name, bytes)?;
         }
         Ok(())
     }

@@ -343,9 +343,10 @@ impl<'a> Update<'a> {
     }
 
     /// Renames the staged files into place, writes (and signs) the databases, and removes
-    /// replaced files. Nothing is written when nothing changed. Returns how many packages changed.
+    /// replaced files. Nothing is written when nothing changed (and no earlier save was cut
+    /// short). Returns how many packages changed.
     pub fn commit(self) -> Result<usize, RepoError> {
-        if self.changes == 0 {
+        if self.changes == 0 && !self.repository.interrupted_save() {
             return Ok(0);
         }
         for staged in self.staged {
