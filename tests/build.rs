@@ -244,6 +244,36 @@ fn a_chain_builds_in_order_against_the_earlier_packages_and_pacman_installs_it()
     }
 }
 
+/// A C library the set built is found by the compiler, the linker and the loader of the next
+/// build, though it lives in the private root and not in `/usr`.
+#[test]
+fn a_library_the_set_built_compiles_links_and_runs_in_the_next_base() {
+    require("gcc", "gcc");
+    let set = Set::new();
+    let folders = vec![
+        set.add(&Pkg {
+            base: "clib-user",
+            depends: &["clib"],
+            build: "echo '#include <clib.h>' > main.c && \
+                    echo 'int main(void) { return clib_answer() == 42 ? 0 : 1; }' >> main.c && \
+                    gcc -o main main.c -lclib && ./main",
+            ..Pkg::default()
+        }),
+        set.add(&Pkg {
+            base: "clib",
+            build: "echo 'int clib_answer(void);' > clib.h && \
+                    echo 'int clib_answer(void) { return 42; }' > clib.c && \
+                    gcc -shared -fPIC -o libclib.so clib.c",
+            package: "install -Dm644 clib.h \"$pkgdir/usr/include/clib.h\"\n\
+                      install -Dm755 libclib.so \"$pkgdir/usr/lib/libclib.so\"",
+            ..Pkg::default()
+        }),
+    ];
+    let run = set.build(&[], &folders, "");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(built_bases(&run), ["clib", "clib-user"]);
+}
+
 #[test]
 fn an_interrupted_run_resumes_with_what_is_left() {
     let set = Set::new();

@@ -14,7 +14,9 @@ use minicluster::cli::EXIT_STATUS_HELP;
 /// writable and no network at all. Sources come from mc-verify's cache, and makepkg checks them
 /// against the PKGBUILD's checksums. Packages the set builds go into a repository (--repo), and
 /// a base that needs them gets them installed into a private pacman root, visible to its build as
-/// `$MC_BUILD_DEPS_ROOT`, with `$MC_BUILD_DEPS_ROOT/usr/bin` first on PATH.
+/// `$MC_BUILD_DEPS_ROOT`, with `$MC_BUILD_DEPS_ROOT/usr/bin` first on PATH and its headers and
+/// libraries on CPATH, LIBRARY_PATH, LD_LIBRARY_PATH and PKG_CONFIG_PATH, so a library the set
+/// built compiles and links into the next base.
 ///
 /// makepkg runs with --nodeps: Debian's system packages are not in a pacman database, so only the
 /// dependencies the set builds are installed; the rest must be on the system.

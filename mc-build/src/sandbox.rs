@@ -20,7 +20,10 @@
 //! - makepkg runs with `--nodeps`: on Debian the system's own packages (glibc, bash, ...) are not
 //!   in a pacman database, so makepkg's dependency check would always fail. The dependencies the
 //!   set builds are installed into the private root instead, exported to the build as
-//!   `MC_BUILD_DEPS_ROOT` with its `usr/bin` first on `PATH`. Integrity checks stay on: makepkg
+//!   `MC_BUILD_DEPS_ROOT` with its `usr/bin` first on `PATH` and its headers and libraries on
+//!   the compiler's, linker's and loader's search paths (`CPATH`, `LIBRARY_PATH`,
+//!   `LD_LIBRARY_PATH`, `PKG_CONFIG_PATH`). bubblewrap 0.8 (Debian bookworm) has no overlay
+//!   mounts, which would show the root at `/usr` itself. Integrity checks stay on: makepkg
 //!   verifies the cached sources against the PKGBUILD's checksums once more.
 
 use std::{
@@ -33,6 +36,20 @@ use std::{
 pub const SANDBOX_BUILD: &str = "/tmp/build";
 /// Where the dependency root appears inside the sandbox.
 pub const SANDBOX_DEPS: &str = "/tmp/deps";
+
+/// Search paths that point compilers, linkers and loaders into the dependency root as well as
+/// the system: a header or library the set built is found as if it were installed in `/usr`.
+/// (`pkg-config` finds the set's `.pc` files too, though their `prefix=/usr` still points at the
+/// system.)
+const DEPS_SEARCH_PATHS: &[(&str, &[&str])] = &[
+    ("CPATH", &["usr/include"]),
+    ("LIBRARY_PATH", &["usr/lib"]),
+    ("LD_LIBRARY_PATH", &["usr/lib"]),
+    (
+        "PKG_CONFIG_PATH",
+        &["usr/lib/pkgconfig", "usr/share/pkgconfig"],
+    ),
+];
 
 /// One makepkg run to perform.
 #[derive(Debug)]
@@ -139,6 +156,14 @@ impl Bubblewrap {
             .args(["--setenv", "SRCDEST", SANDBOX_BUILD])
             .args(["--setenv", "BUILDDIR", &format!("{SANDBOX_BUILD}/work")])
             .args(["--setenv", "MC_BUILD_DEPS_ROOT", SANDBOX_DEPS])
+            .args(DEPS_SEARCH_PATHS.iter().flat_map(|(name, paths)| {
+                let value = paths
+                    .iter()
+                    .map(|path| format!("{SANDBOX_DEPS}/{path}"))
+                    .collect::<Vec<_>>()
+                    .join(":");
+                ["--setenv".to_owned(), (*name).to_owned(), value]
+            }))
             .args(["--setenv", "PACKAGER", &self.packager])
             .args(job.source_date_epoch.iter().flat_map(|epoch| {
                 [
