@@ -2,10 +2,17 @@
 //!
 //! The guest is built by the test from Debian packages (`xtask::guest`: the `linux-image-amd64`
 //! kernel unpacked with `dpkg -x`, a busybox initramfs with `qemu-ga`), into
-//! `target/vm-guest`, where the kernel package stays cached between runs. The boot test takes
-//! 15–30 s under TCG, so there is one: it covers up, status, exec and down in one boot.
+//! `target/vm-guest`, where the kernel package stays cached between runs. A boot takes 10–30 s
+//! under TCG, so the slow tests, named `vm_slow_*`, boot three times in all: one boot for
+//! everything on a running machine, two for `try`.
 
-use std::{fs, path::Path};
+use std::{
+    fs,
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::Path,
+    process::{Command, Stdio},
+};
 
 use pipeline_tests::{Run, bin, require, run, workspace};
 use serde_json::Value;
@@ -16,13 +23,12 @@ fn vm(state: &Path, args: &[&str]) -> Run {
     run(&bin("mc-vm"), &all, "")
 }
 
-/// The one `vm` record of a successful run.
+/// The one record (`vm`, `vm_snapshot`) of a successful run.
 fn vm_ok(state: &Path, args: &[&str]) -> Value {
     let out = vm(state, args);
     assert_eq!(out.code, 0, "mc-vm {args:?}: {out:?}");
-    let records = out.of_type("vm");
-    assert_eq!(records.len(), 1, "{out:?}");
-    records[0].clone()
+    assert_eq!(out.records.len(), 1, "{out:?}");
+    out.records[0].clone()
 }
 
 #[test]
@@ -92,34 +98,110 @@ fn a_missing_file_or_machine_is_a_clear_error() {
     assert!(out.stderr.contains("bad machine name"), "{out:?}");
 }
 
-#[test]
-fn a_debian_guest_boots_under_tcg_runs_a_command_and_stops_cleanly() {
+/// The test guest, built once per run into `target/vm-guest` (the kernel package is cached).
+fn guest() -> xtask::guest::Guest {
     require("qemu-system-x86_64", "qemu-system-x86");
+    require("qemu-img", "qemu-utils");
     require("qemu-ga", "qemu-guest-agent");
     require("busybox", "busybox-static");
-    let guest = xtask::guest::build(&workspace().join("target/vm-guest")).expect("guest builds");
+    xtask::guest::build(&workspace().join("target/vm-guest")).expect("guest builds")
+}
+
+/// A new qcow2 data disk of 64 MiB.
+fn qcow2(path: &Path) {
+    let made = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(path)
+        .arg("64M")
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "qemu-img create {path:?}");
+}
+
+/// Defines machine `name` booting the test guest with `extra` options.
+fn define_guest(state: &Path, guest: &xtask::guest::Guest, name: &str, extra: &[&str]) {
+    let mut args = vec![
+        "define",
+        name,
+        "--memory",
+        "256",
+        "--kernel",
+        guest.kernel.to_str().expect("UTF-8"),
+        "--initrd",
+        guest.initrd.to_str().expect("UTF-8"),
+        "--append",
+        "console=ttyS0",
+        "--agent",
+    ];
+    args.extend_from_slice(extra);
+    vm_ok(state, &args);
+}
+
+/// A guest shell command writing `text` as the first line of sector 2048 of the data disk
+/// (raw bytes: no filesystem needed to prove what snapshots and `try` keep).
+fn write_sector(text: &str) -> String {
+    format!("echo {text} | dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null")
+}
+
+/// The guest shell command printing that line.
+const READ_SECTOR: &str = "dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -n 1";
+
+/// The first line of sector 2048 of the image at `disk`, read on the host.
+fn sector_on_host(disk: &Path, scratch: &Path) -> String {
+    let raw = scratch.join("disk.raw");
+    let converted = Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(disk)
+        .arg(&raw)
+        .status();
+    assert!(converted.is_ok_and(|s| s.success()));
+    let bytes = fs::read(&raw).expect("raw image");
+    let sector = &bytes[2048 * 512..2049 * 512];
+    let line = sector.split(|&b| b == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(line).into_owned()
+}
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The slow VM test of a running machine: one TCG boot (15–30 s) covers up, status, exec,
+/// a live snapshot and its revert on a qcow2 data disk, push and pull, the serial console, a
+/// port forward, and down.
+#[test]
+fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly() {
+    let guest = guest();
     let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().join("state");
-    vm_ok(
+    let data = dir.path().join("data.qcow2");
+    qcow2(&data);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let forward = format!("{port}:80");
+    define_guest(
         &state,
+        &guest,
+        "guest",
         &[
-            "define",
-            "guest",
-            "--memory",
-            "256",
-            "--kernel",
-            guest.kernel.to_str().expect("UTF-8"),
-            "--initrd",
-            guest.initrd.to_str().expect("UTF-8"),
-            "--append",
-            "console=ttyS0",
-            "--agent",
+            "--disk",
+            data.to_str().expect("UTF-8"),
+            "--forward",
+            &forward,
         ],
     );
 
     let up = vm_ok(
         &state,
-        &["up", "guest", "--wait", "agent", "--timeout", "90"],
+        &["up", "guest", "--wait", "agent", "--timeout", "120"],
     );
     let pid = up["pid"].as_u64().expect("a running machine has a pid");
     eprintln!(
@@ -128,6 +210,10 @@ fn a_debian_guest_boots_under_tcg_runs_a_command_and_stops_cleanly() {
     );
     assert_eq!(up["state"], "running");
     assert!(up["agent_ready_ms"].is_u64(), "{up}");
+    assert_eq!(
+        up["forwards"],
+        serde_json::json!([format!("tcp:{port}:80")])
+    );
     assert!(state.join("guest/qmp.sock").exists());
 
     let again = vm(&state, &["up", "guest"]);
@@ -153,6 +239,111 @@ fn a_debian_guest_boots_under_tcg_runs_a_command_and_stops_cleanly() {
     assert_eq!(failing.of_type("vm")[0]["exit_code"], 3);
     assert_eq!(failing.of_type("vm")[0]["stderr"], "oops\n");
 
+    // Snapshot, change, revert: the first content is back.
+    let sh = |command: &str| {
+        let out = vm_ok(&state, &["exec", "guest", "--", "sh", "-c", command]);
+        assert_eq!(out["exit_code"], 0, "{out}");
+        out["stdout"].as_str().unwrap_or_default().to_owned()
+    };
+    sh(&write_sector("first"));
+    let created = vm_ok(&state, &["snapshot", "create", "guest", "before"]);
+    assert_eq!(created["type"], "vm_snapshot");
+    assert_eq!(created["live"], true, "{created}");
+    assert!(created["vm_state_bytes"].as_u64() > Some(0), "{created}");
+    let taken = vm(&state, &["snapshot", "create", "guest", "before"]);
+    assert_eq!(taken.code, 2, "{taken:?}");
+    assert!(
+        taken.stderr.contains("already has a snapshot before"),
+        "{taken:?}"
+    );
+    sh(&write_sector("second"));
+    assert_eq!(sh(READ_SECTOR), "second\n");
+    let reverted = vm_ok(&state, &["snapshot", "revert", "guest", "before"]);
+    assert_eq!(reverted["action"], "revert");
+    assert_eq!(sh(READ_SECTOR), "first\n");
+    let listed = vm(&state, &["snapshot", "list", "guest"]);
+    let names: Vec<&Value> = listed
+        .of_type("vm_snapshot")
+        .iter()
+        .map(|r| &r["snapshot"])
+        .collect();
+    assert_eq!(names, ["before"]);
+    vm_ok(&state, &["snapshot", "delete", "guest", "before"]);
+    assert!(
+        vm(&state, &["snapshot", "list", "guest"])
+            .records
+            .is_empty()
+    );
+    let gone = vm(&state, &["snapshot", "revert", "guest", "before"]);
+    assert_eq!(gone.code, 2, "{gone:?}");
+    assert!(gone.stderr.contains("has no snapshot before"), "{gone:?}");
+
+    // Push and pull through the agent: more than one chunk, every byte value.
+    let blob: Vec<u8> = (0..600_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let local = dir.path().join("blob");
+    let back = dir.path().join("back");
+    fs::write(&local, &blob).expect("writes");
+    let pushed = vm_ok(
+        &state,
+        &["push", "guest", local.to_str().expect("UTF-8"), "/tmp/blob"],
+    );
+    assert_eq!(pushed["size_bytes"], 600_000);
+    assert_eq!(sh("wc -c < /tmp/blob").trim(), "600000");
+    let pulled = vm_ok(
+        &state,
+        &["pull", "guest", "/tmp/blob", back.to_str().expect("UTF-8")],
+    );
+    assert_eq!(pulled["guest_path"], "/tmp/blob");
+    assert!(
+        fs::read(&back).expect("pulled") == blob,
+        "pulled bytes differ"
+    );
+    let missing = vm(
+        &state,
+        &[
+            "pull",
+            "guest",
+            "/nonexistent",
+            back.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(missing.code, 2, "{missing:?}");
+
+    // The serial console answers (the guest runs a shell on ttyS0).
+    let mut console = Command::new(bin("mc-vm"))
+        .args(["--state", state.to_str().expect("UTF-8")])
+        .args(["console", "guest", "--until", "42", "--timeout", "60"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mc-vm console starts");
+    console
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(b"echo $((6*7))\n")
+        .expect("writes");
+    let answer = console.wait_with_output().expect("console finishes");
+    assert!(answer.status.success(), "{answer:?}");
+    assert!(
+        String::from_utf8_lossy(&answer.stdout).contains("42"),
+        "{answer:?}"
+    );
+
+    // The port forward reaches a server in the guest.
+    sh("mkdir -p /www && echo hello > /www/index.html && httpd -p 80 -h /www");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects to the forward");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /index.html HTTP/1.0\r\n\r\n")
+        .expect("asks");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(reply.ends_with("hello\n"), "{reply}");
+
     // The test guest's /init does not handle the ACPI button: down falls back to `quit`.
     let down = vm_ok(&state, &["down", "guest", "--timeout", "1"]);
     assert_eq!(down["state"], "stopped");
@@ -163,14 +354,150 @@ fn a_debian_guest_boots_under_tcg_runs_a_command_and_stops_cleanly() {
         stat.is_empty() || stat.contains(") Z"),
         "QEMU {pid} still runs: {stat}"
     );
-    for leftover in ["qmp.sock", "agent.sock", "qemu.pid"] {
+    for leftover in ["qmp.sock", "agent.sock", "console.sock", "qemu.pid"] {
         assert!(
             !state.join("guest").join(leftover).exists(),
             "{leftover} left behind"
         );
     }
     let console = fs::read_to_string(state.join("guest/console.log")).expect("console logged");
+    let log = Command::new(bin("mc-vm"))
+        .args([
+            "--state",
+            state.to_str().expect("UTF-8"),
+            "console",
+            "guest",
+            "--log",
+        ])
+        .output()
+        .expect("console --log runs");
+    assert_eq!(String::from_utf8_lossy(&log.stdout), console);
     assert!(console.contains("init: qemu-ga on /dev/vport"), "{console}");
+
+    // Stopped: snapshots of the disks alone, through qemu-img.
+    let offline = vm_ok(&state, &["snapshot", "create", "guest", "cold"]);
+    assert_eq!(
+        (offline["live"].clone(), offline["vm_state_bytes"].clone()),
+        (false.into(), 0.into())
+    );
+    vm_ok(&state, &["snapshot", "delete", "guest", "cold"]);
+}
+
+/// The slow VM test of `try`: two TCG boots of throwaway copies. A failing check leaves the
+/// machine's disk byte-identical; passing checks with `--keep` commit the change into it.
+#[test]
+fn vm_slow_try_throws_a_failed_copy_away_and_keeps_a_passing_one() {
+    let guest = guest();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let data = dir.path().join("data.qcow2");
+    qcow2(&data);
+    define_guest(
+        &state,
+        &guest,
+        "box",
+        &["--disk", data.to_str().expect("UTF-8")],
+    );
+    let before = sha256(&data);
+
+    let write = write_sector("upgraded");
+    let check = format!("{READ_SECTOR} | grep upgraded");
+    let failed = vm(
+        &state,
+        &[
+            "try",
+            "box",
+            "--run",
+            &write,
+            "--check",
+            &check,
+            "--check",
+            "echo broken >&2; exit 4",
+            "--timeout",
+            "120",
+        ],
+    );
+    assert_eq!(failed.code, 1, "{failed:?}");
+    let verdict = failed.of_type("vm_try")[0];
+    assert_eq!(verdict["verdict"], "failed", "{verdict}");
+    assert_eq!(verdict["kept"], false);
+    let steps = verdict["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 3, "{verdict}");
+    assert_eq!(
+        (steps[0]["step"].clone(), steps[0]["exit_code"].clone()),
+        ("run".into(), 0.into())
+    );
+    assert_eq!(steps[1]["stdout"], "upgraded\n");
+    assert_eq!(
+        (steps[2]["exit_code"].clone(), steps[2]["stderr"].clone()),
+        (4.into(), "broken\n".into())
+    );
+    assert_eq!(
+        sha256(&data),
+        before,
+        "a failed try wrote the machine's disk"
+    );
+    assert!(!state.join("box/try").exists(), "the copy was left behind");
+
+    let kept = vm(
+        &state,
+        &[
+            "try",
+            "box",
+            "--keep",
+            "--run",
+            &write,
+            "--check",
+            &check,
+            "--timeout",
+            "120",
+        ],
+    );
+    assert_eq!(kept.code, 0, "{kept:?}");
+    let verdict = kept.of_type("vm_try")[0];
+    assert_eq!(
+        (verdict["verdict"].clone(), verdict["kept"].clone()),
+        ("passed".into(), true.into()),
+        "{verdict}"
+    );
+    assert!(verdict["agent_ready_ms"].is_u64());
+    assert_eq!(sector_on_host(&data, dir.path()), "upgraded");
+    assert!(!state.join("box/try").exists(), "the copy was left behind");
+    assert_eq!(vm_ok(&state, &["status", "box"])["state"], "stopped");
+
+    // QEMU killed under a running step: a failed verdict saying so, soon, and nothing left.
+    let promoted = sha256(&data);
+    let slow = Command::new(bin("mc-vm"))
+        .args(["--state", state.to_str().expect("UTF-8"), "try", "box"])
+        .args(["--run", "echo step-started > /dev/ttyS0; sleep 600"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mc-vm try starts");
+    let console = state.join("box/try/console.log");
+    let started = std::time::Instant::now();
+    while !fs::read_to_string(&console).is_ok_and(|log| log.contains("step-started")) {
+        assert!(started.elapsed().as_secs() < 120, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = fs::read_to_string(state.join("box/try/qemu.pid")).expect("the copy's pid");
+    let killed = Command::new("kill").args(["-KILL", pid.trim()]).status();
+    assert!(killed.is_ok_and(|status| status.success()));
+    let out = pipeline_tests::parse_output(&slow.wait_with_output().expect("try finishes"));
+    assert_eq!(out.code, 1, "{out:?}");
+    let step = &out.of_type("vm_try")[0]["steps"][0];
+    assert!(step["exit_code"].is_null(), "{step}");
+    assert!(
+        step["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("connection closed")),
+        "{step}"
+    );
+    assert!(
+        !state.join("box/try").exists(),
+        "the killed copy was left behind"
+    );
+    assert_eq!(sha256(&data), promoted);
 }
 
 #[test]

@@ -6,9 +6,9 @@
 //! `Command` implementation is needed yet: tests/vm.rs runs them against the real QEMU.
 
 use std::{
-    io::BufReader,
+    io::{BufRead, BufReader},
     os::unix::net::UnixStream,
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -21,6 +21,8 @@ pub struct Qmp {
     inner: qapi::Qmp<qapi::Stream<BufReader<UnixStream>, UnixStream>>,
     /// The QEMU version the greeting reports.
     pub version: String,
+    /// The socket, for messages.
+    path: PathBuf,
 }
 
 impl Qmp {
@@ -39,13 +41,15 @@ impl Qmp {
         stream
             .set_read_timeout(Some(timeout))
             .map_err(VmError::io("setting a timeout on", path))?;
-        Self::over(stream).map_err(|error| match error {
+        let mut qmp = Self::over(stream).map_err(|error| match error {
             VmError::Qmp { message, .. } => VmError::Qmp {
                 path: path.to_owned(),
                 message,
             },
             other => other,
-        })
+        })?;
+        qmp.path = path.to_owned();
+        Ok(qmp)
     }
 
     /// Greets QEMU over a connected stream (the capabilities handshake).
@@ -54,7 +58,19 @@ impl Qmp {
             path: Default::default(),
             message: source.to_string(),
         })?;
-        let mut inner = qapi::Qmp::new(qapi::Stream::new(BufReader::new(reader), stream));
+        let mut reader = BufReader::new(reader);
+        // qapi panics on a socket that closes before the greeting: look for one first.
+        let closed = reader.fill_buf().map_err(|source| VmError::Qmp {
+            path: Default::default(),
+            message: format!("waiting for the greeting: {source}"),
+        })?;
+        if closed.is_empty() {
+            return Err(VmError::Qmp {
+                path: Default::default(),
+                message: "the socket closed before QEMU's greeting".to_owned(),
+            });
+        }
+        let mut inner = qapi::Qmp::new(qapi::Stream::new(reader, stream));
         let greeting = inner.handshake().map_err(|source| VmError::Qmp {
             path: Default::default(),
             message: format!("handshake: {source}"),
@@ -63,12 +79,13 @@ impl Qmp {
         Ok(Self {
             inner,
             version: format!("{}.{}.{}", qemu.major, qemu.minor, qemu.micro),
+            path: PathBuf::new(),
         })
     }
 
     fn execute<C: qapi::Command>(&mut self, command: &C) -> Result<C::Ok, VmError> {
         self.inner.execute(command).map_err(|source| VmError::Qmp {
-            path: Default::default(),
+            path: self.path.clone(),
             message: format!("{}: {source}", C::NAME),
         })
     }
@@ -91,6 +108,103 @@ impl Qmp {
     pub fn quit(&mut self) -> Result<(), VmError> {
         self.execute(&qmp::quit {}).map(drop)
     }
+
+    /// Saves the machine's state (memory and devices into `vmstate`'s image, every disk of
+    /// `devices` as an internal qcow2 snapshot) under `tag`; the guest goes on running.
+    pub fn snapshot_save(
+        &mut self,
+        tag: &str,
+        vmstate: &str,
+        devices: &[String],
+        timeout: Duration,
+    ) -> Result<(), VmError> {
+        let job_id = format!("mc-vm-save-{tag}");
+        self.execute(&qmp::snapshot_save {
+            job_id: job_id.clone(),
+            tag: tag.to_owned(),
+            vmstate: vmstate.to_owned(),
+            devices: devices.to_vec(),
+        })?;
+        self.finish_job(&job_id, timeout)
+    }
+
+    /// Puts the machine back to snapshot `tag` (memory, devices and disks); a running guest
+    /// goes on from there.
+    pub fn snapshot_load(
+        &mut self,
+        tag: &str,
+        vmstate: &str,
+        devices: &[String],
+        timeout: Duration,
+    ) -> Result<(), VmError> {
+        let job_id = format!("mc-vm-load-{tag}");
+        self.execute(&qmp::snapshot_load {
+            job_id: job_id.clone(),
+            tag: tag.to_owned(),
+            vmstate: vmstate.to_owned(),
+            devices: devices.to_vec(),
+        })?;
+        self.finish_job(&job_id, timeout)
+    }
+
+    /// Deletes snapshot `tag` from the disks of `devices`.
+    pub fn snapshot_delete(
+        &mut self,
+        tag: &str,
+        devices: &[String],
+        timeout: Duration,
+    ) -> Result<(), VmError> {
+        let job_id = format!("mc-vm-delete-{tag}");
+        self.execute(&qmp::snapshot_delete {
+            job_id: job_id.clone(),
+            tag: tag.to_owned(),
+            devices: devices.to_vec(),
+        })?;
+        self.finish_job(&job_id, timeout)
+    }
+
+    /// Waits for job `id` to conclude (polling `query-jobs`), dismisses it, and returns its
+    /// error as a [`VmError::Qmp`]. Snapshot jobs are created with manual dismissal, so a
+    /// concluded job stays listed until dismissed.
+    fn finish_job(&mut self, id: &str, timeout: Duration) -> Result<(), VmError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let jobs = self.execute(&qmp::query_jobs {})?;
+            // The JOB_STATUS_CHANGE events qapi queues while we poll say nothing query-jobs
+            // does not.
+            self.inner.events().for_each(drop);
+            let job = jobs.into_iter().find(|job| job.id == id);
+            match job {
+                Some(job) if job.status == qmp::JobStatus::concluded => {
+                    self.execute(&qmp::job_dismiss { id: id.to_owned() })?;
+                    return match job.error {
+                        None => Ok(()),
+                        Some(message) => Err(VmError::Qmp {
+                            path: self.path.clone(),
+                            message: format!("job {id}: {message}"),
+                        }),
+                    };
+                }
+                Some(_) => {}
+                None => {
+                    return Err(VmError::Qmp {
+                        path: self.path.clone(),
+                        message: format!("job {id} vanished"),
+                    });
+                }
+            }
+            if started.elapsed() >= timeout {
+                // Left running: QEMU finishes or fails it; the next command's query sees it.
+                return Err(VmError::Qmp {
+                    path: self.path.clone(),
+                    message: format!("job {id} did not finish within {} s", timeout.as_secs()),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +222,29 @@ mod tests {
         r#"{"return": {"status": "running", "singlestep": false, "running": true}}"#,
         r#"{"return": {}}"#,
     ];
+
+    #[test]
+    fn a_socket_that_closes_is_an_error_not_a_panic_or_a_hang() {
+        let (ours, theirs) = UnixStream::pair().expect("socket pair");
+        drop(theirs);
+        let error = Qmp::over(ours).err().expect("no greeting");
+        assert!(error.to_string().contains("closed before"), "{error}");
+
+        // Closed after the greeting, while a command waits for its reply.
+        let (ours, theirs) = UnixStream::pair().expect("socket pair");
+        let qemu = std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(theirs.try_clone().expect("clones"));
+            let mut writer = theirs;
+            writeln!(writer, "{}", QEMU_7_2[0]).expect("greets");
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("reads qmp_capabilities");
+            writeln!(writer, "{}", QEMU_7_2[1]).expect("replies");
+        });
+        let mut qmp = Qmp::over(ours).expect("handshake");
+        qemu.join().expect("fake QEMU ran");
+        let error = qmp.status().expect_err("no reply");
+        assert!(error.to_string().contains("query-status"), "{error}");
+    }
 
     #[test]
     fn a_recorded_qemu_7_2_session_decodes() {
