@@ -98,6 +98,38 @@ fn a_missing_file_or_machine_is_a_clear_error() {
     assert!(out.stderr.contains("bad machine name"), "{out:?}");
 }
 
+/// Stops machine `name` when dropped, so a failing test leaves no QEMU behind.
+struct DownOnDrop<'a>(&'a Path, &'a str);
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        // After a passing test the machine is stopped already, and this finds nothing to do.
+        let _ = Command::new(bin("mc-vm"))
+            .args([
+                "--state",
+                self.0.to_str().unwrap_or_default(),
+                "down",
+                self.1,
+            ])
+            .args(["--timeout", "0"])
+            .output();
+    }
+}
+
+/// Fails unless `record` has exactly the fields mc-records(7) lists for it.
+fn assert_fields(record: &Value, fields: &[&str]) {
+    let mut keys: Vec<&str> = record
+        .as_object()
+        .expect("a record is an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut fields = fields.to_vec();
+    keys.sort_unstable();
+    fields.sort_unstable();
+    assert_eq!(keys, fields, "{record}");
+}
+
 /// The test guest, built once per run into `target/vm-guest` (the kernel package is cached).
 fn guest() -> xtask::guest::Guest {
     require("qemu-system-x86_64", "qemu-system-x86");
@@ -198,6 +230,7 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
             &forward,
         ],
     );
+    let _down = DownOnDrop(&state, "guest");
 
     let up = vm_ok(
         &state,
@@ -247,7 +280,20 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
     };
     sh(&write_sector("first"));
     let created = vm_ok(&state, &["snapshot", "create", "guest", "before"]);
-    assert_eq!(created["type"], "vm_snapshot");
+    assert_fields(
+        &created,
+        &[
+            "type",
+            "machine",
+            "snapshot",
+            "action",
+            "live",
+            "vm_state_bytes",
+            "created",
+            "disks",
+            "elapsed_ms",
+        ],
+    );
     assert_eq!(created["live"], true, "{created}");
     assert!(created["vm_state_bytes"].as_u64() > Some(0), "{created}");
     let taken = vm(&state, &["snapshot", "create", "guest", "before"]);
@@ -398,6 +444,7 @@ fn vm_slow_try_throws_a_failed_copy_away_and_keeps_a_passing_one() {
         "box",
         &["--disk", data.to_str().expect("UTF-8")],
     );
+    let _down = DownOnDrop(&state, "box");
     let before = sha256(&data);
 
     let write = write_sector("upgraded");
@@ -422,6 +469,30 @@ fn vm_slow_try_throws_a_failed_copy_away_and_keeps_a_passing_one() {
     assert_eq!(verdict["verdict"], "failed", "{verdict}");
     assert_eq!(verdict["kept"], false);
     let steps = verdict["steps"].as_array().expect("steps");
+    assert_fields(
+        verdict,
+        &[
+            "type",
+            "machine",
+            "verdict",
+            "kept",
+            "agent_ready_ms",
+            "steps",
+            "elapsed_ms",
+        ],
+    );
+    assert_fields(
+        &steps[0],
+        &[
+            "step",
+            "command",
+            "exit_code",
+            "stdout",
+            "stderr",
+            "error",
+            "elapsed_ms",
+        ],
+    );
     assert_eq!(steps.len(), 3, "{verdict}");
     assert_eq!(
         (steps[0]["step"].clone(), steps[0]["exit_code"].clone()),
@@ -509,6 +580,7 @@ fn a_killed_qemu_a_silent_agent_or_a_vanished_disk_leave_nothing_behind() {
     fs::write(&disk, vec![0; 1 << 20]).expect("writes");
     // No kernel: QEMU runs SeaBIOS, which finds nothing to boot and idles; enough for QMP.
     vm_ok(&state, &["define", "bare", "--memory", "64", "--agent"]);
+    let _down = DownOnDrop(&state, "bare");
     vm_ok(
         &state,
         &["define", "disky", "--disk", disk.to_str().expect("UTF-8")],

@@ -70,8 +70,19 @@ impl Agent {
             .map_err(|error| error.to_string())?;
         let reader = stream.try_clone().map_err(|error| error.to_string())?;
         let mut inner = qapi::Qga::new(qapi::Stream::new(BufReader::new(reader), stream));
-        inner.guest_sync(id).map_err(|error| error.to_string())?;
-        Ok(Self { inner })
+        let id = i64::from(id);
+        inner
+            .write_command(&qga::guest_sync { id })
+            .map_err(|error| error.to_string())?;
+        // A request of an earlier attempt can wait in the port until qemu-ga opens it, and its
+        // answer comes first: skip answers to other ids (qapi's own guest_sync gives up on them).
+        loop {
+            match inner.read_response::<qga::guest_sync>() {
+                Ok(answer) if answer == id => return Ok(Self { inner }),
+                Ok(_) => {}
+                Err(error) => return Err(error.to_string()),
+            }
+        }
     }
 
     /// Runs `command` (program searched in the guest's PATH, then its arguments) and waits up

@@ -10,14 +10,17 @@ use crate::machine::Forward;
 /// QEMU machines driven through QMP and the QEMU guest agent, answering in JSON lines.
 ///
 /// A machine is a TOML definition, `STATE/NAME/machine.toml`; while it runs, the same folder
-/// holds its QMP socket (`qmp.sock`), guest-agent socket (`agent.sock`), serial console log
-/// (`console.log`), QEMU's own log (`qemu.log`) and pid file (`qemu.pid`). Two mc-vm commands on
-/// one machine are serialised by a lock on `STATE/NAME/lock`.
+/// holds its QMP socket (`qmp.sock`), guest-agent socket (`agent.sock`), serial console socket
+/// (`console.sock`) and log (`console.log`, kept after `down`), QEMU's own log (`qemu.log`) and
+/// pid file (`qemu.pid`); `try` keeps its throwaway copy in `STATE/NAME/try/`. Two mc-vm commands
+/// on one machine are serialised by a lock on `STATE/NAME/lock` (a command waits up to 30 s for
+/// it, `exec`, `push` and `pull` up to their `--timeout`).
 ///
 /// Every wait has a timeout: a QEMU that was killed, an agent that never answers or a QMP
 /// socket that closes is an error (exit status 2), and `up` and `try` stop what they started.
 ///
-/// Every command prints `vm` records (see mc-records(7)).
+/// Every command but `console` prints records (see mc-records(7)): `vm`, `vm_snapshot` for
+/// `snapshot`, `vm_try` for `try`.
 ///
 /// Example: `mc-vm define web --kernel vmlinuz --initrd initrd.img --agent && mc-vm up web --wait
 /// agent && mc-vm exec web -- uname -r`
@@ -113,7 +116,7 @@ pub enum SnapshotCommand {
 pub struct SnapshotArgs {
     /// The machine.
     pub name: String,
-    /// The snapshot (letters, digits, `-`, `_`, `.`).
+    /// The snapshot (a letter, then letters, digits, `-`, `_`, `.`).
     pub snapshot: String,
     /// Seconds to wait for QEMU's snapshot job.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]

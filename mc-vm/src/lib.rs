@@ -36,6 +36,7 @@ use crate::{
     qemu::Files,
     qmp::Qmp,
     record::Output,
+    snapshot::Change,
 };
 
 /// The tool's name in error records.
@@ -221,23 +222,30 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Push(args) => records.push(vm(guest_io::push(&state, &args)?)),
         Command::Pull(args) => records.push(vm(guest_io::pull(&state, &args)?)),
         Command::Console(args) => return Ok(guest_io::console(&state, &args).map(|()| EXIT_OK)?),
-        Command::Snapshot(command) => {
-            let (action, args) = match &command {
-                SnapshotCommand::List(args) => {
-                    records.extend(
-                        snapshot::list(&state, &args.name)?
-                            .into_iter()
-                            .map(Output::VmSnapshot),
-                    );
-                    ("list", None)
-                }
-                SnapshotCommand::Create(args) => ("create", Some(args)),
-                SnapshotCommand::Revert(args) => ("revert", Some(args)),
-                SnapshotCommand::Delete(args) => ("delete", Some(args)),
-            };
-            if let Some(args) = args {
-                records.push(Output::VmSnapshot(snapshot::change(&state, action, args)?));
-            }
+        Command::Snapshot(SnapshotCommand::List(args)) => {
+            let list = snapshot::list(&state, &args.name)?;
+            records.extend(list.into_iter().map(Output::VmSnapshot));
+        }
+        Command::Snapshot(SnapshotCommand::Create(args)) => {
+            records.push(Output::VmSnapshot(snapshot::change(
+                &state,
+                Change::Create,
+                &args,
+            )?));
+        }
+        Command::Snapshot(SnapshotCommand::Revert(args)) => {
+            records.push(Output::VmSnapshot(snapshot::change(
+                &state,
+                Change::Revert,
+                &args,
+            )?));
+        }
+        Command::Snapshot(SnapshotCommand::Delete(args)) => {
+            records.push(Output::VmSnapshot(snapshot::change(
+                &state,
+                Change::Delete,
+                &args,
+            )?));
         }
         Command::Try(args) => records.push(Output::VmTry(trial::run(&state, &args)?)),
         Command::Down(args) => records.push(vm(down(&state, &args)?)),

@@ -37,8 +37,34 @@ pub fn list(state: &State, name: &str) -> Result<Vec<SnapshotRecord>, VmError> {
     Ok(records)
 }
 
-/// `create`, `revert` or `delete` snapshot `args.snapshot` of every disk.
-pub fn change(state: &State, action: &str, args: &SnapshotArgs) -> Result<SnapshotRecord, VmError> {
+/// What [`change`] does to a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Take it.
+    Create,
+    /// Go back to it.
+    Revert,
+    /// Delete it.
+    Delete,
+}
+
+impl Change {
+    /// The action's name in records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Revert => "revert",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// Creates, reverts to or deletes snapshot `args.snapshot` of every disk.
+pub fn change(
+    state: &State,
+    change: Change,
+    args: &SnapshotArgs,
+) -> Result<SnapshotRecord, VmError> {
     let tag = &args.snapshot;
     let valid = !tag.is_empty()
         && tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -54,15 +80,15 @@ pub fn change(state: &State, action: &str, args: &SnapshotArgs) -> Result<Snapsh
     let files = Files::new(state.dir(&args.name)?);
     let live = files.running_pid().is_some();
     let existing = find(&disks, tag)?;
-    match (action, existing.is_some()) {
-        ("create", true) => {
+    match (change, existing.is_some()) {
+        (Change::Create, true) => {
             return Err(VmError::SnapshotExists {
                 name: machine.name,
                 snapshot: tag.clone(),
             });
         }
-        ("create", false) => {}
-        _ => {
+        (Change::Create, false) => {}
+        (Change::Revert | Change::Delete, _) => {
             // Every disk must hold it: reverting some disks and not others breaks the guest.
             for disk in &disks {
                 if !image::snapshots(disk)?.iter().any(|s| &s.name == tag) {
@@ -78,29 +104,23 @@ pub fn change(state: &State, action: &str, args: &SnapshotArgs) -> Result<Snapsh
     let timeout = Duration::from_secs(args.timeout);
     if live {
         let devices: Vec<String> = (0..disks.len()).map(qemu::node_name).collect();
-        let vmstate = &devices[0];
-        let mut qmp = Qmp::connect(&files.qmp(), QMP_TIMEOUT)?;
-        match action {
-            "create" => qmp.snapshot_save(tag, vmstate, &devices, timeout)?,
-            "revert" => qmp.snapshot_load(tag, vmstate, &devices, timeout)?,
-            _ => qmp.snapshot_delete(tag, &devices, timeout)?,
-        }
+        Qmp::connect(&files.qmp(), QMP_TIMEOUT)?.snapshot(change, tag, &devices, timeout)?;
     } else {
-        let op = match action {
-            "create" => SnapshotOp::Create,
-            "revert" => SnapshotOp::Apply,
-            _ => SnapshotOp::Delete,
+        let op = match change {
+            Change::Create => SnapshotOp::Create,
+            Change::Revert => SnapshotOp::Apply,
+            Change::Delete => SnapshotOp::Delete,
         };
         for disk in &disks {
             image::snapshot(op, tag, disk)?;
         }
     }
     let mut record = match find(&disks, tag)? {
-        Some((snapshot, disk)) => record(&machine, action, live, &snapshot, &disk),
+        Some((snapshot, disk)) => record(&machine, change.name(), live, &snapshot, &disk),
         None => SnapshotRecord {
             machine: machine.name.clone(),
             snapshot: tag.clone(),
-            action: action.to_owned(),
+            action: change.name().to_owned(),
             live,
             ..SnapshotRecord::default()
         },
