@@ -96,6 +96,27 @@ fn a_missing_file_or_machine_is_a_clear_error() {
     let out = vm(&state, &["define", "../escape"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("bad machine name"), "{out:?}");
+
+    // Snapshots need qcow2 disks; `try` needs an agent and every disk; both say so.
+    let raw = dir.path().join("raw.img");
+    fs::write(&raw, vec![0; 4096]).expect("writes");
+    let raw = raw.to_str().expect("UTF-8");
+    vm_ok(&state, &["define", "plain", "--disk", raw, "--agent"]);
+    vm_ok(&state, &["define", "diskless"]);
+    for (name, says) in [("plain", "raw.img is raw"), ("diskless", "it has no disk")] {
+        let out = vm(&state, &["snapshot", "create", name, "s"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains(says), "{out:?}");
+    }
+    let out = vm(&state, &["snapshot", "create", "plain", "1st"]);
+    assert!(out.stderr.contains("bad snapshot name"), "{out:?}");
+    let out = vm(&state, &["try", "diskless", "--run", "true"]);
+    assert!(out.stderr.contains("has no guest agent"), "{out:?}");
+    fs::remove_file(raw).expect("removes");
+    let out = vm(&state, &["try", "plain", "--run", "true"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("does not exist"), "{out:?}");
+    assert!(!state.join("plain/try").exists());
 }
 
 /// Stops machine `name` when dropped, so a failing test leaves no QEMU behind.
@@ -389,6 +410,10 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
     let mut reply = String::new();
     let _ = stream.read_to_string(&mut reply);
     assert!(reply.ends_with("hello\n"), "{reply}");
+
+    let busy = vm(&state, &["try", "guest", "--run", "true"]);
+    assert_eq!(busy.code, 2, "{busy:?}");
+    assert!(busy.stderr.contains("is running"), "{busy:?}");
 
     // The test guest's /init does not handle the ACPI button: down falls back to `quit`.
     let down = vm_ok(&state, &["down", "guest", "--timeout", "1"]);
