@@ -19,6 +19,9 @@ pub const QEMU: &str = "qemu-system-x86_64";
 /// The virtio-serial port name `qemu-ga` looks for.
 pub const AGENT_PORT: &str = "org.qemu.guest_agent.0";
 
+/// How long QEMU may take to set a machine up and go to the background.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long the KVM probe may take before KVM counts as not working.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -240,27 +243,50 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
                 &format!("virtserialport,chardev=agent,name={AGENT_PORT}"),
             ]);
     }
-    let status = command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
-        .status()
+        .spawn()
         .map_err(|source| VmError::Spawn {
             program: QEMU,
             source,
         })?;
+    // With -daemonize the first process exits once the machine is set up; it should not hang,
+    // but if it does, the start fails rather than mc-vm.
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() < START_TIMEOUT => {
+                thread::sleep(Duration::from_millis(20))
+            }
+            _ => break None,
+        }
+    };
     let pid = files.running_pid();
-    match pid {
-        Some(pid) if status.success() => {
+    match (pid, status) {
+        (Some(pid), Some(status)) if status.success() => {
             fs::write(files.accel(), accel).map_err(VmError::io("writing", &files.accel()))?;
             Ok(pid)
         }
         _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            if let Some(pid) = pid {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
             files.clean_up();
             let log = fs::read_to_string(files.log()).unwrap_or_default();
+            let mut message = log.trim().to_owned();
+            if status.is_none() {
+                message = format!("no answer within {} s. {message}", START_TIMEOUT.as_secs());
+            }
             Err(VmError::Start {
                 name: machine.name.clone(),
-                message: log.trim().to_owned(),
+                message,
             })
         }
     }
