@@ -485,8 +485,14 @@ fn vm_slow_try_throws_a_failed_copy_away_and_keeps_a_passing_one() {
             &check,
             "--check",
             "echo broken >&2; exit 4",
+            "--check",
+            "sleep 600",
+            "--check",
+            "echo never runs",
             "--timeout",
             "120",
+            "--step-timeout",
+            "15",
         ],
     );
     assert_eq!(failed.code, 1, "{failed:?}");
@@ -518,7 +524,8 @@ fn vm_slow_try_throws_a_failed_copy_away_and_keeps_a_passing_one() {
             "elapsed_ms",
         ],
     );
-    assert_eq!(steps.len(), 3, "{verdict}");
+    // Every check runs after one fails; none after one that did not finish.
+    assert_eq!(steps.len(), 4, "{verdict}");
     assert_eq!(
         (steps[0]["step"].clone(), steps[0]["exit_code"].clone()),
         ("run".into(), 0.into())
@@ -527,6 +534,13 @@ fn vm_slow_try_throws_a_failed_copy_away_and_keeps_a_passing_one() {
     assert_eq!(
         (steps[2]["exit_code"].clone(), steps[2]["stderr"].clone()),
         (4.into(), "broken\n".into())
+    );
+    assert!(steps[3]["exit_code"].is_null(), "{verdict}");
+    assert!(
+        steps[3]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("did not finish within 15 s")),
+        "{verdict}"
     );
     assert_eq!(
         sha256(&data),
