@@ -398,6 +398,53 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
         "{answer:?}"
     );
 
+    // On a terminal (script(1) gives it one) the console is interactive, and Ctrl-] leaves.
+    let mut session = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} --state {} console guest",
+                bin("mc-vm").display(),
+                state.display()
+            ),
+        ])
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script(1) runs (util-linux)");
+    let mut keys = session.stdin.take().expect("piped");
+    let mut screen = session.stdout.take().expect("piped");
+    let (seen, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0; 1024];
+        while let Ok(read @ 1..) = screen.read(&mut buf) {
+            let _ = seen.send(String::from_utf8_lossy(&buf[..read]).into_owned());
+        }
+    });
+    keys.write_all(b"echo $((7*6))x\n").expect("types");
+    let mut text = String::new();
+    while !text.contains("42x") {
+        match lines.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(more) => text.push_str(&more),
+            Err(error) => panic!("no answer on the interactive console ({error}): {text:?}"),
+        }
+    }
+    keys.write_all(&[0x1d]).expect("types Ctrl-]");
+    let started = std::time::Instant::now();
+    let left = loop {
+        if let Some(status) = session.try_wait().expect("waits") {
+            break status;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "Ctrl-] did not leave the console"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(left.success(), "{left:?}");
+
     // The port forward reaches a server in the guest.
     sh("mkdir -p /www && echo hello > /www/index.html && httpd -p 80 -h /www");
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects to the forward");

@@ -88,10 +88,11 @@ fn copied(
 pub fn console(state: &State, args: &ConsoleArgs) -> Result<(), VmError> {
     let machine = state.load(&args.name)?;
     let files = Files::new(state.dir(&args.name)?);
-    let mut stdout = io::stdout().lock();
     if args.log {
         let log = fs::read(files.console()).map_err(VmError::io("reading", &files.console()))?;
-        return stdout
+        // Locked here only: the interactive session writes stdout from its own thread.
+        return io::stdout()
+            .lock()
             .write_all(&log)
             .map_err(VmError::io("writing", "stdout".as_ref()));
     }
