@@ -147,6 +147,9 @@ extras() {
 	echo "$create $revert $try"
 }
 
+# "MIN-MAX" of the numbers on stdin.
+spread() { sort -n | awk 'NR == 1 { min = $1 } { max = $1 } END { printf "%s-%s", min, max }'; }
+
 main() {
 	check_peers
 	build
@@ -172,8 +175,8 @@ main() {
 		"disk, TCG; $(nproc) cores; mc-vm $PROFILE build"
 	echo
 	row "to a guest agent that answers" "seconds" "median of $RUNS"
-	row "mc-vm up --wait agent" "$T_MC" "agent_ready_ms $READY_MS (median)"
-	row "bare qemu-system-x86_64 + guest-sync" "$T_BARE" "the same QEMU arguments"
+	row "mc-vm up --wait agent" "$T_MC" "runs $(awk '{ print $1 }' "$WORK/mc.txt" | spread); agent_ready_ms $READY_MS"
+	row "bare qemu-system-x86_64 + guest-sync" "$T_BARE" "runs $(spread <"$WORK/bare.txt"); the same QEMU arguments"
 	row "mc-vm / bare" "$(ratio "$T_MC" "$T_BARE")x" "mc-vm adds ${OVERHEAD_MS} ms"
 	row "mc-vm up --accel auto" "$T_AUTO" "1 run; the KVM probe included"
 	echo

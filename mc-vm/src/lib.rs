@@ -32,12 +32,11 @@ use minicluster::{
 pub use crate::error::VmError;
 use crate::{
     agent::Agent,
-    cli::{Accel, Cli, Command, DefineArgs, DownArgs, ExecArgs, SnapshotCommand, UpArgs, WaitFor},
+    cli::{Accel, Cli, Command, DefineArgs, DownArgs, ExecArgs, UpArgs, WaitFor},
     machine::{Machine, State},
     qemu::Files,
     qmp::Qmp,
     record::Output,
-    snapshot::Change,
 };
 
 /// The tool's name in error records.
@@ -77,30 +76,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Push(args) => records.push(vm(guest_io::push(&state, &args)?)),
         Command::Pull(args) => records.push(vm(guest_io::pull(&state, &args)?)),
         Command::Console(args) => return Ok(guest_io::console(&state, &args).map(|()| EXIT_OK)?),
-        Command::Snapshot(SnapshotCommand::List(args)) => {
-            let list = snapshot::list(&state, &args.name)?;
-            records.extend(list.into_iter().map(Output::VmSnapshot));
-        }
-        Command::Snapshot(SnapshotCommand::Create(args)) => {
-            records.push(Output::VmSnapshot(snapshot::change(
-                &state,
-                Change::Create,
-                &args,
-            )?));
-        }
-        Command::Snapshot(SnapshotCommand::Revert(args)) => {
-            records.push(Output::VmSnapshot(snapshot::change(
-                &state,
-                Change::Revert,
-                &args,
-            )?));
-        }
-        Command::Snapshot(SnapshotCommand::Delete(args)) => {
-            records.push(Output::VmSnapshot(snapshot::change(
-                &state,
-                Change::Delete,
-                &args,
-            )?));
+        Command::Snapshot(command) => {
+            let changed = snapshot::run(&state, &command)?;
+            records.extend(changed.into_iter().map(Output::VmSnapshot));
         }
         Command::Try(args) => records.push(Output::VmTry(trial::run(&state, &args)?)),
         Command::Down(args) => records.push(vm(down(&state, &args)?)),

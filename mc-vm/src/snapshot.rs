@@ -9,7 +9,7 @@ use std::{path::PathBuf, time::Duration};
 
 use crate::{
     LOCK_WAIT, QMP_TIMEOUT, VmError,
-    cli::SnapshotArgs,
+    cli::{SnapshotArgs, SnapshotCommand},
     image::{self, ImageSnapshot, SnapshotOp},
     machine::{DiskFormat, Machine, State},
     qemu::{self, Files},
@@ -17,9 +17,20 @@ use crate::{
     record::{SnapshotRecord, rfc3339},
 };
 
+/// Runs a `snapshot` subcommand: the record of the snapshot changed, or one per snapshot.
+pub fn run(state: &State, command: &SnapshotCommand) -> Result<Vec<SnapshotRecord>, VmError> {
+    let (what, args) = match command {
+        SnapshotCommand::List(args) => return list(state, &args.name),
+        SnapshotCommand::Create(args) => (Change::Create, args),
+        SnapshotCommand::Revert(args) => (Change::Revert, args),
+        SnapshotCommand::Delete(args) => (Change::Delete, args),
+    };
+    change(state, what, args).map(|record| vec![record])
+}
+
 /// A record for every snapshot name found on the machine's disks, in the order of the first
 /// disk's table.
-pub fn list(state: &State, name: &str) -> Result<Vec<SnapshotRecord>, VmError> {
+fn list(state: &State, name: &str) -> Result<Vec<SnapshotRecord>, VmError> {
     let machine = state.load(name)?;
     let disks = qcow2_disks(&machine)?;
     let mut records: Vec<SnapshotRecord> = Vec::new();
@@ -60,11 +71,7 @@ impl Change {
 }
 
 /// Creates, reverts to or deletes snapshot `args.snapshot` of every disk.
-pub fn change(
-    state: &State,
-    change: Change,
-    args: &SnapshotArgs,
-) -> Result<SnapshotRecord, VmError> {
+fn change(state: &State, change: Change, args: &SnapshotArgs) -> Result<SnapshotRecord, VmError> {
     let tag = &args.snapshot;
     let valid = !tag.is_empty()
         && tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
