@@ -67,6 +67,19 @@ fn define_list_and_show_write_and_read_the_definition() {
     let names: Vec<&Value> = listed.of_type("vm").iter().map(|r| &r["name"]).collect();
     assert_eq!(names, ["db", "web"]);
 
+    // A definition that does not parse is an error record; the others are still listed.
+    fs::create_dir_all(state.join("broken")).expect("creates");
+    fs::write(state.join("broken/machine.toml"), "memory_mib = 'lots'\n").expect("writes");
+    let listed = vm(&state, &["list"]);
+    assert_eq!(listed.code, 1, "{listed:?}");
+    assert_eq!(listed.of_type("vm").len(), 2, "{listed:?}");
+    let error = listed.of_type("error")[0];
+    assert_eq!(
+        (error["kind"].clone(), error["subject"]["machine"].clone()),
+        ("bad_definition".into(), "broken".into()),
+        "{error}"
+    );
+
     let shown = vm_ok(&state, &["show", "db"]);
     assert_eq!(shown["action"], "show");
     assert_eq!(shown["disks"], serde_json::json!([disk, disk]));

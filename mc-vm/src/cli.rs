@@ -42,6 +42,9 @@ pub enum Command {
     #[command(after_help = EXIT_STATUS_HELP)]
     Define(DefineArgs),
     /// Print a record for every defined machine.
+    ///
+    /// A definition that does not parse becomes an `error` record (kind `bad_definition`) and
+    /// the others are still listed.
     #[command(after_help = EXIT_STATUS_HELP)]
     List,
     /// Print a machine's definition as a record.
@@ -83,7 +86,7 @@ pub enum Command {
     /// written); the copy boots, `--run` runs in it through the guest agent (`sh -c`), then
     /// every `--check`. One `vm_try` record gives the verdict and every step's output. The
     /// copy is thrown away, or with `--keep`, when every step exited 0, committed into the
-    /// machine's disks.
+    /// machine's disks. Exit status 1 when the verdict is `failed`.
     ///
     /// Example: `mc-vm try arch --run 'pacman -Syu --noconfirm' --check 'systemctl
     /// is-system-running' --keep`

@@ -26,7 +26,7 @@ use anyhow::Context;
 use minicluster::{
     cli::{EXIT_ITEM_FAILED, EXIT_OK},
     jsonl::RecordWriter,
-    record::VmRecord,
+    record::{ErrorRecord, VmRecord},
 };
 
 pub use crate::error::VmError;
@@ -64,7 +64,15 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Define(args) => records.push(vm(define(&state, args)?)),
         Command::List => {
             for name in state.names()? {
-                records.push(vm(describe(&state, &state.load(&name)?, "show")?));
+                match state.load(&name) {
+                    Ok(machine) => records.push(vm(describe(&state, &machine, "show")?)),
+                    Err(error) => records.push(Output::Error(ErrorRecord {
+                        tool: TOOL.to_owned(),
+                        kind: "bad_definition".to_owned(),
+                        message: error.to_string(),
+                        subject: serde_json::json!({ "machine": name }),
+                    })),
+                }
             }
         }
         Command::Show(args) => {
@@ -96,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 false
             }
             Output::VmTry(record) => record.verdict != "passed",
+            Output::Error(_) => true,
         };
         if failed {
             code = EXIT_ITEM_FAILED;

@@ -1,7 +1,7 @@
 //! The records `mc-vm` prints: `vm` (shared with other tools, in [`minicluster::record`]),
 //! `vm_snapshot` and `vm_try`. mc-records(7) describes every field.
 
-use minicluster::record::VmRecord;
+use minicluster::record::{ErrorRecord, VmRecord};
 use serde::Serialize;
 
 /// One line of `mc-vm`'s output.
@@ -14,6 +14,8 @@ pub enum Output {
     VmSnapshot(SnapshotRecord),
     /// The verdict of `mc-vm try`.
     VmTry(TryRecord),
+    /// A machine `list` could not read; the others are listed.
+    Error(ErrorRecord),
 }
 
 /// A snapshot, after `snapshot create|revert|delete` or for each of `snapshot list`.
