@@ -671,7 +671,7 @@ fn vm_slow_try_throws_a_failed_copy_away_and_keeps_a_passing_one() {
 }
 
 #[test]
-fn a_killed_qemu_a_silent_agent_or_a_vanished_disk_leave_nothing_behind() {
+fn a_killed_qemu_a_silent_agent_a_vanished_disk_or_a_taken_port_leave_nothing_behind() {
     require("qemu-system-x86_64", "qemu-system-x86");
     let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().join("state");
@@ -690,6 +690,28 @@ fn a_killed_qemu_a_silent_agent_or_a_vanished_disk_leave_nothing_behind() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("does not exist"), "{out:?}");
     assert!(!state.join("disky/qemu.pid").exists());
+
+    // A forward to a host port someone else holds: QEMU refuses, and nothing is left.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("binds");
+    let port = taken.local_addr().expect("address").port();
+    let forward = format!("{port}:22");
+    vm_ok(
+        &state,
+        &["define", "clash", "--memory", "64", "--forward", &forward],
+    );
+    let out = vm(&state, &["up", "clash", "--accel", "tcg"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("QEMU did not start clash") && out.stderr.contains("forward"),
+        "{out:?}"
+    );
+    for leftover in ["qemu.pid", "qmp.sock", "console.sock", "accel"] {
+        assert!(
+            !state.join("clash").join(leftover).exists(),
+            "{leftover} left behind"
+        );
+    }
+    drop(taken);
 
     // Nothing in this guest answers the agent: `up --wait agent` gives up and stops QEMU.
     let out = vm(
