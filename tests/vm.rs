@@ -737,11 +737,55 @@ fn a_killed_qemu_a_silent_agent_a_vanished_disk_or_a_taken_port_leave_nothing_be
     assert!(out.stderr.contains("did not answer within 1 s"), "{out:?}");
     assert_eq!(up["accel"], "tcg");
     let pid = up["pid"].as_u64().expect("pid").to_string();
+    // An interactive console (on script(1)'s terminal) leaves by itself when QEMU goes.
+    let mut session = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} --state {} console bare",
+                bin("mc-vm").display(),
+                state.display()
+            ),
+        ])
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script(1) runs (util-linux)");
+    let mut screen = session.stdout.take().expect("piped");
+    let mut text = Vec::new();
+    let mut buf = [0; 256];
+    while !String::from_utf8_lossy(&text).contains("Ctrl-] leaves") {
+        let read = screen.read(&mut buf).expect("reads the session");
+        assert!(
+            read > 0,
+            "the console session ended: {:?}",
+            String::from_utf8_lossy(&text)
+        );
+        text.extend_from_slice(&buf[..read]);
+    }
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &pid])
         .status();
     assert!(killed.is_ok_and(|status| status.success()));
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let left = loop {
+        if let Some(status) = session.try_wait().expect("waits") {
+            break status;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the console stayed after QEMU went"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = screen.read_to_end(&mut text);
+    assert!(left.success(), "{left:?}");
+    assert!(
+        String::from_utf8_lossy(&text).contains("the console closed"),
+        "{text:?}"
+    );
 
     assert_eq!(vm_ok(&state, &["status", "bare"])["state"], "stopped");
     let out = vm(&state, &["exec", "bare", "--", "true"]);

@@ -179,6 +179,7 @@ fn interactive(socket: UnixStream, path: &std::path::Path) -> Result<(), VmError
     // stty works on the terminal it is given as stdin; a failure only costs line editing.
     let _ = stty(&["raw", "-echo"]);
     let mut reader = socket.try_clone().map_err(VmError::io("cloning", path))?;
+    let restore = saved.trim().to_owned();
     thread::spawn(move || {
         let mut stdout = io::stdout();
         let mut buf = [0; 4096];
@@ -191,6 +192,11 @@ fn interactive(socket: UnixStream, path: &std::path::Path) -> Result<(), VmError
                 break;
             }
         }
+        // QEMU closed the console (the machine stopped): leave without waiting for a key, as
+        // telnet does; the main thread sits in a read of the terminal that nothing interrupts.
+        let _ = stty(&[&restore]);
+        eprintln!("\r\nmc-vm: the console closed (the machine stopped)");
+        std::process::exit(0);
     });
     let mut writer = socket;
     let mut stdin = io::stdin().lock();
