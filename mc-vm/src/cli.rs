@@ -84,9 +84,9 @@ pub enum Command {
     ///
     /// Each disk gets a qcow2 overlay (the machine's own disks are opened read-only, never
     /// written); the copy boots, `--run` runs in it through the guest agent (`sh -c`), then
-    /// every `--check`. One `vm_try` record gives the verdict and every step's output. The
-    /// copy is thrown away, or with `--keep`, when every step exited 0, committed into the
-    /// machine's disks. Exit status 1 when the verdict is `failed`.
+    /// every `--check`. One `vm_try` record gives the verdict and every step's output. Then
+    /// the copy is thrown away; with `--keep`, when every step exited 0, it is committed into
+    /// the machine's disks instead. Exit status 1 when the verdict is `failed`.
     ///
     /// Example: `mc-vm try arch --run 'pacman -Syu --noconfirm' --check 'systemctl
     /// is-system-running' --keep`
