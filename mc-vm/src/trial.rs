@@ -54,6 +54,15 @@ pub fn run(state: &State, args: &TryArgs) -> Result<TryRecord, VmError> {
     if Files::new(state.dir(&args.name)?).running_pid().is_some() {
         return Err(VmError::TryRunning(machine.name));
     }
+    if args.keep {
+        // Found out now rather than after the run: --keep writes every disk, one after the other.
+        for disk in &machine.disks {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(disk)
+                .map_err(VmError::io("opening for --keep", disk))?;
+        }
+    }
     let dir = state.dir(&args.name)?.join("try");
     let files = Files::new(dir.clone());
     // A killed earlier try may have left its QEMU and folder.
