@@ -1,6 +1,8 @@
 //! A small test guest for `mc-vm`, built from Debian packages: the `linux-image-amd64` kernel
 //! (downloaded with `apt-get download` and unpacked with `dpkg -x`, never installed) and a busybox
-//! initramfs that loads the virtio modules and runs `qemu-ga` on the guest agent's port.
+//! initramfs that loads the virtio modules, sets up the network card when there is one (QEMU's
+//! user-mode addresses), starts a shell on the serial console, and runs `qemu-ga` on the guest
+//! agent's port.
 //!
 //! The kernel package has no `modules.dep` (depmod makes it on installation), so the module order
 //! comes from each module's own `depends=` entry in its `.modinfo` section.
