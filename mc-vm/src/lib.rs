@@ -2,17 +2,23 @@
 //! driven only through QMP ([`qmp::Qmp`]) and the guest agent ([`agent::Agent`]).
 //!
 //! [`machine::State`] holds the definitions and locks; [`qemu`] starts QEMU and picks the
-//! accelerator; [`run`] is the command line.
+//! accelerator; [`image`] runs `qemu-img` for overlays and stopped machines' snapshots;
+//! [`record`] has the output records; [`run`] is the command line.
 
 pub mod agent;
 pub mod cli;
+mod error;
+mod guest_io;
+pub mod image;
 pub mod machine;
 pub mod qemu;
 pub mod qmp;
+pub mod record;
+mod snapshot;
+mod trial;
 
 use std::{
-    io,
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -20,15 +26,17 @@ use anyhow::Context;
 use minicluster::{
     cli::{EXIT_ITEM_FAILED, EXIT_OK},
     jsonl::RecordWriter,
-    record::{Record, VmRecord},
+    record::{ErrorRecord, VmRecord},
 };
 
+pub use crate::error::VmError;
 use crate::{
     agent::Agent,
     cli::{Accel, Cli, Command, DefineArgs, DownArgs, ExecArgs, UpArgs, WaitFor},
-    machine::{Machine, MachineError, State},
+    machine::{Machine, State},
     qemu::Files,
     qmp::Qmp,
+    record::Output,
 };
 
 /// The tool's name in error records.
@@ -37,100 +45,8 @@ pub const TOOL: &str = "mc-vm";
 /// How long QMP may take to answer once QEMU runs.
 const QMP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What went wrong while driving a machine.
-#[derive(Debug, thiserror::Error)]
-pub enum VmError {
-    /// The definition or the state folder.
-    #[error(transparent)]
-    Machine(#[from] MachineError),
-    /// A file or socket operation failed.
-    #[error("{context} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        context: &'static str,
-        /// The file or socket.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
-    /// QEMU could not be run at all.
-    #[error("running {program}: {source}")]
-    Spawn {
-        /// The program.
-        program: &'static str,
-        /// The cause.
-        source: io::Error,
-    },
-    /// QEMU refused to start the machine.
-    #[error("QEMU did not start {name}: {message}")]
-    Start {
-        /// The machine.
-        name: String,
-        /// QEMU's messages.
-        message: String,
-    },
-    /// The machine does not run.
-    #[error("machine {0} is not running")]
-    NotRunning(String),
-    /// The machine already runs.
-    #[error("machine {name} is already running (pid {pid})")]
-    AlreadyRunning {
-        /// The machine.
-        name: String,
-        /// QEMU's pid.
-        pid: u32,
-    },
-    /// The machine has no guest-agent channel.
-    #[error("machine {0} has no guest agent (define it with --agent)")]
-    NoAgent(String),
-    /// A QMP command failed or QMP did not answer.
-    #[error("QMP {}: {message}", path.display())]
-    Qmp {
-        /// The socket.
-        path: PathBuf,
-        /// What failed.
-        message: String,
-    },
-    /// The guest agent failed a command.
-    #[error("guest agent: {message}")]
-    Agent {
-        /// What failed.
-        message: String,
-    },
-    /// The guest agent did not answer `guest-sync` in time.
-    #[error("the guest agent did not answer within {seconds} s (last: {message})")]
-    AgentTimeout {
-        /// The timeout.
-        seconds: u64,
-        /// The last attempt's error.
-        message: String,
-    },
-    /// `exec` was given no program.
-    #[error("no command to run")]
-    EmptyCommand,
-    /// A command in the guest did not finish in time.
-    #[error("{command:?} did not finish within {seconds} s")]
-    ExecTimeout {
-        /// The command.
-        command: String,
-        /// The timeout.
-        seconds: u64,
-    },
-    /// QEMU did not exit after `quit`.
-    #[error("QEMU (pid {0}) did not exit")]
-    NoExit(u32),
-}
-
-impl VmError {
-    fn io(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Self {
-        let path = path.to_owned();
-        move |source| Self::Io {
-            context,
-            path,
-            source,
-        }
-    }
-}
+/// How long a command waits for another one to release the machine's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs the command line; returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -143,26 +59,57 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let mut out = RecordWriter::stdout();
     let started = Instant::now();
     let mut records = Vec::new();
+    let vm = |record: VmRecord| Output::Vm(Box::new(record));
     match cli.command {
-        Command::Define(args) => records.push(define(&state, args)?),
+        Command::Define(args) => records.push(vm(define(&state, args)?)),
         Command::List => {
             for name in state.names()? {
-                records.push(describe(&state, &state.load(&name)?, "show")?);
+                match state.load(&name) {
+                    Ok(machine) => records.push(vm(describe(&state, &machine, "show")?)),
+                    Err(error) => records.push(Output::Error(ErrorRecord {
+                        tool: TOOL.to_owned(),
+                        kind: "bad_definition".to_owned(),
+                        message: error.to_string(),
+                        subject: serde_json::json!({ "machine": name }),
+                    })),
+                }
             }
         }
-        Command::Show(args) => records.push(describe(&state, &state.load(&args.name)?, "show")?),
-        Command::Up(args) => records.push(up(&state, &args)?),
-        Command::Status(args) => records.push(status(&state, &args.name)?),
-        Command::Exec(args) => records.push(exec(&state, &args)?),
-        Command::Down(args) => records.push(down(&state, &args)?),
+        Command::Show(args) => {
+            records.push(vm(describe(&state, &state.load(&args.name)?, "show")?));
+        }
+        Command::Up(args) => records.push(vm(up(&state, &args)?)),
+        Command::Status(args) => records.push(vm(status(&state, &args.name)?)),
+        Command::Exec(args) => records.push(vm(exec(&state, &args)?)),
+        Command::Push(args) => records.push(vm(guest_io::push(&state, &args)?)),
+        Command::Pull(args) => records.push(vm(guest_io::pull(&state, &args)?)),
+        Command::Console(args) => return Ok(guest_io::console(&state, &args).map(|()| EXIT_OK)?),
+        Command::Snapshot(command) => {
+            let changed = snapshot::run(&state, &command)?;
+            records.extend(changed.into_iter().map(Output::VmSnapshot));
+        }
+        Command::Try(args) => records.push(Output::VmTry(trial::run(&state, &args)?)),
+        Command::Down(args) => records.push(vm(down(&state, &args)?)),
     }
     let mut code = EXIT_OK;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     for mut record in records {
-        record.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if record.exit_code.is_some_and(|code| code != 0) {
+        let failed = match &mut record {
+            Output::Vm(record) => {
+                record.elapsed_ms = elapsed_ms;
+                record.exit_code.is_some_and(|code| code != 0)
+            }
+            Output::VmSnapshot(record) => {
+                record.elapsed_ms = elapsed_ms;
+                false
+            }
+            Output::VmTry(record) => record.verdict != "passed",
+            Output::Error(_) => true,
+        };
+        if failed {
             code = EXIT_ITEM_FAILED;
         }
-        out.write(&Record::Vm(Box::new(record)))?;
+        out.write(&record)?;
     }
     out.flush()?;
     Ok(code)
@@ -185,11 +132,13 @@ fn define(state: &State, args: DefineArgs) -> Result<VmRecord, VmError> {
             .map(absolute)
             .collect::<Result<_, _>>()?,
         agent: args.agent,
+        net: args.net,
+        forwards: args.forwards,
     };
     machine.check_files()?;
     let dir = state.dir(&machine.name)?;
     std::fs::create_dir_all(&dir).map_err(VmError::io("creating", &dir))?;
-    let _lock = state.lock(&machine.name)?;
+    let _lock = state.lock(&machine.name, LOCK_WAIT)?;
     if let Some(pid) = Files::new(dir).running_pid() {
         return Err(VmError::AlreadyRunning {
             name: machine.name,
@@ -220,6 +169,8 @@ fn describe(state: &State, machine: &Machine, action: &str) -> Result<VmRecord, 
             .map(|d| d.display().to_string())
             .collect(),
         agent: machine.agent,
+        net: machine.net || !machine.forwards.is_empty(),
+        forwards: machine.forwards.iter().map(ToString::to_string).collect(),
         pid,
         accel: files.running_accel(),
         ..VmRecord::default()
@@ -230,7 +181,7 @@ fn describe(state: &State, machine: &Machine, action: &str) -> Result<VmRecord, 
 fn up(state: &State, args: &UpArgs) -> Result<VmRecord, VmError> {
     let machine = state.load(&args.name)?;
     machine.check_files()?;
-    let _lock = state.lock(&args.name)?;
+    let _lock = state.lock(&args.name, LOCK_WAIT)?;
     let files = Files::new(state.dir(&args.name)?);
     if let Some(pid) = files.running_pid() {
         return Err(VmError::AlreadyRunning {
@@ -241,29 +192,68 @@ fn up(state: &State, args: &UpArgs) -> Result<VmRecord, VmError> {
     if args.wait == WaitFor::Agent && !machine.agent {
         return Err(VmError::NoAgent(machine.name));
     }
-    let accel = match args.accel {
-        Accel::Auto => qemu::probe_accel(&machine, &state.dir(&args.name)?),
+    let agent_ready = boot(
+        &machine,
+        &files,
+        args.accel,
+        args.wait,
+        Duration::from_secs(args.timeout),
+    )?
+    .1;
+    let mut record = describe(state, &machine, "up")?;
+    record.agent_ready_ms = agent_ready.map(millis);
+    Ok(record)
+}
+
+/// Starts `machine`'s QEMU with `files` and waits for `wait`; on any failure after QEMU
+/// started, stops it again. Returns the pid, and with [`WaitFor::Agent`] the time from the start
+/// until the agent answered.
+fn boot(
+    machine: &Machine,
+    files: &Files,
+    accel: Accel,
+    wait: WaitFor,
+    timeout: Duration,
+) -> Result<(u32, Option<Duration>), VmError> {
+    let accel = match accel {
+        Accel::Auto => qemu::probe_accel(machine, files.dir()),
         Accel::Kvm => "kvm",
         Accel::Tcg => "tcg",
     };
     let started = Instant::now();
-    let pid = qemu::start(&machine, &files, accel)?;
-    let timeout = Duration::from_secs(args.timeout);
-    let ready = match args.wait {
+    let pid = qemu::start(machine, files, accel)?;
+    let ready = match wait {
         WaitFor::Started => Qmp::connect(&files.qmp(), QMP_TIMEOUT).map(|_| None),
-        WaitFor::Agent => Agent::connect(&files.agent(), timeout).map(|_| Some(started.elapsed())),
-    };
-    let agent_ready = match ready {
-        Ok(ready) => ready,
-        Err(error) => {
-            // Best effort: the error that matters is the one that stopped the start.
-            let _ = stop(&files, pid, Duration::ZERO);
-            return Err(error);
+        WaitFor::Agent => {
+            Agent::connect(&files.agent(), timeout, pid).map(|_| Some(started.elapsed()))
         }
     };
-    let mut record = describe(state, &machine, "up")?;
-    record.agent_ready_ms = agent_ready.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Ok(record)
+    match ready {
+        Ok(ready) => Ok((pid, ready)),
+        Err(error) => {
+            // Best effort: the error that matters is the one that stopped the start.
+            let _ = stop(files, pid, Duration::ZERO);
+            Err(error)
+        }
+    }
+}
+
+/// A duration in whole milliseconds, for records.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The running machine `name` with an agent: its definition and files.
+fn running_with_agent(state: &State, name: &str) -> Result<(Machine, Files, u32), VmError> {
+    let machine = state.load(name)?;
+    if !machine.agent {
+        return Err(VmError::NoAgent(machine.name));
+    }
+    let files = Files::new(state.dir(name)?);
+    match files.running_pid() {
+        Some(pid) => Ok((machine, files, pid)),
+        None => Err(VmError::NotRunning(machine.name)),
+    }
 }
 
 /// Asks QEMU for the run state.
@@ -282,16 +272,10 @@ fn status(state: &State, name: &str) -> Result<VmRecord, VmError> {
 
 /// Runs a command in the guest.
 fn exec(state: &State, args: &ExecArgs) -> Result<VmRecord, VmError> {
-    let machine = state.load(&args.name)?;
-    if !machine.agent {
-        return Err(VmError::NoAgent(machine.name));
-    }
-    let files = Files::new(state.dir(&args.name)?);
-    if files.running_pid().is_none() {
-        return Err(VmError::NotRunning(machine.name));
-    }
+    let (machine, files, pid) = running_with_agent(state, &args.name)?;
     let timeout = Duration::from_secs(args.timeout);
-    let output = Agent::connect(&files.agent(), timeout)?.exec(&args.command, timeout)?;
+    let _lock = state.lock(&args.name, timeout)?;
+    let output = Agent::connect(&files.agent(), timeout, pid)?.exec(&args.command, timeout)?;
     let mut record = describe(state, &machine, "exec")?;
     record.command = Some(args.command.clone());
     record.exit_code = Some(output.exit_code);
@@ -304,7 +288,7 @@ fn exec(state: &State, args: &ExecArgs) -> Result<VmRecord, VmError> {
 /// Stops a machine, and cleans up after one that is already gone.
 fn down(state: &State, args: &DownArgs) -> Result<VmRecord, VmError> {
     let machine = state.load(&args.name)?;
-    let _lock = state.lock(&args.name)?;
+    let _lock = state.lock(&args.name, LOCK_WAIT)?;
     let files = Files::new(state.dir(&args.name)?);
     match files.running_pid() {
         Some(pid) => stop(&files, pid, Duration::from_secs(args.timeout))?,
@@ -315,6 +299,10 @@ fn down(state: &State, args: &DownArgs) -> Result<VmRecord, VmError> {
 
 /// ACPI powerdown, then after `grace` QMP `quit`, then SIGKILL; removes the sockets.
 fn stop(files: &Files, pid: u32, grace: Duration) -> Result<(), VmError> {
+    if !qemu::alive(pid) {
+        files.clean_up();
+        return Ok(());
+    }
     let qmp = Qmp::connect(&files.qmp(), QMP_TIMEOUT);
     let mut gone = false;
     if let Ok(mut qmp) = qmp {

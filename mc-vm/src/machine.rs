@@ -5,6 +5,7 @@ use std::{
     fs::{self, File},
     io,
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,14 @@ pub enum MachineError {
         what: &'static str,
         /// The file.
         path: PathBuf,
+    },
+    /// Another mc-vm command holds the machine's lock.
+    #[error("machine {name} is busy: another mc-vm command held its lock for {seconds} s")]
+    Busy {
+        /// The machine.
+        name: String,
+        /// How long this command waited.
+        seconds: u64,
     },
     /// Reading or writing a file failed.
     #[error("{context} {}: {source}", path.display())]
@@ -86,6 +95,82 @@ pub struct Machine {
     /// Whether the machine has a guest-agent channel.
     #[serde(default)]
     pub agent: bool,
+    /// Whether the machine has a network card on QEMU's user-mode network (NAT, no root).
+    #[serde(default)]
+    pub net: bool,
+    /// TCP ports of the host's loopback forwarded to the guest (implies `net`).
+    #[serde(default)]
+    pub forwards: Vec<Forward>,
+}
+
+/// A TCP port forward from the host's loopback into the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forward {
+    /// The port on 127.0.0.1.
+    pub host_port: u16,
+    /// The port in the guest.
+    pub guest_port: u16,
+}
+
+impl std::str::FromStr for Forward {
+    type Err = String;
+
+    /// `HOST:GUEST`, or `tcp:HOST:GUEST`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let ports = text.strip_prefix("tcp:").unwrap_or(text);
+        let (host, guest) = ports
+            .split_once(':')
+            .ok_or_else(|| format!("{text:?}: expected HOST_PORT:GUEST_PORT"))?;
+        let port = |p: &str| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("{text:?}: {p:?} is not a port (1-65535)"))
+        };
+        Ok(Self {
+            host_port: port(host)?,
+            guest_port: port(guest)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Forward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tcp:{}:{}", self.host_port, self.guest_port)
+    }
+}
+
+/// A disk image's format, as QEMU names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskFormat {
+    /// QEMU's copy-on-write format: snapshots and overlays.
+    Qcow2,
+    /// Plain bytes.
+    Raw,
+}
+
+impl DiskFormat {
+    /// The format of the image at `path`, by its magic number (`QFI\xfb` is qcow2).
+    pub fn of(path: &Path) -> Result<Self, MachineError> {
+        let mut magic = [0; 4];
+        let mut file = File::open(path).map_err(MachineError::io("opening", path))?;
+        let read =
+            io::Read::read(&mut file, &mut magic).map_err(MachineError::io("reading", path))?;
+        Ok(if read == 4 && magic == *b"QFI\xfb" {
+            Self::Qcow2
+        } else {
+            Self::Raw
+        })
+    }
+
+    /// The name QEMU gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Qcow2 => "qcow2",
+            Self::Raw => "raw",
+        }
+    }
 }
 
 impl Machine {
@@ -190,18 +275,66 @@ impl State {
         Ok(names)
     }
 
-    /// Takes machine `name`'s lock, waiting for another mc-vm command to finish with it.
-    pub fn lock(&self, name: &str) -> Result<File, MachineError> {
+    /// Takes machine `name`'s lock, waiting up to `wait` for another mc-vm command to finish
+    /// with it. The lock is released when the file is dropped (or the process ends).
+    pub fn lock(&self, name: &str, wait: Duration) -> Result<File, MachineError> {
         let path = self.dir(name)?.join("lock");
         let file = File::create(&path).map_err(MachineError::io("creating", &path))?;
-        file.lock().map_err(MachineError::io("locking", &path))?;
-        Ok(file)
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(MachineError::Busy {
+                        name: name.to_owned(),
+                        seconds: wait.as_secs(),
+                    });
+                }
+                Err(fs::TryLockError::Error(source)) => {
+                    return Err(MachineError::io("locking", &path)(source));
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_lock_makes_the_second_command_wait_then_give_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = State::new(dir.path().to_owned());
+        fs::create_dir_all(dir.path().join("m")).expect("creates");
+        let held = state.lock("m", Duration::ZERO).expect("first lock");
+        let started = Instant::now();
+        let second = state.lock("m", Duration::from_millis(300));
+        assert!(
+            matches!(second, Err(MachineError::Busy { .. })),
+            "{second:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        drop(held);
+        state.lock("m", Duration::ZERO).expect("free again");
+    }
+
+    #[test]
+    fn forwards_parse_with_or_without_the_protocol() {
+        let forward = Forward {
+            host_port: 8080,
+            guest_port: 80,
+        };
+        assert_eq!("8080:80".parse(), Ok(forward));
+        assert_eq!("tcp:8080:80".parse(), Ok(forward));
+        assert_eq!(forward.to_string(), "tcp:8080:80");
+        for bad in ["8080", "0:80", "8080:70000", "udp:1:2:3", "a:b"] {
+            assert!(bad.parse::<Forward>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn names_that_are_not_plain_folder_names_are_refused() {

@@ -8,13 +8,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{VmError, machine::Machine};
+use crate::{
+    VmError,
+    machine::{DiskFormat, Machine},
+};
 
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-x86_64";
 
 /// The virtio-serial port name `qemu-ga` looks for.
 pub const AGENT_PORT: &str = "org.qemu.guest_agent.0";
+
+/// How long QEMU may take to set a machine up and go to the background.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the KVM probe may take before KVM counts as not working.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -41,9 +47,19 @@ impl Files {
         self.dir.join("agent.sock")
     }
 
-    /// The serial console's log.
+    /// The serial console's log: everything the guest wrote on its serial port since `up`.
     pub fn console(&self) -> PathBuf {
         self.dir.join("console.log")
+    }
+
+    /// The serial console's socket, for `mc-vm console`.
+    pub fn console_socket(&self) -> PathBuf {
+        self.dir.join("console.sock")
+    }
+
+    /// The folder holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// QEMU's own messages.
@@ -76,7 +92,13 @@ impl Files {
 
     /// Removes the sockets and the pid and accel files of a QEMU that no longer runs.
     pub fn clean_up(&self) {
-        for path in [self.qmp(), self.agent(), self.pid(), self.accel()] {
+        for path in [
+            self.qmp(),
+            self.agent(),
+            self.console_socket(),
+            self.pid(),
+            self.accel(),
+        ] {
             // Absent files are what clean-up wants; anything else shows on the next start.
             let _ = fs::remove_file(path);
         }
@@ -166,10 +188,16 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
         .args(["-nodefaults", "-display", "none", "-daemonize"])
         .arg("-pidfile")
         .arg(files.pid())
-        .arg("-serial")
-        .arg(format!("file:{}", files.console().display()))
+        // A socket for `mc-vm console`, logged to a file whether anyone is connected or not.
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=console,path={},server=on,wait=off,logfile={},logappend=off",
+            escape(&files.console_socket()),
+            escape(&files.console()),
+        ))
+        .args(["-serial", "chardev:console"])
         .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", files.qmp().display()));
+        .arg(format!("unix:{},server=on,wait=off", escape(&files.qmp())));
     if let Some(kernel) = &machine.kernel {
         command.arg("-kernel").arg(kernel);
     }
@@ -179,17 +207,35 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
     if let Some(append) = &machine.append {
         command.args(["-append", append]);
     }
-    for disk in &machine.disks {
-        // QEMU's option syntax doubles commas inside values.
-        let file = disk.display().to_string().replace(',', ",,");
-        command.args(["-drive", &format!("file={file},if=virtio")]);
+    for (index, disk) in machine.disks.iter().enumerate() {
+        let format = DiskFormat::of(disk)?.name();
+        command.args([
+            "-drive",
+            &format!(
+                "file={},format={format},if=virtio,node-name={}",
+                escape(disk),
+                node_name(index)
+            ),
+        ]);
+    }
+    if machine.net || !machine.forwards.is_empty() {
+        let mut netdev = "user,id=net".to_owned();
+        for forward in &machine.forwards {
+            netdev.push_str(&format!(
+                ",hostfwd=tcp:127.0.0.1:{}-:{}",
+                forward.host_port, forward.guest_port
+            ));
+        }
+        command
+            .args(["-netdev", &netdev])
+            .args(["-device", "virtio-net-pci,netdev=net"]);
     }
     if machine.agent {
         command
             .arg("-chardev")
             .arg(format!(
                 "socket,path={},server=on,wait=off,id=agent",
-                files.agent().display()
+                escape(&files.agent())
             ))
             .args(["-device", "virtio-serial"])
             .args([
@@ -197,30 +243,63 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
                 &format!("virtserialport,chardev=agent,name={AGENT_PORT}"),
             ]);
     }
-    let status = command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
-        .status()
+        .spawn()
         .map_err(|source| VmError::Spawn {
             program: QEMU,
             source,
         })?;
+    // With -daemonize the first process exits once the machine is set up; it should not hang,
+    // but if it does, the start fails rather than mc-vm.
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() < START_TIMEOUT => {
+                thread::sleep(Duration::from_millis(20))
+            }
+            _ => break None,
+        }
+    };
     let pid = files.running_pid();
-    match pid {
-        Some(pid) if status.success() => {
+    match (pid, status) {
+        (Some(pid), Some(status)) if status.success() => {
             fs::write(files.accel(), accel).map_err(VmError::io("writing", &files.accel()))?;
             Ok(pid)
         }
         _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            if let Some(pid) = pid {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
             files.clean_up();
             let log = fs::read_to_string(files.log()).unwrap_or_default();
+            let mut message = log.trim().to_owned();
+            if status.is_none() {
+                message = format!("no answer within {} s. {message}", START_TIMEOUT.as_secs());
+            }
             Err(VmError::Start {
                 name: machine.name.clone(),
-                message: log.trim().to_owned(),
+                message,
             })
         }
     }
+}
+
+/// The QEMU block node name of the machine's disk number `index`, for QMP commands.
+pub fn node_name(index: usize) -> String {
+    format!("disk{index}")
+}
+
+/// `path` as a value in QEMU's option syntax, which doubles commas inside values.
+fn escape(path: &Path) -> String {
+    path.display().to_string().replace(',', ",,")
 }
 
 /// Whether process `pid` exists and is not a zombie: a daemonized QEMU's parent is whatever

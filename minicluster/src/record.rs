@@ -394,7 +394,8 @@ pub struct BuildRecord {
 pub struct VmRecord {
     /// The machine's name.
     pub name: String,
-    /// What `mc-vm` did: `define`, `show` (also `list`), `up`, `status`, `exec` or `down`.
+    /// What `mc-vm` did: `define`, `show` (also `list`), `up`, `status`, `exec`, `push`, `pull`
+    /// or `down`.
     pub action: String,
     /// `stopped`, or while QEMU runs its QMP run state (`running`, `paused`, `shutdown`, ...).
     pub state: String,
@@ -412,6 +413,10 @@ pub struct VmRecord {
     pub disks: Vec<String>,
     /// Whether the machine has a guest-agent channel.
     pub agent: bool,
+    /// Whether the machine has a network card on QEMU's user-mode network.
+    pub net: bool,
+    /// Host loopback TCP ports forwarded into the guest, `tcp:HOST_PORT:GUEST_PORT`.
+    pub forwards: Vec<String>,
     /// QEMU's process id while it runs.
     pub pid: Option<u32>,
     /// The accelerator QEMU runs with (`kvm`, `tcg`); `null` when stopped.
@@ -430,6 +435,12 @@ pub struct VmRecord {
     pub stderr: Option<String>,
     /// `exec`: whether the agent cut the output at its cap (16 MiB in QEMU 7.2).
     pub output_truncated: Option<bool>,
+    /// `push`, `pull`: the file on the host.
+    pub local_path: Option<String>,
+    /// `push`, `pull`: the file in the guest.
+    pub guest_path: Option<String>,
+    /// `push`, `pull`: the bytes copied.
+    pub size_bytes: Option<u64>,
     /// Wall time of the action in milliseconds.
     pub elapsed_ms: u64,
 }

@@ -1,6 +1,8 @@
 //! A small test guest for `mc-vm`, built from Debian packages: the `linux-image-amd64` kernel
 //! (downloaded with `apt-get download` and unpacked with `dpkg -x`, never installed) and a busybox
-//! initramfs that loads the virtio modules and runs `qemu-ga` on the guest agent's port.
+//! initramfs that loads the virtio modules, sets up the network card when there is one (QEMU's
+//! user-mode addresses), starts a shell on the serial console, and runs `qemu-ga` on the guest
+//! agent's port.
 //!
 //! The kernel package has no `modules.dep` (depmod makes it on installation), so the module order
 //! comes from each module's own `depends=` entry in its `.modinfo` section.
@@ -17,8 +19,14 @@ use anyhow::{Context, bail};
 use flate2::{Compression, write::GzEncoder};
 
 /// Modules the guest loads, with their dependencies: virtio over PCI, the console (the agent's
-/// virtio-serial port), block devices, and ext4 for data disks.
-const MODULES: &[&str] = &["virtio_pci", "virtio_console", "virtio_blk", "ext4"];
+/// virtio-serial port), block devices, the network card, and ext4 for data disks.
+const MODULES: &[&str] = &[
+    "virtio_pci",
+    "virtio_console",
+    "virtio_blk",
+    "virtio_net",
+    "ext4",
+];
 
 /// The name of the virtio-serial port `qemu-ga` listens on; `mc-vm` names its port the same.
 pub const AGENT_PORT: &str = "org.qemu.guest_agent.0";
@@ -216,7 +224,8 @@ fn index_modules(dir: &Path, files: &mut BTreeMap<String, PathBuf>) -> anyhow::R
     Ok(())
 }
 
-/// `/init`: mounts, modules in order, then `qemu-ga` on the agent's port for as long as it runs.
+/// `/init`: mounts, modules in order, the network when there is a card, a shell on the serial
+/// console, then `qemu-ga` on the agent's port for as long as it runs.
 fn init_script(modules: &[&str]) -> String {
     format!(
         r#"#!/bin/busybox sh
@@ -226,6 +235,14 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for module in {modules}; do insmod /modules/$module.ko || echo "init: insmod $module failed"; done
+ip link set lo up
+# QEMU's user-mode network: the guest is 10.0.2.15, the gateway 10.0.2.2.
+if [ -e /sys/class/net/eth0 ]; then
+    ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2
+    echo "init: eth0 is 10.0.2.15"
+fi
+# A shell on the serial console, for `mc-vm console`.
+sh </dev/ttyS0 >/dev/ttyS0 2>&1 &
 port=
 for attempt in $(seq 100); do
     for name in /sys/class/virtio-ports/*/name; do
