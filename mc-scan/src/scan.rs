@@ -1,0 +1,472 @@
+//! One package, scanned in one pass: every member through YARA, ClamAV and the packaging checks
+//! as it streams out of the compressed package, one member in memory at a time.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    io::Read,
+    time::Duration,
+};
+
+use minicluster::{
+    compress, keyvalue,
+    package::{self, EntryKind, Expectations, Member, PackageError},
+    record::FindingRecord,
+};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    clamav::{ClamError, Clamd, Clamscan, ClamscanRun, Session, Verdict},
+    lint, mtree, yara,
+};
+
+/// The largest `.MTREE` (compressed) read; makepkg's are a few hundred kB for huge packages.
+const MAX_MTREE_BYTES: u64 = 256 << 20;
+
+/// How ClamAV is reached, if at all.
+#[derive(Clone, Debug)]
+pub enum ClamAv {
+    /// Not used.
+    Off,
+    /// clamd, member by member.
+    Clamd(Clamd),
+    /// clamscan, package by package.
+    Clamscan(Clamscan),
+}
+
+/// What the scanner does and does not do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Checks, rules and engines turned off.
+    pub disabled: BTreeSet<String>,
+    /// The largest member read.
+    pub max_member_bytes: u64,
+    /// How long YARA may spend on one member.
+    pub yara_timeout: Duration,
+}
+
+/// A failure that did not stop the scan of a package but left part of it unscanned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineError {
+    /// Stable snake_case name (`clamd_timeout`, `yara_timeout`, ...).
+    pub kind: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What scanning one package found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The package's name, version and base, from `.PKGINFO` (empty when it was never read).
+    pub name: String,
+    /// Its full version.
+    pub version: String,
+    /// Its findings, in member order.
+    pub findings: Vec<FindingRecord>,
+    /// Engines that failed on it.
+    pub engine_errors: Vec<EngineError>,
+    /// Why the package could not be read to its end, if it could not.
+    pub read_error: Option<PackageError>,
+    /// Bytes of the package file.
+    pub bytes: u64,
+}
+
+/// A finding before it is tied to its package (whose name `.PKGINFO` tells only later).
+struct Raw {
+    engine: &'static str,
+    check: String,
+    severity: String,
+    message: String,
+    member: Option<String>,
+}
+
+/// Scans packages, one at a time.
+pub struct Scanner<'r> {
+    yara: yara::Scanner<'r>,
+    clamav: ClamAv,
+    options: Options,
+    buffer: Vec<u8>,
+}
+
+impl<'r> Scanner<'r> {
+    /// A scanner over `rules` with `clamav`.
+    pub fn new(rules: &'r yara::Rules, clamav: ClamAv, options: Options) -> Self {
+        Self {
+            yara: rules.scanner(options.yara_timeout),
+            clamav,
+            options,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn enabled(&self, name: &str) -> bool {
+        !self.options.disabled.contains(name)
+    }
+
+    /// Scans the package read from `input`; `path` names its file in the findings.
+    pub fn scan(&mut self, input: impl Read + Send, path: &str) -> Outcome {
+        let expect = Expectations {
+            max_member_bytes: self.options.max_member_bytes,
+            ..Expectations::default()
+        };
+        let clamav = std::mem::replace(&mut self.clamav, ClamAv::Off);
+        let mut walk = Walk {
+            scanner: self,
+            clam: Clam::new(&clamav),
+            found: Vec::new(),
+            errors: Vec::new(),
+            context: lint::Context::default(),
+            pkginfo: Vec::new(),
+            mtree: None,
+            paths: Vec::new(),
+        };
+        let walked = package::walk_package(input, &expect, |member, content| {
+            walk.member(member, content)
+        });
+        let mut outcome = walk.finish();
+        self.clamav = clamav;
+        match walked {
+            Ok(walked) => outcome.bytes = walked.csize,
+            Err(error) => outcome.read_error = Some(error),
+        }
+        if outcome.read_error.is_none() && outcome.name.is_empty() {
+            outcome.read_error = Some(PackageError::NoPkginfo);
+        }
+        for finding in &mut outcome.findings {
+            finding.path = Some(path.to_owned());
+        }
+        outcome
+    }
+}
+
+/// ClamAV's state within one package.
+enum Clam<'c> {
+    Off,
+    /// Not connected yet (connecting is left to the first file).
+    Clamd(&'c Clamd),
+    Session(Session<'c>),
+    Clamscan(&'c Clamscan),
+    Run(ClamscanRun),
+    /// Failed once in this package: not asked again.
+    Failed,
+}
+
+impl<'c> Clam<'c> {
+    fn new(clamav: &'c ClamAv) -> Self {
+        match clamav {
+            ClamAv::Off => Self::Off,
+            ClamAv::Clamd(clamd) => Self::Clamd(clamd),
+            ClamAv::Clamscan(clamscan) => Self::Clamscan(clamscan),
+        }
+    }
+
+    /// ClamAV's verdict on one member: a signature, `TooLarge`, or nothing to say (clamscan
+    /// answers only at the end).
+    fn scan(&mut self, member: &str, data: &[u8]) -> Result<Option<Verdict>, ClamError> {
+        let state = std::mem::replace(self, Self::Failed);
+        let (next, verdict) = match state {
+            Self::Off => (Self::Off, Ok(None)),
+            Self::Failed => (Self::Failed, Ok(None)),
+            Self::Clamd(clamd) => match clamd.session() {
+                Ok(mut session) => {
+                    let verdict = session.scan(data).map(Some);
+                    (Self::Session(session), verdict)
+                }
+                Err(error) => (Self::Failed, Err(error)),
+            },
+            Self::Session(mut session) => {
+                let verdict = session.scan(data).map(Some);
+                (Self::Session(session), verdict)
+            }
+            Self::Clamscan(clamscan) => match clamscan.start() {
+                Ok(mut run) => {
+                    run.add(member, data);
+                    (Self::Run(run), Ok(None))
+                }
+                Err(error) => (Self::Failed, Err(error)),
+            },
+            Self::Run(mut run) => {
+                run.add(member, data);
+                (Self::Run(run), Ok(None))
+            }
+        };
+        *self = if verdict.is_err() { Self::Failed } else { next };
+        verdict
+    }
+
+    /// Ends the package: closes the session, or collects clamscan's verdicts.
+    fn finish(self) -> Result<Vec<String>, ClamError> {
+        match self {
+            Self::Session(session) => session.end().map(|()| Vec::new()),
+            Self::Run(run) => run.finish(),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+/// One package's walk.
+struct Walk<'s, 'r, 'c> {
+    scanner: &'s mut Scanner<'r>,
+    clam: Clam<'c>,
+    found: Vec<Raw>,
+    errors: Vec<EngineError>,
+    context: lint::Context,
+    pkginfo: Vec<(String, String)>,
+    mtree: Option<BTreeMap<String, mtree::Expected>>,
+    /// Every member path seen, without a trailing `/`.
+    paths: Vec<String>,
+}
+
+impl Walk<'_, '_, '_> {
+    fn member(&mut self, member: &Member, content: &mut dyn Read) -> Result<(), PackageError> {
+        let mut data = std::mem::take(&mut self.scanner.buffer);
+        data.clear();
+        if member.kind == EntryKind::File {
+            content.take(member.size).read_to_end(&mut data)?;
+        }
+        let result = self.inspect(member, &data);
+        self.scanner.buffer = data;
+        self.paths
+            .push(member.path.trim_end_matches('/').to_owned());
+        result
+    }
+
+    fn inspect(&mut self, member: &Member, data: &[u8]) -> Result<(), PackageError> {
+        let path = member.path.as_str();
+        match path {
+            ".PKGINFO" => {
+                self.pkginfo = keyvalue::parse(&String::from_utf8_lossy(data));
+                self.context.depends = keyvalue::values(&self.pkginfo, "depend")
+                    .map(str::to_owned)
+                    .collect();
+            }
+            ".BUILDINFO" => self
+                .context
+                .learn_buildinfo(&keyvalue::parse(&String::from_utf8_lossy(data))),
+            ".MTREE" => self.mtree = Some(read_mtree(data)?),
+            _ => {}
+        }
+        if member.kind == EntryKind::File {
+            self.yara(path, data);
+            self.clamav(path, data);
+        }
+        if self.scanner.enabled("lint") {
+            for problem in lint::member(&self.context, path, member.kind, member.mode, data) {
+                self.lint(problem, Some(path));
+            }
+            self.compare_mtree(member, data);
+        }
+        Ok(())
+    }
+
+    fn yara(&mut self, path: &str, data: &[u8]) {
+        if !self.scanner.enabled("yara") {
+            return;
+        }
+        match self.scanner.yara.scan(path, data) {
+            Ok(matches) => {
+                for found in matches {
+                    if self.scanner.enabled(&found.rule) {
+                        self.found.push(Raw {
+                            engine: "yara",
+                            check: found.rule,
+                            severity: found.severity,
+                            message: found.description,
+                            member: Some(path.to_owned()),
+                        });
+                    }
+                }
+            }
+            Err(error) => self.errors.push(EngineError {
+                kind: "yara_failed".to_owned(),
+                message: format!("YARA on {path}: {error}"),
+            }),
+        }
+    }
+
+    fn clamav(&mut self, path: &str, data: &[u8]) {
+        if !self.scanner.enabled("clamav") {
+            return;
+        }
+        let (check, severity, message) = match self.clam.scan(path, data) {
+            Ok(None | Some(Verdict::Clean)) => return,
+            Ok(Some(Verdict::Found(signature))) => (
+                signature.clone(),
+                "error",
+                format!("ClamAV signature {signature} matched"),
+            ),
+            Ok(Some(Verdict::TooLarge)) => (
+                "clamav-not-scanned".to_owned(),
+                "info",
+                "not scanned by ClamAV: larger than clamd's stream limit (--clamd-max-stream-mib, \
+                 clamd's StreamMaxLength)"
+                    .to_owned(),
+            ),
+            Err(error) => {
+                self.errors.push(EngineError {
+                    kind: error.kind().to_owned(),
+                    message: format!("{error}; ClamAV did not scan this package"),
+                });
+                return;
+            }
+        };
+        self.found.push(Raw {
+            engine: "clamav",
+            check,
+            severity: severity.to_owned(),
+            message,
+            member: Some(path.to_owned()),
+        });
+    }
+
+    fn lint(&mut self, problem: lint::Problem, member: Option<&str>) {
+        if !self.scanner.enabled(problem.check) {
+            return;
+        }
+        let severity = lint::check(problem.check).map_or("warning", |check| check.severity);
+        self.found.push(Raw {
+            engine: "lint",
+            check: problem.check.to_owned(),
+            severity: severity.to_owned(),
+            message: problem.message,
+            member: member.map(str::to_owned),
+        });
+    }
+
+    fn compare_mtree(&mut self, member: &Member, data: &[u8]) {
+        let Some(entries) = &self.mtree else { return };
+        if member.path == ".MTREE" {
+            return;
+        }
+        let key = member.path.trim_end_matches('/');
+        let message = match entries.get(key) {
+            None => Some("not listed in .MTREE".to_owned()),
+            Some(expected) => {
+                let sha256 = (member.kind == EntryKind::File && expected.sha256.is_some())
+                    .then(|| hex::encode(Sha256::digest(data)));
+                differences(expected, member, sha256.as_deref())
+            }
+        };
+        if let Some(message) = message {
+            let problem = lint::Problem {
+                check: "mtree-mismatch",
+                message,
+            };
+            self.lint(problem, Some(&member.path.clone()));
+        }
+    }
+
+    fn finish(mut self) -> Outcome {
+        match std::mem::replace(&mut self.clam, Clam::Off).finish() {
+            Ok(signatures) => {
+                for signature in signatures {
+                    self.found.push(Raw {
+                        engine: "clamav",
+                        message: format!(
+                            "ClamAV signature {signature} matched in the package's files \
+                             (clamscan does not say which member)"
+                        ),
+                        check: signature,
+                        severity: "error".to_owned(),
+                        member: None,
+                    });
+                }
+            }
+            Err(error) => self.errors.push(EngineError {
+                kind: error.kind().to_owned(),
+                message: format!("{error}; ClamAV did not scan this package"),
+            }),
+        }
+        if self.scanner.enabled("lint") {
+            let paths = std::mem::take(&mut self.paths);
+            for (path, problem) in lint::orphan_bytecode(paths.iter().map(String::as_str)) {
+                self.lint(problem, Some(&path));
+            }
+            if let Some(entries) = self.mtree.take() {
+                let seen: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
+                for missing in entries.keys().filter(|path| !seen.contains(path.as_str())) {
+                    let problem = lint::Problem {
+                        check: "mtree-mismatch",
+                        message: "listed in .MTREE but not in the package".to_owned(),
+                    };
+                    self.lint(problem, Some(missing));
+                }
+            }
+        }
+        let get = |key: &str| keyvalue::first(&self.pkginfo, key).unwrap_or_default();
+        let (name, version) = (get("pkgname").to_owned(), get("pkgver").to_owned());
+        let base = keyvalue::first(&self.pkginfo, "pkgbase").unwrap_or(&name);
+        let findings = self
+            .found
+            .into_iter()
+            .map(|raw| FindingRecord {
+                base: base.to_owned(),
+                check: raw.check,
+                severity: raw.severity,
+                message: raw.message,
+                subject: raw.member.clone(),
+                package: Some(name.clone()),
+                version: Some(version.clone()),
+                path: None,
+                member: raw.member,
+                engine: Some(raw.engine.to_owned()),
+            })
+            .collect();
+        Outcome {
+            findings,
+            engine_errors: self.errors,
+            name,
+            version,
+            ..Outcome::default()
+        }
+    }
+}
+
+fn read_mtree(data: &[u8]) -> Result<BTreeMap<String, mtree::Expected>, PackageError> {
+    let mut text = String::new();
+    compress::decompress(data)?
+        .take(MAX_MTREE_BYTES)
+        .read_to_string(&mut text)?;
+    Ok(mtree::parse(&text))
+}
+
+/// How `member` differs from what `.MTREE` says, if it does.
+fn differences(
+    expected: &mtree::Expected,
+    member: &Member,
+    sha256: Option<&str>,
+) -> Option<String> {
+    let kind = match member.kind {
+        EntryKind::File | EntryKind::Hardlink => "file",
+        EntryKind::Dir => "dir",
+        EntryKind::Link => "link",
+        EntryKind::Other => return None,
+    };
+    let mut problems = Vec::new();
+    if expected.kind != kind {
+        problems.push(format!("type {kind}, .MTREE says {}", expected.kind));
+    }
+    if let Some(mode) = expected
+        .mode
+        .filter(|&m| kind != "link" && m != member.mode)
+    {
+        problems.push(format!("mode {:o}, .MTREE says {mode:o}", member.mode));
+    }
+    if member.kind == EntryKind::File {
+        if let Some(size) = expected.size.filter(|&s| s != member.size) {
+            problems.push(format!("size {}, .MTREE says {size}", member.size));
+        }
+        if let (Some(want), Some(have)) = (expected.sha256.as_deref(), sha256)
+            && want != have
+        {
+            problems.push(format!("sha256 {have}, .MTREE says {want}"));
+        }
+    }
+    if kind == "link" && expected.link.is_some() && expected.link != member.link_target {
+        problems.push(format!(
+            "link to {:?}, .MTREE says {:?}",
+            member.link_target.as_deref().unwrap_or_default(),
+            expected.link.as_deref().unwrap_or_default()
+        ));
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
