@@ -12,13 +12,13 @@ stdout) or a finding reached --fail-on, 2 for bad usage or a fatal error.";
 /// Scan built packages for malware and packaging defects, straight from the compressed stream.
 ///
 /// Every member of each package (`.INSTALL` and the other metadata files included) goes
-/// through YARA rules run in-process (YARA-X: a built-in set for reverse shells, download-and-
-/// execute in `.INSTALL`, miners and obfuscated shell, plus --rules folders), through ClamAV
-/// when asked (--clamd, or the slower --clamscan), and through packaging checks: Python
-/// bytecode for the wrong Python or without its source, setuid and setgid files, world-
-/// writable files, files in /usr/local, /home, /tmp or /var/tmp, ELF RPATH/RUNPATH into the
-/// build folder or /tmp, the build folder embedded in files, `.INSTALL` scriptlets that use the
-/// network, and `.MTREE` entries that disagree with the members. Nothing is unpacked to disk.
+/// through YARA rules run in-process (YARA-X: a built-in set for reverse shells,
+/// download-and-execute in `.INSTALL`, miners and obfuscated shell, plus --rules folders),
+/// through ClamAV when asked (--clamd, or the slower --clamscan), and through packaging checks:
+/// Python bytecode for the wrong Python or without its source, setuid and setgid files,
+/// world-writable files, files in /usr/local, /home, /tmp or /var/tmp, ELF RPATH/RUNPATH into
+/// the build folder or /tmp, the build folder embedded in files, `.INSTALL` scriptlets that use
+/// the network, and `.MTREE` entries that disagree with the members. Nothing is unpacked to disk.
 ///
 /// Packages come as PKG arguments and as `package` records (with a `path`) or `build` records
 /// on stdin (read unless it is a terminal). Records read are forwarded unchanged, each package

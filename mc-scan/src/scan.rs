@@ -270,7 +270,10 @@ impl Walk<'_, '_, '_> {
                             engine: "yara",
                             check: found.rule,
                             severity: found.severity,
-                            message: found.description,
+                            message: match &found.evidence {
+                                Some(text) => format!("{} Matched: {text:?}", found.description),
+                                None => found.description,
+                            },
                             member: Some(path.to_owned()),
                         });
                     }

@@ -47,6 +47,9 @@ pub struct Match {
     pub severity: String,
     /// The rule's `description` metadata.
     pub description: String,
+    /// The start of the first text a pattern matched (`null` for a rule without patterns, and
+    /// in `--explain`).
+    pub evidence: Option<String>,
 }
 
 /// Compiled rules.
@@ -159,7 +162,26 @@ fn describe(rule: &yara_x::Rule<'_, '_>) -> Match {
         rule,
         severity,
         description,
+        evidence: None,
     }
+}
+
+/// The first bytes a pattern of `rule` matched, as printable text.
+fn evidence(rule: &yara_x::Rule<'_, '_>) -> Option<String> {
+    const SHOWN: usize = 80;
+    let found = rule
+        .patterns()
+        .find_map(|pattern| pattern.matches().next())?;
+    let data = found.data();
+    let text: String = String::from_utf8_lossy(&data[..data.len().min(SHOWN)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    Some(if data.len() > SHOWN {
+        text + "..."
+    } else {
+        text
+    })
 }
 
 /// Scans members, one at a time (one per thread).
@@ -176,7 +198,10 @@ impl Scanner<'_> {
         let results = self.scanner.scan(data)?;
         Ok(results
             .matching_rules()
-            .map(|rule| describe(&rule))
+            .map(|rule| Match {
+                evidence: evidence(&rule),
+                ..describe(&rule)
+            })
             .collect())
     }
 }
