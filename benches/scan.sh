@@ -34,13 +34,6 @@ CLAMD_PID=
 source "$REPO_ROOT/benches/lib.sh"
 trap 'if [[ -n $CLAMD_PID ]]; then kill "$CLAMD_PID" 2>/dev/null || true; fi; cleanup' EXIT
 
-check_peers() {
-	local tool
-	for tool in cargo bsdtar yara clamscan clamd jq awk xxd md5sum; do
-		command -v "$tool" >/dev/null || die "$tool is missing"
-	done
-}
-
 build() {
 	log "building release binaries"
 	(cd "$REPO_ROOT" && cargo build --release --quiet -p mc-scan -p xtask)
@@ -128,7 +121,7 @@ report() {
 }
 
 main() {
-	check_peers
+	need cargo bsdtar yara clamscan clamd jq awk xxd md5sum
 	CORES=$(nproc)
 	build
 	generate_packages

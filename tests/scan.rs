@@ -141,19 +141,24 @@ fn triple(engine: &str, check: &str, member: &str) -> (String, String, String) {
 
 const EICAR_FILE: &str = r#"  printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$pkgdir/usr/share/eicar/eicar.com""#;
 
-#[test]
-fn eicar_is_found_by_yara_and_by_clamav_through_clamd_and_clamscan() {
-    let clamd = Clamd::start();
-    let set = Set::new();
+/// A package `eicar` holding the EICAR string in usr/share/eicar/eicar.com; its path.
+fn eicar_package(set: &Set) -> String {
     let packages = build(
-        &set,
+        set,
         &[Pkg {
             base: "eicar",
             package: EICAR_FILE,
             ..Pkg::default()
         }],
     );
-    let path = path_of(&packages[0]);
+    path_of(&packages[0])
+}
+
+#[test]
+fn eicar_is_found_by_yara_and_by_clamav_through_clamd_and_clamscan() {
+    let clamd = Clamd::start();
+    let set = Set::new();
+    let path = eicar_package(&set);
     let result = scan(&["--clamd", &clamd.socket_arg(), &path], "");
     assert_eq!(result.code, 1, "an error finding fails the run: {result:?}");
     let member = "usr/share/eicar/eicar.com";
@@ -277,6 +282,33 @@ fn setuid_files_and_bytecode_for_the_wrong_python_are_packaging_findings() {
         .output()
         .expect("runs");
     assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn an_rpath_into_the_build_folder_and_the_build_folder_in_a_file_are_found() {
+    require("cc", "gcc");
+    let set = Set::new();
+    let body = r#"  mkdir -p "$pkgdir/usr/bin" "$pkgdir/usr/share/where"
+  printf 'int main(void) { return 0; }\n' > "$srcdir/m.c"
+  cc -o "$pkgdir/usr/bin/rpathed" "$srcdir/m.c" -Wl,-rpath,"$srcdir/lib"
+  echo "built in $srcdir" > "$pkgdir/usr/share/where/note""#;
+    let packages = build(
+        &set,
+        &[Pkg {
+            base: "where",
+            package: body,
+            ..Pkg::default()
+        }],
+    );
+    let result = scan(&[&path_of(&packages[0])], "");
+    let found = findings(&result);
+    for expected in [
+        triple("lint", "rpath-build-dir", "usr/bin/rpathed"),
+        triple("lint", "build-dir-embedded", "usr/share/where/note"),
+    ] {
+        assert!(found.contains(&expected), "{expected:?} in {found:?}");
+    }
+    assert_eq!(result.code, 1, "an RPATH into the build folder is an error");
 }
 
 /// The package at `path` rewritten with `member`'s content replaced, as someone altering a
@@ -464,15 +496,7 @@ fn silent_clamd(dir: &Path) -> PathBuf {
 fn clamd_down_or_silent_is_an_error_per_package_and_yara_still_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let set = Set::new();
-    let packages = build(
-        &set,
-        &[Pkg {
-            base: "eicar",
-            package: EICAR_FILE,
-            ..Pkg::default()
-        }],
-    );
-    let path = path_of(&packages[0]);
+    let path = eicar_package(&set);
     let down = dir.path().join("nobody-here.sock").display().to_string();
     let result = scan(&["--clamd", &down, &path], "");
     assert_eq!(result.error_kinds(), ["clamd_unreachable"], "{result:?}");
