@@ -473,3 +473,89 @@ fn differences(
     }
     (!problems.is_empty()).then(|| problems.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A package of `(path, mode, content)` files after a `.PKGINFO` and a `.MTREE` of `mtree`.
+    fn package(mtree: &str, files: &[(&str, u32, &[u8])]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(mtree.as_bytes()).expect("in memory");
+        let mtree = gz.finish().expect("in memory");
+        let pkginfo = b"pkgname = demo\npkgbase = demo\npkgver = 1-1\n".to_vec();
+        let mut builder = tar::Builder::new(Vec::new());
+        let metadata: [(&str, u32, &[u8]); 2] =
+            [(".MTREE", 0o644, &mtree), (".PKGINFO", 0o644, &pkginfo)];
+        for (path, mode, data) in metadata.iter().chain(files) {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(*mode);
+            builder
+                .append_data(&mut header, path, *data)
+                .expect("in memory");
+        }
+        builder.into_inner().expect("in memory")
+    }
+
+    fn checks(outcome: &Outcome) -> Vec<(String, String)> {
+        outcome
+            .findings
+            .iter()
+            .map(|f| (f.check.clone(), f.member.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn members_are_compared_with_mtree_and_findings_name_the_package() {
+        let sha = hex::encode(Sha256::digest(b"ok\n"));
+        let mtree = format!(
+            "#mtree\n/set type=file mode=644\n./.PKGINFO size=43\n./usr/a size=3 sha256digest={sha}\n\
+             ./usr/b size=3 sha256digest={sha}\n./usr/gone size=1\n"
+        );
+        let bytes = package(
+            &mtree,
+            &[
+                ("usr/a", 0o644, b"ok\n"),
+                ("usr/b", 0o755, b"no\n"),
+                ("usr/extra", 0o644, b""),
+            ],
+        );
+        let rules = yara::Rules::load(&[]).expect("rules");
+        let options = Options {
+            disabled: BTreeSet::new(),
+            max_member_bytes: 1 << 20,
+            yara_timeout: Duration::from_secs(10),
+        };
+        let mut scanner = Scanner::new(&rules, ClamAv::Off, options);
+        let outcome = scanner.scan(bytes.as_slice(), "/x/demo.pkg.tar");
+        assert!(outcome.read_error.is_none(), "{:?}", outcome.read_error);
+        let mismatch = |member: &str| ("mtree-mismatch".to_owned(), member.to_owned());
+        assert_eq!(
+            checks(&outcome),
+            [
+                mismatch("usr/b"),
+                mismatch("usr/extra"),
+                mismatch("usr/gone")
+            ]
+        );
+        assert!(
+            outcome.findings[0]
+                .message
+                .contains("mode 755, .MTREE says 644")
+        );
+        assert!(outcome.findings[0].message.contains("sha256"));
+        let finding = &outcome.findings[0];
+        assert_eq!(
+            (
+                finding.package.as_deref(),
+                finding.version.as_deref(),
+                finding.path.as_deref()
+            ),
+            (Some("demo"), Some("1-1"), Some("/x/demo.pkg.tar"))
+        );
+        assert_eq!(outcome.bytes, bytes.len() as u64);
+    }
+}
