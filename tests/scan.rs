@@ -139,7 +139,9 @@ fn triple(engine: &str, check: &str, member: &str) -> (String, String, String) {
     (engine.to_owned(), check.to_owned(), member.to_owned())
 }
 
-const EICAR_FILE: &str = r#"  printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$pkgdir/usr/share/eicar/eicar.com""#;
+/// EICAR, and 2 MiB of zeros beside it.
+const EICAR_FILE: &str = r#"  printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$pkgdir/usr/share/eicar/eicar.com"
+  head -c 2097152 /dev/zero > "$pkgdir/usr/share/eicar/zeros""#;
 
 /// A package `eicar` holding the EICAR string in usr/share/eicar/eicar.com; its path.
 fn eicar_package(set: &Set) -> String {
@@ -176,6 +178,33 @@ fn eicar_is_found_by_yara_and_by_clamav_through_clamd_and_clamscan() {
     assert_eq!(finding["version"], "1.0-1");
     assert_eq!(finding["path"].as_str(), Some(path.as_str()));
     assert_eq!(finding["severity"], "error");
+
+    // A stream limit below the zeros' size: they are not sent, and say so; EICAR is found.
+    let tight = scan(
+        &[
+            "--clamd",
+            &clamd.socket_arg(),
+            "--clamd-max-stream-mib",
+            "1",
+            &path,
+        ],
+        "",
+    );
+    let clamav: Vec<_> = findings(&tight)
+        .into_iter()
+        .filter(|f| f.0 == "clamav")
+        .map(|f| (f.1.split('.').next().unwrap_or_default().to_owned(), f.2))
+        .collect();
+    assert_eq!(
+        clamav,
+        [
+            ("Test".to_owned(), member.to_owned()),
+            (
+                "clamav-not-scanned".to_owned(),
+                "usr/share/eicar/zeros".to_owned()
+            )
+        ]
+    );
 
     let database = clamd.database().display().to_string();
     let slow = scan(&["--clamscan", "--clamav-database", &database, &path], "");

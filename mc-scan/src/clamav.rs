@@ -1,11 +1,14 @@
 //! ClamAV: `clamd` over its socket (INSTREAM, one session per package), or `clamscan` as the
 //! slower fallback.
 //!
-//! With clamd every member is streamed on its own, so a signature names the member it matched.
-//! clamscan has no such protocol: the package's files go to its stdin as one tar, which it
-//! unpacks and scans in memory, and a match names the package only. Every read and write on the
-//! socket, and every clamscan run, has a timeout: a clamd that is down or does not answer
-//! becomes an error, never a hang.
+//! clamd pays a few milliseconds per INSTREAM command (a thread, a spool file), which for the
+//! small files most packages hold costs more than the scan. So members are sent in batches: a
+//! small in-memory tar of consecutive members, up to clamd's stream limit, which clamd unpacks
+//! and scans as one stream. A batch that matches is sent again member by member, so a finding
+//! still names its member; clean batches, nearly all of them, cost one command each. clamscan
+//! has no such protocol: the package's files go to its stdin as one tar, and a match names the
+//! package only. Every read and write on the socket, and every clamscan run, has a timeout: a
+//! clamd that is down or does not answer becomes an error, never a hang.
 
 use std::{
     io::{self, BufRead, BufReader, Read, Write},
@@ -77,6 +80,20 @@ pub enum Verdict {
     TooLarge,
 }
 
+/// Something ClamAV reported about a package's members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hit {
+    /// A signature matched `member` (`None`: somewhere in the package, as clamscan reports).
+    Found {
+        /// The member, when known.
+        member: Option<String>,
+        /// The signature's name.
+        signature: String,
+    },
+    /// The member is larger than clamd takes: not scanned.
+    TooLarge(String),
+}
+
 /// A clamd on a Unix socket.
 #[derive(Clone, Debug)]
 pub struct Clamd {
@@ -113,6 +130,8 @@ impl Clamd {
             clamd: self,
             stream,
             reader,
+            batch: Vec::new(),
+            batch_tar_bytes: 0,
         };
         session.send(b"zIDSESSION\0")?;
         Ok(session)
@@ -136,19 +155,96 @@ impl Clamd {
     }
 }
 
-/// An open clamd session (`IDSESSION` … `END`).
+/// An open clamd session (`IDSESSION` … `END`), and the batch of members not sent yet.
 pub struct Session<'a> {
     clamd: &'a Clamd,
     stream: UnixStream,
     reader: BufReader<UnixStream>,
+    batch: Vec<(String, Vec<u8>)>,
+    /// The size of the batch as a tar.
+    batch_tar_bytes: u64,
 }
 
+/// The bytes `size` bytes of content take in a tar: a header and whole blocks.
+fn tar_bytes(size: u64) -> u64 {
+    512 + size.div_ceil(512) * 512
+}
+
+/// The two zero blocks that end a tar.
+const TAR_END: u64 = 1024;
+
 impl Session<'_> {
-    /// Streams `data` to clamd and waits for its verdict.
-    pub fn scan(&mut self, data: &[u8]) -> Result<Verdict, ClamError> {
-        if data.len() as u64 > self.clamd.max_stream_bytes {
-            return Ok(Verdict::TooLarge);
+    /// Queues one member for scanning; returns what batches sent on the way found.
+    pub fn add(&mut self, member: &str, data: &[u8]) -> Result<Vec<Hit>, ClamError> {
+        let limit = self.clamd.max_stream_bytes;
+        let size = data.len() as u64;
+        if size > limit {
+            return Ok(vec![Hit::TooLarge(member.to_owned())]);
         }
+        let mut hits = Vec::new();
+        if self.batch_tar_bytes + tar_bytes(size) + TAR_END > limit {
+            hits.extend(self.flush()?);
+        }
+        if tar_bytes(size) + TAR_END > limit {
+            // Fits clamd's limit only without a tar around it.
+            if let Verdict::Found(signature) = self.instream(data)? {
+                let member = Some(member.to_owned());
+                hits.push(Hit::Found { member, signature });
+            }
+            return Ok(hits);
+        }
+        self.batch_tar_bytes += tar_bytes(size);
+        self.batch.push((member.to_owned(), data.to_vec()));
+        Ok(hits)
+    }
+
+    /// Sends what is left and ends the session.
+    pub fn finish(mut self) -> Result<Vec<Hit>, ClamError> {
+        let hits = self.flush()?;
+        self.send(b"zEND\0")?;
+        Ok(hits)
+    }
+
+    /// Sends the batch as one tar; when it matches, each member again, to name the members.
+    fn flush(&mut self) -> Result<Vec<Hit>, ClamError> {
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_tar_bytes = 0;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tar = tar::Builder::new(Vec::new());
+        for (index, (_, data)) in batch.iter().enumerate() {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            // Numbered names: clamd only needs the files apart, and any member path fits.
+            tar.append_data(&mut header, format!("m{index}"), data.as_slice())
+                .map_err(|e| self.clamd.io_error(e))?;
+        }
+        let tar = tar.into_inner().map_err(|e| self.clamd.io_error(e))?;
+        let signature = match self.instream(&tar)? {
+            Verdict::Found(signature) => signature,
+            Verdict::Clean | Verdict::TooLarge => return Ok(Vec::new()),
+        };
+        let mut hits = Vec::new();
+        for (member, data) in &batch {
+            if let Verdict::Found(signature) = self.instream(data)? {
+                let member = Some(member.clone());
+                hits.push(Hit::Found { member, signature });
+            }
+        }
+        if hits.is_empty() {
+            // Only the members together match: no one member to name.
+            hits.push(Hit::Found {
+                member: None,
+                signature,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Streams `data` to clamd and waits for its verdict.
+    fn instream(&mut self, data: &[u8]) -> Result<Verdict, ClamError> {
         self.send(b"zINSTREAM\0")?;
         for chunk in data.chunks(CHUNK_BYTES) {
             let length = u32::try_from(chunk.len()).expect("chunks are 1 MiB");
@@ -158,11 +254,6 @@ impl Session<'_> {
         self.send(&0u32.to_be_bytes())?;
         let reply = self.reply()?;
         parse_reply(&reply)
-    }
-
-    /// Ends the session.
-    pub fn end(mut self) -> Result<(), ClamError> {
-        self.send(b"zEND\0")
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), ClamError> {
@@ -287,14 +378,14 @@ impl ClamscanRun {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
-        let result = tar.append_data(&mut header, path.trim_start_matches('.'), data);
+        let result = tar.append_data(&mut header, path, data);
         if let Err(error) = result {
             self.broken = Some(error);
         }
     }
 
     /// Closes clamscan's input and waits (up to the timeout) for its verdicts.
-    pub fn finish(mut self) -> Result<Vec<String>, ClamError> {
+    pub fn finish(mut self) -> Result<Vec<Hit>, ClamError> {
         if let Some(tar) = self.tar.take() {
             // Dropping the builder's pipe ends clamscan's input.
             if let Err(error) = tar.into_inner().map(drop) {
@@ -332,7 +423,10 @@ impl ClamscanRun {
                 .lines()
                 .filter_map(|line| line.strip_suffix(" FOUND"))
                 .map(|line| line.rsplit_once(": ").map_or(line, |(_, sig)| sig))
-                .map(str::to_owned)
+                .map(|signature| Hit::Found {
+                    member: None,
+                    signature: signature.to_owned(),
+                })
                 .collect()),
             _ => Err(ClamError::Clamscan(format!(
                 "exited with {status}: {}{}",

@@ -15,7 +15,7 @@ use minicluster::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    clamav::{ClamError, Clamd, Clamscan, ClamscanRun, Session, Verdict},
+    clamav::{ClamError, Clamd, Clamscan, ClamscanRun, Hit, Session},
     lint, mtree, yara,
 };
 
@@ -159,44 +159,44 @@ impl<'c> Clam<'c> {
         }
     }
 
-    /// ClamAV's verdict on one member: a signature, `TooLarge`, or nothing to say (clamscan
-    /// answers only at the end).
-    fn scan(&mut self, member: &str, data: &[u8]) -> Result<Option<Verdict>, ClamError> {
+    /// Hands one member to ClamAV; returns what it reported so far (clamd answers a batch at a
+    /// time, clamscan only at the end).
+    fn scan(&mut self, member: &str, data: &[u8]) -> Result<Vec<Hit>, ClamError> {
         let state = std::mem::replace(self, Self::Failed);
-        let (next, verdict) = match state {
-            Self::Off => (Self::Off, Ok(None)),
-            Self::Failed => (Self::Failed, Ok(None)),
+        let (next, hits) = match state {
+            Self::Off => (Self::Off, Ok(Vec::new())),
+            Self::Failed => (Self::Failed, Ok(Vec::new())),
             Self::Clamd(clamd) => match clamd.session() {
                 Ok(mut session) => {
-                    let verdict = session.scan(data).map(Some);
-                    (Self::Session(session), verdict)
+                    let hits = session.add(member, data);
+                    (Self::Session(session), hits)
                 }
                 Err(error) => (Self::Failed, Err(error)),
             },
             Self::Session(mut session) => {
-                let verdict = session.scan(data).map(Some);
-                (Self::Session(session), verdict)
+                let hits = session.add(member, data);
+                (Self::Session(session), hits)
             }
             Self::Clamscan(clamscan) => match clamscan.start() {
                 Ok(mut run) => {
                     run.add(member, data);
-                    (Self::Run(run), Ok(None))
+                    (Self::Run(run), Ok(Vec::new()))
                 }
                 Err(error) => (Self::Failed, Err(error)),
             },
             Self::Run(mut run) => {
                 run.add(member, data);
-                (Self::Run(run), Ok(None))
+                (Self::Run(run), Ok(Vec::new()))
             }
         };
-        *self = if verdict.is_err() { Self::Failed } else { next };
-        verdict
+        *self = if hits.is_err() { Self::Failed } else { next };
+        hits
     }
 
-    /// Ends the package: closes the session, or collects clamscan's verdicts.
-    fn finish(self) -> Result<Vec<String>, ClamError> {
+    /// Ends the package: the last batch, or clamscan's verdicts.
+    fn finish(self) -> Result<Vec<Hit>, ClamError> {
         match self {
-            Self::Session(session) => session.end().map(|()| Vec::new()),
+            Self::Session(session) => session.finish(),
             Self::Run(run) => run.finish(),
             _ => Ok(Vec::new()),
         }
@@ -290,20 +290,13 @@ impl Walk<'_, '_, '_> {
         if !self.scanner.enabled("clamav") {
             return;
         }
-        let (check, severity, message) = match self.clam.scan(path, data) {
-            Ok(None | Some(Verdict::Clean)) => return,
-            Ok(Some(Verdict::Found(signature))) => (
-                signature.clone(),
-                "error",
-                format!("ClamAV signature {signature} matched"),
-            ),
-            Ok(Some(Verdict::TooLarge)) => (
-                "clamav-not-scanned".to_owned(),
-                "info",
-                "not scanned by ClamAV: larger than clamd's stream limit (--clamd-max-stream-mib, \
-                 clamd's StreamMaxLength)"
-                    .to_owned(),
-            ),
+        let hits = self.clam.scan(path, data);
+        self.clamav_hits(hits);
+    }
+
+    fn clamav_hits(&mut self, hits: Result<Vec<Hit>, ClamError>) {
+        let hits = match hits {
+            Ok(hits) => hits,
             Err(error) => {
                 self.errors.push(EngineError {
                     kind: error.kind().to_owned(),
@@ -312,13 +305,35 @@ impl Walk<'_, '_, '_> {
                 return;
             }
         };
-        self.found.push(Raw {
-            engine: "clamav",
-            check,
-            severity: severity.to_owned(),
-            message,
-            member: Some(path.to_owned()),
-        });
+        for hit in hits {
+            let raw = match hit {
+                Hit::Found { member, signature } => Raw {
+                    engine: "clamav",
+                    message: match member {
+                        Some(_) => format!("ClamAV signature {signature} matched"),
+                        None => format!(
+                            "ClamAV signature {signature} matched the package's files, and \
+                             ClamAV did not name one member"
+                        ),
+                    },
+                    check: signature,
+                    severity: "error".to_owned(),
+                    member,
+                },
+                Hit::TooLarge(member) => Raw {
+                    engine: "clamav",
+                    check: "clamav-not-scanned".to_owned(),
+                    severity: "info".to_owned(),
+                    message: "not scanned by ClamAV: larger than clamd's stream limit \
+                              (--clamd-max-stream-mib, clamd's StreamMaxLength)"
+                        .to_owned(),
+                    member: Some(member),
+                },
+            };
+            if self.scanner.enabled(&raw.check) {
+                self.found.push(raw);
+            }
+        }
     }
 
     fn lint(&mut self, problem: lint::Problem, member: Option<&str>) {
@@ -359,26 +374,8 @@ impl Walk<'_, '_, '_> {
     }
 
     fn finish(mut self) -> Outcome {
-        match std::mem::replace(&mut self.clam, Clam::Off).finish() {
-            Ok(signatures) => {
-                for signature in signatures {
-                    self.found.push(Raw {
-                        engine: "clamav",
-                        message: format!(
-                            "ClamAV signature {signature} matched in the package's files \
-                             (clamscan does not say which member)"
-                        ),
-                        check: signature,
-                        severity: "error".to_owned(),
-                        member: None,
-                    });
-                }
-            }
-            Err(error) => self.errors.push(EngineError {
-                kind: error.kind().to_owned(),
-                message: format!("{error}; ClamAV did not scan this package"),
-            }),
-        }
+        let hits = std::mem::replace(&mut self.clam, Clam::Off).finish();
+        self.clamav_hits(hits);
         if self.scanner.enabled("lint") {
             let paths = std::mem::take(&mut self.paths);
             for (path, problem) in lint::orphan_bytecode(paths.iter().map(String::as_str)) {
