@@ -44,7 +44,9 @@ pub struct Cli {
     /// metadata become its findings' severity and explanation.
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
-    /// Stream every member to clamd over this Unix socket (INSTREAM; e.g. /run/clamav/clamd.ctl).
+    /// Scan with clamd over this Unix socket (e.g. /run/clamav/clamd.ctl): members go in
+    /// batches, each a small tar streamed with INSTREAM; a batch that matches is sent again
+    /// member by member, so findings name their member.
     #[arg(
         long,
         value_name = "SOCKET",
