@@ -18,7 +18,7 @@ pub const BUILTIN: &str = include_str!("../rules/packages.yar");
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     /// A rule folder or file could not be read.
-    #[error("reading YARA rules {path}: {source}")]
+    #[error("reading YARA rules {path}")]
     Read {
         /// The folder or file.
         path: PathBuf,
