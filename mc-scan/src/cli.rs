@@ -82,6 +82,10 @@ pub struct Cli {
     /// declaring a larger one is an `error` record `member_too_large`.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub max_member_mib: u64,
+    /// Packages scanned at once, each on its own thread with its own clamd session; the output
+    /// keeps the input's order [default: twice the number of CPUs].
+    #[arg(long, short = 'j', value_name = "N", env = "MC_SCAN_JOBS")]
+    pub jobs: Option<usize>,
     /// Exit with status 1 when a finding is at least this severe: info, warning, error, or
     /// never.
     #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = ["info", "warning", "error", "never"])]

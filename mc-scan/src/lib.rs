@@ -11,11 +11,12 @@ pub mod cli;
 pub mod elf;
 pub mod lint;
 pub mod mtree;
+pub mod pool;
 pub mod scan;
 pub mod yara;
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, VecDeque},
     io::{self, IsTerminal},
     path::Path,
     time::{Duration, Instant},
@@ -30,7 +31,8 @@ use minicluster::{
 use crate::{
     clamav::{Clamd, Clamscan},
     cli::Cli,
-    scan::{ClamAv, Options, Scanner},
+    pool::Pool,
+    scan::{ClamAv, Options},
 };
 
 /// The tool's name in error records.
@@ -66,29 +68,44 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         max_member_bytes: cli.max_member_mib << 20,
         yara_timeout: timeout,
     };
-    let mut session = Run {
-        scanner: Scanner::new(&rules, clamav, options),
-        out: RecordWriter::stdout(),
-        started: Instant::now(),
-        counts: BTreeMap::new(),
-        scanned: BTreeSet::new(),
-        fail_on: cli.fail_on.clone(),
-        tripped: false,
-    };
-    for path in &cli.packages {
-        let subject = serde_json::json!({ "path": path });
-        session.scan(path, subject)?;
-    }
-    let stdin = io::stdin();
-    if !stdin.is_terminal() {
-        for line in jsonl::read_lines(stdin.lock()) {
-            match line {
-                Ok(line) => session.line(&line)?,
-                Err(error) => session.error(error.error_record(TOOL))?,
+    // Twice the CPUs by default: much of a scan waits for clamd (4 jobs on 2 CPUs scanned
+    // 2,000 packages in 1.0 s, 2 jobs in 1.5 s).
+    let jobs = cli
+        .jobs
+        .or_else(|| {
+            std::thread::available_parallelism()
+                .ok()
+                .map(|n| 2 * usize::from(n))
+        })
+        .unwrap_or(1)
+        .max(1);
+    std::thread::scope(|scope| {
+        let mut session = Run {
+            pool: Pool::start(scope, jobs, &rules, &clamav, &options),
+            in_flight: jobs * 4,
+            queue: VecDeque::new(),
+            out: RecordWriter::stdout(),
+            started: Instant::now(),
+            counts: BTreeMap::new(),
+            scanned: BTreeSet::new(),
+            fail_on: cli.fail_on.clone(),
+            tripped: false,
+        };
+        for path in &cli.packages {
+            let subject = serde_json::json!({ "path": path });
+            session.scan(path, subject)?;
+        }
+        let stdin = io::stdin();
+        if !stdin.is_terminal() {
+            for line in jsonl::read_lines(stdin.lock()) {
+                match line {
+                    Ok(line) => session.line(line)?,
+                    Err(error) => session.push(Slot::Error(error.error_record(TOOL)))?,
+                }
             }
         }
-    }
-    session.finish()
+        session.finish()
+    })
 }
 
 /// Every name `--disable` and `--explain` know.
@@ -132,9 +149,29 @@ fn explain(rules: &yara::Rules, name: &str) -> anyhow::Result<u8> {
     Ok(minicluster::cli::EXIT_OK)
 }
 
-/// One run: the scanner, the output, the counts.
-struct Run<'r> {
-    scanner: Scanner<'r>,
+/// What is written at one place of the output, in input order.
+enum Slot {
+    /// A record read, forwarded as it came.
+    Forward(String),
+    /// An error about an input.
+    Error(ErrorRecord),
+    /// A package being scanned: its findings and errors come when its outcome does.
+    Scan {
+        /// Its id in the pool.
+        id: u64,
+        /// What error records say it is.
+        subject: serde_json::Value,
+        /// Its file, as findings name it.
+        shown: String,
+    },
+}
+
+/// One run: the workers, the output in order, the counts.
+struct Run {
+    pool: Pool,
+    /// How many packages may be scanned ahead of the output.
+    in_flight: usize,
+    queue: VecDeque<Slot>,
     out: RecordWriter<io::Stdout>,
     started: Instant,
     counts: BTreeMap<String, u64>,
@@ -146,9 +183,43 @@ struct Run<'r> {
     tripped: bool,
 }
 
-impl Run<'_> {
+impl Run {
     fn count(&mut self, key: &str, n: u64) {
         *self.counts.entry(key.to_owned()).or_default() += n;
+    }
+
+    /// Queues `slot`, then writes every slot at the head of the queue that is ready.
+    fn push(&mut self, slot: Slot) -> io::Result<()> {
+        self.queue.push_back(slot);
+        let scanning = self
+            .queue
+            .iter()
+            .filter(|slot| matches!(slot, Slot::Scan { .. }))
+            .count();
+        self.write_ready(scanning >= self.in_flight)
+    }
+
+    /// Writes the slots at the head of the queue whose records are known; with `wait`, waits
+    /// for the first package's outcome on the way.
+    fn write_ready(&mut self, wait: bool) -> io::Result<()> {
+        let mut wait = wait;
+        while let Some(slot) = self.queue.pop_front() {
+            match slot {
+                Slot::Forward(raw) => self.out.write_raw(&raw)?,
+                Slot::Error(error) => self.error(error)?,
+                Slot::Scan { id, subject, shown } => match self.pool.take(id, wait) {
+                    Some(outcome) => {
+                        self.outcome(&outcome, &subject, &shown)?;
+                        wait = false;
+                    }
+                    None => {
+                        self.queue.push_front(Slot::Scan { id, subject, shown });
+                        return Ok(());
+                    }
+                },
+            }
+        }
+        Ok(())
     }
 
     fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
@@ -157,7 +228,7 @@ impl Run<'_> {
     }
 
     /// A record from stdin: packages in it scanned, then the record forwarded.
-    fn line(&mut self, line: &jsonl::Line) -> anyhow::Result<()> {
+    fn line(&mut self, line: jsonl::Line) -> anyhow::Result<()> {
         match &line.record {
             Record::Package(package) => self.record(package)?,
             Record::Build(build) => {
@@ -167,7 +238,7 @@ impl Run<'_> {
             }
             _ => {}
         }
-        self.out.write_raw(&line.raw)?;
+        self.push(Slot::Forward(line.raw))?;
         Ok(())
     }
 
@@ -177,12 +248,8 @@ impl Run<'_> {
                 "package {} {} has no local path: mc-scan reads package files (download it first)",
                 package.name, package.version
             );
-            self.error(ErrorRecord::new(
-                TOOL,
-                "not_local",
-                message,
-                package.subject(),
-            ))?;
+            let error = ErrorRecord::new(TOOL, "not_local", message, package.subject());
+            self.push(Slot::Error(error))?;
             return Ok(());
         };
         self.scan(Path::new(path), package.subject())
@@ -193,15 +260,28 @@ impl Run<'_> {
         if !self.scanned.insert(shown.clone()) {
             return Ok(());
         }
-        let file = match std::fs::File::open(path) {
-            Ok(file) => file,
+        let slot = match std::fs::File::open(path) {
+            Ok(file) => Slot::Scan {
+                id: self.pool.submit(file, shown.clone()),
+                subject,
+                shown,
+            },
             Err(error) => {
                 let message = format!("opening {shown}: {error}");
-                self.error(ErrorRecord::new(TOOL, "unreadable", message, subject))?;
-                return Ok(());
+                Slot::Error(ErrorRecord::new(TOOL, "unreadable", message, subject))
             }
         };
-        let outcome = self.scanner.scan(io::BufReader::new(file), &shown);
+        self.push(slot)?;
+        Ok(())
+    }
+
+    /// A package's findings and errors.
+    fn outcome(
+        &mut self,
+        outcome: &scan::Outcome,
+        subject: &serde_json::Value,
+        shown: &str,
+    ) -> io::Result<()> {
         self.count("scanned", 1);
         self.count("package_bytes", outcome.bytes);
         for finding in &outcome.findings {
@@ -234,6 +314,10 @@ impl Run<'_> {
     }
 
     fn finish(mut self) -> anyhow::Result<u8> {
+        self.pool.close();
+        while !self.queue.is_empty() {
+            self.write_ready(true)?;
+        }
         let failed = self.counts.get("failed").is_some_and(|&n| n > 0);
         self.counts.entry("scanned".to_owned()).or_default();
         self.counts.entry("findings".to_owned()).or_default();

@@ -70,6 +70,17 @@ pub struct Outcome {
     pub bytes: u64,
 }
 
+impl Outcome {
+    /// The outcome of a package whose worker thread died (a bug): an error, never silence.
+    pub fn lost() -> Self {
+        let error = std::io::Error::other("the scanning thread stopped before this package");
+        Self {
+            read_error: Some(PackageError::Stream(error)),
+            ..Self::default()
+        }
+    }
+}
+
 /// A finding before it is tied to its package (whose name `.PKGINFO` tells only later).
 struct Raw {
     engine: &'static str,
