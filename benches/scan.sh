@@ -5,11 +5,14 @@
 #            built-in rules (rules/packages.yar; classic YARA, `-d member=`) and `clamscan -r`
 #            over the tree.
 #   mc-scan  the same packages streamed, never unpacked: YARA-X with the built-in rules,
-#            clamd over its socket (INSTREAM per member) and the packaging checks.
+#            clamd over its socket (members in batches, a small tar per INSTREAM), the
+#            packaging checks, and its default --jobs (twice the CPUs).
 # Both ClamAV runs use one database written here (EICAR as .ndb and .hdb signatures: there is
-# no internet for freshclam), so neither pays for loading the official one; clamd is started
-# before the timing, as it runs on a real machine. A third run, mc-scan with the built-in rules
-# only (--disable clamav, --disable lint), gives the throughput of package data in MB/s.
+# no internet for freshclam), so neither pays for loading the official one. clamd is started
+# before the timing, as it runs on a real machine, and mc-scan runs twice: right after clamd
+# started (its first scans are slower) and again; the ratio is taken on the second, and the
+# first is shown too. A third run, mc-scan with the built-in rules only (--disable clamav,
+# --disable lint), gives the throughput of package data in MB/s.
 # Every package is clean, and both pipelines must agree on that (no findings, no matches).
 # Progress goes to stderr; the table of figures and ratios is the only thing on stdout.
 #
@@ -111,10 +114,12 @@ report() {
 	echo "mc-scan benchmark: $PACKAGES packages of $FILES_PER_PACKAGE files," \
 		"$(awk -v b="$PACKAGE_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') of .pkg.tar.zst; $CORES cores"
 	echo
-	row "YARA (built-in rules) + ClamAV" "seconds" "1 run each, same packages, same signatures"
+	row "YARA (built-in rules) + ClamAV" "seconds" "same packages, same signatures"
 	row "bsdtar -x + yara -r + clamscan -r" "$T_PEER" "unpacked to $WORK/tree first"
-	row "mc-scan --clamd" "$T_MC" "streamed; packaging checks too"
+	row "mc-scan --clamd" "$T_MC" "streamed; packaging checks too; clamd warm"
 	row "peer / mc-scan" "${speedup}x" "target >= 3x: $(at_least "$speedup" 3)"
+	row "mc-scan --clamd, first run" "$T_MC_COLD" "just after clamd started (its threads start up)"
+	row "peer / mc-scan, first run" "$(ratio "$T_PEER" "$T_MC_COLD" 1)x" ""
 	echo
 	row "mc-scan, built-in YARA rules only" "$T_RULES" "$(mb_per_s "$T_RULES") MB/s of package data"
 	row "mc-scan --clamd, everything" "$T_MC" "$(mb_per_s "$T_MC") MB/s of package data"
@@ -126,7 +131,9 @@ main() {
 	build
 	generate_packages
 	start_clamd
-	log "timing mc-scan --clamd over $PACKAGES packages"
+	log "timing mc-scan --clamd over $PACKAGES packages, just after clamd started, then again"
+	T_MC_COLD=$(seconds mc_scan)
+	check_mc "$WORK/mc-scan.jsonl"
 	T_MC=$(seconds mc_scan)
 	check_mc "$WORK/mc-scan.jsonl"
 	log "timing bsdtar -x of each package, then yara -r and clamscan -r"
