@@ -21,37 +21,31 @@ impl Reader<'_> {
         self.data.get(at..at.checked_add(N)?)?.try_into().ok()
     }
 
-    fn u16(&self, at: usize) -> Option<u64> {
-        let b = self.bytes::<2>(at)?;
-        Some(u64::from(if self.little {
-            u16::from_le_bytes(b)
+    /// An unsigned integer of `N` bytes (2, 4 or 8) in the file's byte order.
+    fn uint<const N: usize>(&self, at: usize) -> Option<u64> {
+        let bytes = self.bytes::<N>(at)?;
+        let mut wide = [0u8; 8];
+        Some(if self.little {
+            wide[..N].copy_from_slice(&bytes);
+            u64::from_le_bytes(wide)
         } else {
-            u16::from_be_bytes(b)
-        }))
+            wide[8 - N..].copy_from_slice(&bytes);
+            u64::from_be_bytes(wide)
+        })
+    }
+
+    fn u16(&self, at: usize) -> Option<u64> {
+        self.uint::<2>(at)
     }
 
     fn u32(&self, at: usize) -> Option<u64> {
-        let b = self.bytes::<4>(at)?;
-        Some(u64::from(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }))
-    }
-
-    fn u64(&self, at: usize) -> Option<u64> {
-        let b = self.bytes::<8>(at)?;
-        Some(if self.little {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
-        })
+        self.uint::<4>(at)
     }
 
     /// A word: 8 bytes in a 64-bit file, 4 in a 32-bit one.
     fn word(&self, at: usize) -> Option<u64> {
         if self.wide {
-            self.u64(at)
+            self.uint::<8>(at)
         } else {
             self.u32(at)
         }
