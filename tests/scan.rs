@@ -431,6 +431,37 @@ fn the_sample_mirrors_packages_have_no_findings() {
     assert_eq!(result.count("scanned"), mirror.summary.packages as u64);
 }
 
+#[test]
+fn real_packages_from_an_arch_repository_raise_no_malware_findings() {
+    let dir = pipeline_tests::realdata().join("packages");
+    let mut paths = Vec::new();
+    let mut folders = vec![dir.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).expect("realdata packages") {
+            let path = entry.expect("entry").path();
+            let name = path.display().to_string();
+            if path.is_dir() {
+                folders.push(path);
+            } else if name.contains(".pkg.tar") && !name.ends_with(".sig") {
+                paths.push(name);
+            }
+        }
+    }
+    assert!(paths.len() >= 10, "few real packages in {}", dir.display());
+    let args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let result = scan(&args, "");
+    assert_eq!(result.count("scanned"), paths.len() as u64);
+    assert_eq!(result.count_or_zero("failed"), 0, "{result:?}");
+    // Real packages do embed their build folder (__FILE__ in binaries): a true warning. But
+    // nothing here is malware or broken.
+    let serious: Vec<_> = result
+        .of_type("finding")
+        .into_iter()
+        .filter(|f| f["engine"] == "yara" || f["severity"] == "error")
+        .collect();
+    assert!(serious.is_empty(), "{serious:?}");
+}
+
 /// A zstd package holding `.PKGINFO`, then a member whose header declares `size` bytes and
 /// which has none.
 fn huge_member_package(size: u64) -> Vec<u8> {
