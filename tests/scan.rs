@@ -634,3 +634,85 @@ fn build_scan_repo_publishes_what_passed_and_refuses_what_did_not() {
     let listed = repo(&["list", "--repo", &db], "");
     assert_eq!(listed.of_type("package").len(), 1);
 }
+
+#[test]
+fn mc_repo_refuses_by_path_or_by_name_and_version_at_or_above_the_threshold() {
+    let mirror = Mirror::sample();
+    let mut packages: Vec<PathBuf> = fs::read_dir(mirror.repo_dir("core"))
+        .expect("repo")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.display().to_string().contains(".pkg.tar."))
+        .collect();
+    packages.sort();
+    let (first, second, third) = (&packages[0], &packages[1], &packages[2]);
+    let record = |name: &str, path: &Path| {
+        format!(
+            r#"{{"type":"package","name":"{name}","version":"9-1","path":"{}"}}"#,
+            path.display()
+        )
+    };
+    let stdin = [
+        format!(
+            r#"{{"type":"finding","check":"setuid","severity":"warning","path":"{}"}}"#,
+            first.display()
+        ),
+        r#"{"type":"finding","check":"reverse_shell","severity":"error","package":"by-name","version":"9-1"}"#
+            .to_owned(),
+        r#"{"type":"finding","check":"x","severity":"error","package":"by-name","version":"8-1"}"#
+            .to_owned(),
+        record("by-path", first),
+        record("by-name", second),
+        record("other", third),
+    ]
+    .join("\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = |name: &str| {
+        dir.path()
+            .join(name)
+            .join("r.db.tar.zst")
+            .display()
+            .to_string()
+    };
+    let strict = repo(
+        &[
+            "add",
+            "--repo",
+            &db("strict"),
+            "--refuse-findings",
+            "warning",
+        ],
+        &stdin,
+    );
+    assert_eq!(
+        strict.error_kinds(),
+        ["refused_findings", "refused_findings"],
+        "{strict:?}"
+    );
+    assert_eq!(
+        strict.of_type("change").len(),
+        1,
+        "only the third is added: {strict:?}"
+    );
+    let message = strict.of_type("error")[1]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("reverse_shell"), "{message}");
+    let lenient = repo(
+        &[
+            "add",
+            "--repo",
+            &db("lenient"),
+            "--refuse-findings",
+            "error",
+        ],
+        &stdin,
+    );
+    assert_eq!(lenient.error_kinds(), ["refused_findings"], "{lenient:?}");
+    assert_eq!(lenient.of_type("change").len(), 2);
+    let ignored = repo(&["add", "--repo", &db("ignored")], &stdin);
+    assert_eq!(
+        ignored.count_or_zero("failed"),
+        0,
+        "without the option findings pass: {ignored:?}"
+    );
+}
