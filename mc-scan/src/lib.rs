@@ -29,10 +29,10 @@ use minicluster::{
 };
 
 use crate::{
-    clamav::{Clamd, Clamscan},
+    clamav::{ClamAv, Clamd, Clamscan},
     cli::Cli,
     pool::Pool,
-    scan::{ClamAv, Options},
+    scan::Options,
 };
 
 /// The tool's name in error records.

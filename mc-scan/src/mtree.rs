@@ -3,8 +3,17 @@
 //! bsdtar's mtree dialect as makepkg asks for it: `/set` and `/unset` lines carry defaults,
 //! entry lines are `./PATH key=value...`, paths escape unusual bytes as `\ooo` (octal). Only
 //! the keys the comparison needs are kept: type, mode, size, sha256digest and link.
+//! [`differences`] says how a member disagrees with its entry.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, io::Read};
+
+use minicluster::{
+    compress,
+    package::{EntryKind, Member},
+};
+
+/// The largest `.MTREE` read (decompressed); makepkg's are a few MB for the largest packages.
+const MAX_MTREE_BYTES: u64 = 256 << 20;
 
 /// What `.MTREE` says about one path.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,6 +93,53 @@ fn unescape(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The entries of a `.MTREE` member as it is in the package (gzip-compressed).
+pub fn read(data: &[u8]) -> std::io::Result<BTreeMap<String, Expected>> {
+    let mut text = String::new();
+    compress::decompress(data)?
+        .take(MAX_MTREE_BYTES)
+        .read_to_string(&mut text)?;
+    Ok(parse(&text))
+}
+
+/// How `member` differs from what `.MTREE` says, if it does.
+pub fn differences(expected: &Expected, member: &Member, sha256: Option<&str>) -> Option<String> {
+    let kind = match member.kind {
+        EntryKind::File | EntryKind::Hardlink => "file",
+        EntryKind::Dir => "dir",
+        EntryKind::Link => "link",
+        EntryKind::Other => return None,
+    };
+    let mut problems = Vec::new();
+    if expected.kind != kind {
+        problems.push(format!("type {kind}, .MTREE says {}", expected.kind));
+    }
+    if let Some(mode) = expected
+        .mode
+        .filter(|&m| kind != "link" && m != member.mode)
+    {
+        problems.push(format!("mode {:o}, .MTREE says {mode:o}", member.mode));
+    }
+    if member.kind == EntryKind::File {
+        if let Some(size) = expected.size.filter(|&s| s != member.size) {
+            problems.push(format!("size {}, .MTREE says {size}", member.size));
+        }
+        if let (Some(want), Some(have)) = (expected.sha256.as_deref(), sha256)
+            && want != have
+        {
+            problems.push(format!("sha256 {have}, .MTREE says {want}"));
+        }
+    }
+    if kind == "link" && expected.link.is_some() && expected.link != member.link_target {
+        problems.push(format!(
+            "link to {:?}, .MTREE says {:?}",
+            member.link_target.as_deref().unwrap_or_default(),
+            expected.link.as_deref().unwrap_or_default()
+        ));
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 #[cfg(test)]

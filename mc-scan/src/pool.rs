@@ -12,7 +12,8 @@ use std::{
 };
 
 use crate::{
-    scan::{ClamAv, Options, Outcome, Scanner},
+    clamav::ClamAv,
+    scan::{Options, Outcome, Scanner},
     yara,
 };
 

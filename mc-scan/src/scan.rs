@@ -8,30 +8,16 @@ use std::{
 };
 
 use minicluster::{
-    compress, keyvalue,
+    keyvalue,
     package::{self, EntryKind, Expectations, Member, PackageError},
     record::FindingRecord,
 };
 use sha2::{Digest, Sha256};
 
 use crate::{
-    clamav::{ClamError, Clamd, Clamscan, ClamscanRun, Hit, Session},
+    clamav::{Clam, ClamAv, ClamError, Hit},
     lint, mtree, yara,
 };
-
-/// The largest `.MTREE` (compressed) read; makepkg's are a few hundred kB for huge packages.
-const MAX_MTREE_BYTES: u64 = 256 << 20;
-
-/// How ClamAV is reached, if at all.
-#[derive(Clone, Debug)]
-pub enum ClamAv {
-    /// Not used.
-    Off,
-    /// clamd, member by member.
-    Clamd(Clamd),
-    /// clamscan, package by package.
-    Clamscan(Clamscan),
-}
 
 /// What the scanner does and does not do.
 #[derive(Clone, Debug)]
@@ -149,71 +135,6 @@ impl<'r> Scanner<'r> {
     }
 }
 
-/// ClamAV's state within one package.
-enum Clam<'c> {
-    Off,
-    /// Not connected yet (connecting is left to the first file).
-    Clamd(&'c Clamd),
-    Session(Session<'c>),
-    Clamscan(&'c Clamscan),
-    Run(ClamscanRun),
-    /// Failed once in this package: not asked again.
-    Failed,
-}
-
-impl<'c> Clam<'c> {
-    fn new(clamav: &'c ClamAv) -> Self {
-        match clamav {
-            ClamAv::Off => Self::Off,
-            ClamAv::Clamd(clamd) => Self::Clamd(clamd),
-            ClamAv::Clamscan(clamscan) => Self::Clamscan(clamscan),
-        }
-    }
-
-    /// Hands one member to ClamAV; returns what it reported so far (clamd answers a batch at a
-    /// time, clamscan only at the end).
-    fn scan(&mut self, member: &str, data: &[u8]) -> Result<Vec<Hit>, ClamError> {
-        let state = std::mem::replace(self, Self::Failed);
-        let (next, hits) = match state {
-            Self::Off => (Self::Off, Ok(Vec::new())),
-            Self::Failed => (Self::Failed, Ok(Vec::new())),
-            Self::Clamd(clamd) => match clamd.session() {
-                Ok(mut session) => {
-                    let hits = session.add(member, data);
-                    (Self::Session(session), hits)
-                }
-                Err(error) => (Self::Failed, Err(error)),
-            },
-            Self::Session(mut session) => {
-                let hits = session.add(member, data);
-                (Self::Session(session), hits)
-            }
-            Self::Clamscan(clamscan) => match clamscan.start() {
-                Ok(mut run) => {
-                    run.add(member, data);
-                    (Self::Run(run), Ok(Vec::new()))
-                }
-                Err(error) => (Self::Failed, Err(error)),
-            },
-            Self::Run(mut run) => {
-                run.add(member, data);
-                (Self::Run(run), Ok(Vec::new()))
-            }
-        };
-        *self = if hits.is_err() { Self::Failed } else { next };
-        hits
-    }
-
-    /// Ends the package: the last batch, or clamscan's verdicts.
-    fn finish(self) -> Result<Vec<Hit>, ClamError> {
-        match self {
-            Self::Session(session) => session.finish(),
-            Self::Run(run) => run.finish(),
-            _ => Ok(Vec::new()),
-        }
-    }
-}
-
 /// One package's walk.
 struct Walk<'s, 'r, 'c> {
     scanner: &'s mut Scanner<'r>,
@@ -253,7 +174,7 @@ impl Walk<'_, '_, '_> {
             ".BUILDINFO" => self
                 .context
                 .learn_buildinfo(&keyvalue::parse(&String::from_utf8_lossy(data))),
-            ".MTREE" => self.mtree = Some(read_mtree(data)?),
+            ".MTREE" => self.mtree = Some(mtree::read(data)?),
             _ => {}
         }
         if member.kind == EntryKind::File {
@@ -372,7 +293,7 @@ impl Walk<'_, '_, '_> {
             Some(expected) => {
                 let sha256 = (member.kind == EntryKind::File && expected.sha256.is_some())
                     .then(|| hex::encode(Sha256::digest(data)));
-                differences(expected, member, sha256.as_deref())
+                mtree::differences(expected, member, sha256.as_deref())
             }
         };
         if let Some(message) = message {
@@ -430,56 +351,6 @@ impl Walk<'_, '_, '_> {
             ..Outcome::default()
         }
     }
-}
-
-fn read_mtree(data: &[u8]) -> Result<BTreeMap<String, mtree::Expected>, PackageError> {
-    let mut text = String::new();
-    compress::decompress(data)?
-        .take(MAX_MTREE_BYTES)
-        .read_to_string(&mut text)?;
-    Ok(mtree::parse(&text))
-}
-
-/// How `member` differs from what `.MTREE` says, if it does.
-fn differences(
-    expected: &mtree::Expected,
-    member: &Member,
-    sha256: Option<&str>,
-) -> Option<String> {
-    let kind = match member.kind {
-        EntryKind::File | EntryKind::Hardlink => "file",
-        EntryKind::Dir => "dir",
-        EntryKind::Link => "link",
-        EntryKind::Other => return None,
-    };
-    let mut problems = Vec::new();
-    if expected.kind != kind {
-        problems.push(format!("type {kind}, .MTREE says {}", expected.kind));
-    }
-    if let Some(mode) = expected
-        .mode
-        .filter(|&m| kind != "link" && m != member.mode)
-    {
-        problems.push(format!("mode {:o}, .MTREE says {mode:o}", member.mode));
-    }
-    if member.kind == EntryKind::File {
-        if let Some(size) = expected.size.filter(|&s| s != member.size) {
-            problems.push(format!("size {}, .MTREE says {size}", member.size));
-        }
-        if let (Some(want), Some(have)) = (expected.sha256.as_deref(), sha256)
-            && want != have
-        {
-            problems.push(format!("sha256 {have}, .MTREE says {want}"));
-        }
-    }
-    if kind == "link" && expected.link.is_some() && expected.link != member.link_target {
-        problems.push(format!(
-            "link to {:?}, .MTREE says {:?}",
-            member.link_target.as_deref().unwrap_or_default(),
-            expected.link.as_deref().unwrap_or_default()
-        ));
-    }
-    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 #[cfg(test)]
