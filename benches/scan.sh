@@ -56,7 +56,7 @@ start_clamd() {
 	log "starting clamd"
 	mkdir -p "$WORK/clamav/db"
 	printf '%s' "$EICAR" >"$WORK/clamav/eicar"
-	echo "Bench.EICAR.ndb:0:*:$(xxd -p "$WORK/clamav/eicar" | tr -d '\n')" >"$WORK/clamav/db/bench.ndb"
+	echo "Bench.EICAR.ndb:0:*:$(od -An -tx1 "$WORK/clamav/eicar" | tr -d ' \n')" >"$WORK/clamav/db/bench.ndb"
 	echo "$(md5sum <"$WORK/clamav/eicar" | cut -d' ' -f1):${#EICAR}:Bench.EICAR.hdb" >"$WORK/clamav/db/bench.hdb"
 	SOCKET=$WORK/clamav/clamd.sock
 	printf 'Foreground yes\nLocalSocket %s\nDatabaseDirectory %s\nLogFile %s\nTemporaryDirectory %s\n' \
@@ -126,7 +126,7 @@ report() {
 }
 
 main() {
-	need cargo bsdtar yara clamscan clamd jq awk xxd md5sum
+	need cargo bsdtar yara clamscan clamd jq awk od md5sum
 	CORES=$(nproc)
 	build
 	generate_packages
