@@ -33,7 +33,7 @@ pub struct Options {
 /// A failure that did not stop the scan of a package but left part of it unscanned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineError {
-    /// Stable snake_case name (`clamd_timeout`, `yara_timeout`, ...).
+    /// Stable snake_case name (`clamd_timeout`, `yara_failed`, ...).
     pub kind: String,
     /// What went wrong.
     pub message: String,
@@ -42,7 +42,7 @@ pub struct EngineError {
 /// What scanning one package found.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// The package's name, version and base, from `.PKGINFO` (empty when it was never read).
+    /// The package's name, from `.PKGINFO` (empty when it was never read).
     pub name: String,
     /// Its full version.
     pub version: String,
