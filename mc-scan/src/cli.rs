@@ -78,8 +78,9 @@ pub struct Cli {
     /// gets an `info` finding `clamav-not-scanned` instead.
     #[arg(long, value_name = "MIB", default_value_t = 25)]
     pub clamd_max_stream_mib: u64,
-    /// The largest member mc-scan reads (it holds one member in memory at a time); a package
-    /// declaring a larger one is an `error` record `member_too_large`.
+    /// The largest member mc-scan reads (each job holds one member, and a batch for clamd up
+    /// to its stream limit, in memory at a time); a package declaring a larger one is an
+    /// `error` record `member_too_large`.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub max_member_mib: u64,
     /// Packages scanned at once, each on its own thread with its own clamd session; the output
