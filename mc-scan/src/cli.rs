@@ -66,7 +66,8 @@ pub struct Cli {
         requires = "clamscan"
     )]
     pub clamav_database: Option<PathBuf>,
-    /// Seconds to wait for clamd (each read and write on its socket) or for one clamscan run.
+    /// Seconds to wait for clamd (each read and write on its socket) and for YARA on one
+    /// member; a clamscan run, which loads its whole database first, may take ten times as long.
     #[arg(
         long,
         value_name = "SECONDS",

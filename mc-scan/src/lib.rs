@@ -60,7 +60,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         (Some(socket), _) => {
             ClamAv::Clamd(Clamd::new(socket, timeout, cli.clamd_max_stream_mib << 20))
         }
-        (None, true) => ClamAv::Clamscan(Clamscan::new(cli.clamav_database.as_deref(), timeout)),
+        // clamscan loads its whole database on every run: tens of seconds with the official one.
+        (None, true) => {
+            ClamAv::Clamscan(Clamscan::new(cli.clamav_database.as_deref(), timeout * 10))
+        }
         (None, false) => ClamAv::Off,
     };
     let options = Options {
