@@ -10,6 +10,14 @@ die() {
 	exit 2
 }
 
+# Fails unless every program named is on PATH.
+need() {
+	local tool
+	for tool; do
+		command -v "$tool" >/dev/null || die "$tool is missing"
+	done
+}
+
 cleanup() {
 	if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
 	if [[ ${KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi

@@ -6,135 +6,17 @@ use std::{
     io::{Read, Write},
     net::TcpListener,
     os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use pipeline_tests::{Pacman, Run, bin, lines, parse_output, repo, require, run};
+use pipeline_tests::{
+    Pacman, Run, bin, lines,
+    makepkg::{Pkg, Set, test_user},
+    parse_output, repo, require,
+};
 use serde_json::Value;
-
-/// One package base to write: `PKGBUILD` and the `.SRCINFO` makepkg would print for it.
-#[derive(Default)]
-struct Pkg<'a> {
-    base: &'a str,
-    /// Split packages; empty for a single package named like the base.
-    split: &'a [&'a str],
-    depends: &'a [&'a str],
-    /// The body of `build()`.
-    build: &'a str,
-    /// `(file, sha256)` sources.
-    sources: &'a [(&'a str, &'a str)],
-    /// More lines for every `package_NAME()`.
-    package: &'a str,
-}
-
-impl Pkg<'_> {
-    fn names(&self) -> Vec<&str> {
-        if self.split.is_empty() {
-            vec![self.base]
-        } else {
-            self.split.to_vec()
-        }
-    }
-
-    /// Writes the base into `dir/BASE`; returns that folder.
-    fn write(&self, dir: &Path) -> PathBuf {
-        let folder = dir.join(self.base);
-        fs::create_dir_all(&folder).expect("PKGBUILD folder");
-        let names = self.names();
-        let quoted = |items: &[&str]| items.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>();
-        let files: Vec<&str> = self.sources.iter().map(|(file, _)| *file).collect();
-        let sums: Vec<&str> = self.sources.iter().map(|(_, sum)| *sum).collect();
-        let mut pkgbuild = format!(
-            "pkgbase={}\npkgname=({})\npkgver=1.0\npkgrel=1\narch=(any)\ndepends=({})\n\
-             source=({})\nsha256sums=({})\nbuild() {{\n{}\n}}\n",
-            self.base,
-            quoted(&names).join(" "),
-            quoted(self.depends).join(" "),
-            quoted(&files).join(" "),
-            quoted(&sums).join(" "),
-            if self.build.is_empty() {
-                "true"
-            } else {
-                self.build
-            },
-        );
-        for name in &names {
-            pkgbuild.push_str(&format!(
-                "package_{name}() {{\n  mkdir -p \"$pkgdir/usr/share/{name}\"\n  \
-                 echo {name} > \"$pkgdir/usr/share/{name}/data\"\n  \
-                 for f in {}; do cp \"$srcdir/$f\" \"$pkgdir/usr/share/{name}/\"; done\n{}\n}}\n",
-                files.join(" "),
-                self.package,
-            ));
-        }
-        let mut srcinfo = format!(
-            "pkgbase = {}\n\tpkgver = 1.0\n\tpkgrel = 1\n\tarch = any\n",
-            self.base
-        );
-        for dep in self.depends {
-            srcinfo.push_str(&format!("\tdepends = {dep}\n"));
-        }
-        for (file, sum) in self.sources {
-            srcinfo.push_str(&format!("\tsource = {file}\n\tsha256sums = {sum}\n"));
-        }
-        for name in &names {
-            srcinfo.push_str(&format!("\npkgname = {name}\n"));
-        }
-        fs::write(folder.join("PKGBUILD"), pkgbuild).expect("PKGBUILD");
-        fs::write(folder.join(".SRCINFO"), srcinfo).expect(".SRCINFO");
-        folder
-    }
-}
-
-/// A work folder, PKGBUILD folders and a source cache in one temporary folder.
-struct Set {
-    dir: tempfile::TempDir,
-}
-
-impl Set {
-    fn new() -> Self {
-        require("makepkg", "makepkg");
-        require("bwrap", "bubblewrap");
-        require("fakeroot", "fakeroot");
-        require("bsdtar", "libarchive-tools");
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, sub: &str) -> PathBuf {
-        self.dir.path().join(sub)
-    }
-
-    fn add(&self, pkg: &Pkg<'_>) -> String {
-        pkg.write(&self.path("pkgbuilds")).display().to_string()
-    }
-
-    fn args<'a>(&'a self, extra: &[&'a str], folders: &'a [String]) -> Vec<String> {
-        let mut args = vec![
-            "--work".to_owned(),
-            self.path("work").display().to_string(),
-            "--sources".to_owned(),
-            self.path("cache").display().to_string(),
-        ];
-        args.extend(extra.iter().map(|a| (*a).to_owned()));
-        args.extend(folders.iter().cloned());
-        args
-    }
-
-    /// `mc-build --work W --sources C EXTRA... FOLDERS...` with `stdin`.
-    fn build(&self, extra: &[&str], folders: &[String], stdin: &str) -> Run {
-        let args = self.args(extra, folders);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&bin("mc-build"), &args, stdin)
-    }
-
-    fn repo_dir(&self) -> PathBuf {
-        self.path("work/repo")
-    }
-}
 
 /// The build record of `base`.
 fn build_of<'a>(run: &'a Run, base: &str) -> &'a Value {
@@ -770,26 +652,6 @@ fn bad_usage_and_a_missing_build_user_exit_2() {
         // Not root: makepkg runs as the caller, and the option does not matter.
         assert_eq!(no_user.code, 0, "{no_user:?}");
     }
-}
-
-/// The unprivileged user the issue asks the tests to create: a system user without a home or a
-/// shell, made once (runs in parallel may race to make it; whoever loses finds it there).
-fn test_user() -> String {
-    let name = "mc-build-test";
-    let exists = |name: &str| {
-        Command::new("id")
-            .arg(name)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !exists(name) {
-        let _ = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--home-dir", "/nonexistent"])
-            .args(["--shell", "/usr/sbin/nologin", name])
-            .output();
-    }
-    assert!(exists(name), "useradd {name} failed");
-    name.to_owned()
 }
 
 #[test]

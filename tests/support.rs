@@ -13,6 +13,8 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
+pub mod makepkg;
+
 use serde_json::Value;
 use xtask::{sample, serve::MirrorServer};
 

@@ -87,6 +87,12 @@ pub struct AddArgs {
     /// Keep a `.files` database (for `pacman -F`) beside the `.db`.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub files: bool,
+    /// Refuse a package (an `error` record `refused_findings`, not added) when a `finding`
+    /// record at least this severe (info, warning, error) names it earlier on stdin, as
+    /// `mc-scan` writes them before each package record: `mc-build | mc-scan | mc-repo add
+    /// --refuse-findings error`. Findings match a package by its file path, or by name and version.
+    #[arg(long, value_name = "SEVERITY", env = "MC_REPO_REFUSE_FINDINGS", value_parser = ["info", "warning", "error"])]
+    pub refuse_findings: Option<String>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub update: UpdateArgs,

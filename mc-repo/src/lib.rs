@@ -18,7 +18,7 @@ use minicluster::{
     cli::EXIT_OK,
     jsonl::{self, RecordWriter},
     openpgp::{Keyring, SigningKey},
-    record::{ChangeRecord, ErrorRecord, PackageRecord, Record, SummaryRecord},
+    record::{ChangeRecord, ErrorRecord, FindingRecord, PackageRecord, Record, SummaryRecord},
 };
 
 use crate::{
@@ -130,13 +130,21 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
         args.update.remove_old,
     );
     if args.packages.is_empty() {
+        let mut refusals = Refusals::default();
         for line in jsonl::read_lines(io::stdin().lock()) {
             match line {
-                Ok(line) => {
-                    if let Record::Package(record) = line.record {
-                        report.outcome(update.add(Source::Record(record)))?;
+                Ok(line) => match line.record {
+                    Record::Finding(finding) => {
+                        if let Some(threshold) = &args.refuse_findings {
+                            refusals.note(finding, threshold);
+                        }
                     }
-                }
+                    Record::Package(record) => match refusals.refusal(&record) {
+                        Some(error) => report.error(error)?,
+                        None => report.outcome(update.add(Source::Record(record)))?,
+                    },
+                    _ => {}
+                },
                 Err(error) => report.error(error.error_record(TOOL))?,
             }
         }
@@ -147,6 +155,53 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
     }
     update.commit()?;
     report.finish()
+}
+
+/// Findings seen on stdin that refuse the packages they name (`add --refuse-findings`).
+#[derive(Default)]
+struct Refusals {
+    /// The first finding at or above the threshold, by package file path and by
+    /// `name version`.
+    findings: BTreeMap<String, FindingRecord>,
+}
+
+impl Refusals {
+    fn note(&mut self, finding: FindingRecord, threshold: &str) {
+        if !finding.at_least(threshold) {
+            return;
+        }
+        let by_name = finding
+            .package
+            .as_ref()
+            .zip(finding.version.as_ref())
+            .map(|(name, version)| format!("{name} {version}"));
+        for key in finding.path.clone().into_iter().chain(by_name) {
+            self.findings.entry(key).or_insert_with(|| finding.clone());
+        }
+    }
+
+    /// The `refused_findings` error for `record`, when a finding names it.
+    fn refusal(&self, record: &PackageRecord) -> Option<ErrorRecord> {
+        let by_name = format!("{} {}", record.name, record.version);
+        let finding = record
+            .path
+            .as_ref()
+            .and_then(|path| self.findings.get(path))
+            .or_else(|| self.findings.get(&by_name))?;
+        let message = format!(
+            "refused: {} finding {} in {}: {}",
+            finding.severity,
+            finding.check,
+            finding.member.as_deref().unwrap_or("the package"),
+            finding.message
+        );
+        Some(ErrorRecord::new(
+            TOOL,
+            "refused_findings",
+            message,
+            record.subject(),
+        ))
+    }
 }
 
 fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {

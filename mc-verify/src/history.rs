@@ -23,6 +23,7 @@ pub fn findings(
         severity: severity.to_owned(),
         message,
         subject: Some(previous.to_owned()),
+        ..FindingRecord::default()
     };
     let old = git(folder, &["show", &format!("{previous}:.SRCINFO")]).and_then(|text| {
         plan_text(&text, &format!("{previous}:.SRCINFO"), arch).map_err(|e| e.to_string())

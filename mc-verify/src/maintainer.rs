@@ -40,6 +40,7 @@ pub fn findings(pkgbuild: &PkgbuildRecord, now: i64) -> Vec<FindingRecord> {
         severity: severity.to_owned(),
         message,
         subject: pkgbuild.maintainer.clone(),
+        ..FindingRecord::default()
     };
     let mut findings = Vec::new();
     let (now_by, before) = (&pkgbuild.maintainer, &pkgbuild.previous_maintainer);

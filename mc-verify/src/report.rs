@@ -61,6 +61,7 @@ mod tests {
             severity: severity.into(),
             message: format!("{check} in `PKGBUILD` [link](x)"),
             subject: None,
+            ..FindingRecord::default()
         }
     }
 

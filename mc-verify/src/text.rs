@@ -15,6 +15,7 @@ pub fn findings(folder: &Path, plan: &Plan) -> Vec<FindingRecord> {
         severity: severity.to_owned(),
         message,
         subject: Some(subject.to_owned()),
+        ..FindingRecord::default()
     };
     let pkgbuild = std::fs::read_to_string(folder.join("PKGBUILD")).unwrap_or_default();
     if let Some(declared) = declared_version(&pkgbuild).filter(|version| *version != plan.version) {

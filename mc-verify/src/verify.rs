@@ -58,6 +58,7 @@ impl Outcome {
             severity: severity.to_owned(),
             message,
             subject: subject.map(str::to_owned),
+            ..FindingRecord::default()
         });
     }
 

@@ -194,17 +194,84 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// One member of a package as it streams by, the package root's dot-files included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Path as pacman's `.files` writes it: no leading `/`, directories end with `/`.
+    pub path: String,
+    /// What the member is.
+    pub kind: EntryKind,
+    /// Size in bytes as the tar header declares it.
+    pub size: u64,
+    /// Permission bits (`0o7777` mask).
+    pub mode: u32,
+    /// Target of a symbolic or hard link.
+    pub link_target: Option<String>,
+}
+
+/// What [`walk_package`] learnt about the package file itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Walked {
+    /// SHA-256 of the whole package file, lower-case hex.
+    pub sha256: String,
+    /// Size of the package file in bytes.
+    pub csize: u64,
+}
+
 /// Reads a package from `input` in one pass, checking it against `expect`.
 pub fn read_package(
     input: impl Read + Send,
     expect: &Expectations,
 ) -> Result<PackageContents, PackageError> {
+    let mut contents = PackageContents::default();
+    let walked = walk_package(input, expect, |member, content| {
+        match member.path.as_str() {
+            ".PKGINFO" => contents.pkginfo = keyvalue::parse(&read_text(content, member.size)?),
+            ".BUILDINFO" => {
+                contents.buildinfo = keyvalue::parse(&read_text(content, member.size)?);
+            }
+            // The package root's other dot-files (.MTREE, .INSTALL, .CHANGELOG) are metadata too.
+            path if path.starts_with('.') => {}
+            _ => {
+                let sha256 = match member.kind {
+                    EntryKind::File => Some(hash_content(content)?),
+                    _ => None,
+                };
+                contents.entries.push(Entry {
+                    path: member.path.clone(),
+                    kind: member.kind,
+                    size: member.size,
+                    mode: member.mode,
+                    link_target: member.link_target.clone(),
+                    sha256,
+                });
+            }
+        }
+        Ok(())
+    })?;
+    contents.sha256 = walked.sha256;
+    contents.csize = walked.csize;
+    if contents.pkginfo.is_empty() {
+        return Err(PackageError::NoPkginfo);
+    }
+    Ok(contents)
+}
+
+/// Walks a package from `input` in one pass, handing every member (metadata dot-files too, in
+/// archive order) and a reader of its content to `visit`, and checks the file's sha256 and size
+/// against `expect`. Content `visit` leaves unread is skipped; nothing is buffered here, so a
+/// scanner or an indexer decides what it keeps.
+pub fn walk_package(
+    input: impl Read + Send,
+    expect: &Expectations,
+    visit: impl FnMut(&Member, &mut dyn Read) -> Result<(), PackageError>,
+) -> Result<Walked, PackageError> {
     let mut raw = HashingReader {
         inner: input,
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let walked = walk_archive(&mut raw, expect);
+    let walked = walk_archive(&mut raw, expect, visit);
     // Whatever follows the end of the tar (padding, a compressor's trailer) is part of the file.
     let drained = io::copy(&mut raw, &mut io::sink());
     let sha256 = hex::encode(raw.hasher.finalize());
@@ -218,28 +285,24 @@ pub fn read_package(
             actual: sha256,
         });
     }
-    let mut contents = walked?;
+    walked?;
     drained?;
-    contents.sha256 = sha256;
-    contents.csize = raw.bytes;
-    if let Some(expected) = expect.csize.filter(|&size| size != contents.csize) {
+    let csize = raw.bytes;
+    if let Some(expected) = expect.csize.filter(|&size| size != csize) {
         return Err(PackageError::SizeMismatch {
             expected,
-            actual: contents.csize,
+            actual: csize,
         });
     }
-    if contents.pkginfo.is_empty() {
-        return Err(PackageError::NoPkginfo);
-    }
-    Ok(contents)
+    Ok(Walked { sha256, csize })
 }
 
 fn walk_archive(
     raw: &mut (impl Read + Send),
     expect: &Expectations,
-) -> Result<PackageContents, PackageError> {
+    mut visit: impl FnMut(&Member, &mut dyn Read) -> Result<(), PackageError>,
+) -> Result<(), PackageError> {
     let mut archive = tar::Archive::new(compress::decompress(raw)?);
-    let mut contents = PackageContents::default();
     for member in archive.entries()? {
         let mut member = member?;
         let raw_path = String::from_utf8_lossy(&member.path_bytes()).into_owned();
@@ -252,21 +315,17 @@ fn walk_archive(
                 limit: expect.max_member_bytes,
             });
         }
-        match path.as_str() {
-            ".PKGINFO" => contents.pkginfo = keyvalue::parse(&read_text(&mut member, size)?),
-            ".BUILDINFO" => contents.buildinfo = keyvalue::parse(&read_text(&mut member, size)?),
-            // The package root's other dot-files (.MTREE, .INSTALL, .CHANGELOG) are metadata too.
-            _ if path.starts_with('.') => {}
-            _ => contents.entries.push(payload_entry(&mut member, path)?),
-        }
+        let described = describe(&member, path, size)?;
+        visit(&described, &mut member)?;
     }
-    Ok(contents)
+    Ok(())
 }
 
-fn payload_entry<R: Read>(
-    member: &mut tar::Entry<'_, R>,
+fn describe<R: Read>(
+    member: &tar::Entry<'_, R>,
     path: String,
-) -> Result<Entry, PackageError> {
+    size: u64,
+) -> Result<Member, PackageError> {
     use tar::EntryType;
     let header = member.header();
     let kind = match header.entry_type() {
@@ -276,27 +335,21 @@ fn payload_entry<R: Read>(
         EntryType::Link => EntryKind::Hardlink,
         _ => EntryKind::Other,
     };
-    let size = header.size()?;
     let mode = header.mode()? & 0o7777;
     let link_target = member
         .link_name_bytes()
         .map(|target| String::from_utf8_lossy(&target).into_owned());
-    let sha256 = match kind {
-        EntryKind::File => Some(hash_content(member)?),
-        _ => None,
-    };
     let path = if kind == EntryKind::Dir && !path.ends_with('/') {
         path + "/"
     } else {
         path
     };
-    Ok(Entry {
+    Ok(Member {
         path,
         kind,
         size,
         mode,
         link_target,
-        sha256,
     })
 }
 
@@ -310,7 +363,7 @@ fn safe_path(raw: &str) -> Result<String, PackageError> {
     Ok(path.to_owned())
 }
 
-fn read_bytes(member: &mut impl Read, size: u64) -> Result<Vec<u8>, PackageError> {
+fn read_bytes(member: &mut (impl Read + ?Sized), size: u64) -> Result<Vec<u8>, PackageError> {
     let limit = size.min(MAX_METADATA_BYTES);
     // Capacity from what arrives, not from what a (possibly hostile) header declares.
     let mut bytes = Vec::with_capacity(usize::try_from(limit.min(1 << 20)).unwrap_or(0));
@@ -318,11 +371,11 @@ fn read_bytes(member: &mut impl Read, size: u64) -> Result<Vec<u8>, PackageError
     Ok(bytes)
 }
 
-fn read_text(member: &mut impl Read, size: u64) -> Result<String, PackageError> {
+fn read_text(member: &mut (impl Read + ?Sized), size: u64) -> Result<String, PackageError> {
     Ok(String::from_utf8_lossy(&read_bytes(member, size)?).into_owned())
 }
 
-fn hash_content(member: &mut impl Read) -> io::Result<String> {
+fn hash_content(member: &mut (impl Read + ?Sized)) -> io::Result<String> {
     let mut hasher = Sha256::new();
     io::copy(member, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))

@@ -333,20 +333,49 @@ pub struct SourceRecord {
     pub signer: Option<String>,
 }
 
-/// A problem found by a check (`mc-verify`, later `mc-scan`).
+/// A problem found by a check (`mc-verify` on PKGBUILDs, `mc-scan` in built packages).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FindingRecord {
     /// Package base (or package) it is about.
     pub base: String,
-    /// Stable identifier of the check (`checksum-mismatch`, `skip-non-vcs`, ...).
+    /// Stable identifier of the check (`checksum-mismatch`, `skip-non-vcs`, ...); for `mc-scan`
+    /// the YARA rule, the ClamAV signature or the packaging check that matched.
     pub check: String,
     /// `error`, `warning` or `info`.
     pub severity: String,
     /// The explanation, for people.
     pub message: String,
-    /// The source, file or URL it concerns, if one.
+    /// The source, file or URL it concerns, if one; for `mc-scan` the member path, as `member`.
     pub subject: Option<String>,
+    /// `mc-scan`: the package's name (`null` from `mc-verify`).
+    pub package: Option<String>,
+    /// `mc-scan`: the package's full version.
+    pub version: Option<String>,
+    /// `mc-scan`: the package file scanned.
+    pub path: Option<String>,
+    /// `mc-scan`: the member of the package (`usr/bin/foo`, `.INSTALL`); `null` when the
+    /// finding is about the whole package.
+    pub member: Option<String>,
+    /// `mc-scan`: what found it: `yara`, `clamav` or `lint`.
+    pub engine: Option<String>,
+}
+
+impl FindingRecord {
+    /// Where `severity` stands: `info` 0, `warning` 1, `error` 2; `None` for other words.
+    pub fn severity_rank(severity: &str) -> Option<u8> {
+        ["info", "warning", "error"]
+            .iter()
+            .position(|known| *known == severity)
+            .and_then(|rank| u8::try_from(rank).ok())
+    }
+
+    /// Whether this finding is at least as severe as `threshold` (an unknown severity counts as
+    /// `error`: a scanner that says something unexpected is not ignored).
+    pub fn at_least(&self, threshold: &str) -> bool {
+        let rank = Self::severity_rank(&self.severity).unwrap_or(2);
+        Self::severity_rank(threshold).is_some_and(|limit| rank >= limit)
+    }
 }
 
 /// A short Markdown comment telling a package's maintainers what checks found

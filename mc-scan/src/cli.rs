@@ -1,0 +1,103 @@
+//! The command line of `mc-scan`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The exit-status paragraph of the other tools, with what --fail-on adds.
+const EXIT_HELP: &str = "Exit status: 0 when every package was scanned and no finding reached \
+--fail-on, 1 when some package could not be scanned (each failure is an \"error\" record on \
+stdout) or a finding reached --fail-on, 2 for bad usage or a fatal error.";
+
+/// Scan built packages for malware and packaging defects, straight from the compressed stream.
+///
+/// Every member of each package (`.INSTALL` and the other metadata files included) goes
+/// through YARA rules run in-process (YARA-X: a built-in set for reverse shells,
+/// download-and-execute in `.INSTALL`, miners and obfuscated shell, plus --rules folders),
+/// through ClamAV when asked (--clamd, or the slower --clamscan), and through packaging checks:
+/// Python bytecode for the wrong Python or without its source, setuid and setgid files,
+/// world-writable files, files in /usr/local, /home, /tmp or /var/tmp, ELF RPATH/RUNPATH into
+/// the build folder or /tmp, the build folder embedded in files, `.INSTALL` scriptlets that use
+/// the network, and `.MTREE` entries that disagree with the members. Nothing is unpacked to disk.
+///
+/// Packages come as PKG arguments and as `package` records (with a `path`) or `build` records
+/// on stdin (read unless it is a terminal). Records read are forwarded unchanged, each package
+/// record after the `finding` records of its package, so `mc-build | mc-scan | mc-repo add
+/// --refuse-findings error` publishes only what passed. One `finding` record per problem
+/// (see mc-records(7)), `error` records for packages that could not be scanned (corrupt,
+/// truncated, clamd down), and a `summary` record.
+///
+/// ClamAV signatures: run `freshclam` (Debian: clamav-freshclam; Arch: clamav) so that clamd
+/// and clamscan have the official databases; without them ClamAV finds only what local
+/// signature files (`.hdb`, `.ndb` in its database folder) describe.
+///
+/// Example: `mc-scan --clamd /run/clamav/clamd.ctl ~/build/*.pkg.tar.zst | jq -c 'select(.type == "finding")'`
+#[derive(Debug, Parser)]
+#[command(name = "mc-scan", version, after_help = EXIT_HELP)]
+pub struct Cli {
+    /// Package files to scan (besides the records on stdin).
+    #[arg(value_name = "PKG")]
+    pub packages: Vec<PathBuf>,
+    /// A folder of YARA rules (`*.yar`, `*.yara`, searched recursively) to run besides the
+    /// built-in ones; repeat for more. Each folder gets its own namespace: its rules are named
+    /// `rulesN.RULE` (N counting the folders from 1). A rule's `severity` and `description`
+    /// metadata become its findings' severity and explanation.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Scan with clamd over this Unix socket (e.g. /run/clamav/clamd.ctl): members go in
+    /// batches, each a small tar streamed with INSTREAM; a batch that matches is sent again
+    /// member by member, so findings name their member.
+    #[arg(
+        long,
+        value_name = "SOCKET",
+        env = "MC_SCAN_CLAMD",
+        conflicts_with = "clamscan"
+    )]
+    pub clamd: Option<PathBuf>,
+    /// Without clamd: pipe each package's files to `clamscan -` (slower: clamscan loads its
+    /// databases for every package, and its findings name the package, not the member).
+    #[arg(long)]
+    pub clamscan: bool,
+    /// The database folder clamscan reads (its --database) [default: clamscan's own].
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MC_SCAN_CLAMAV_DATABASE",
+        requires = "clamscan"
+    )]
+    pub clamav_database: Option<PathBuf>,
+    /// Seconds to wait for clamd (each read and write on its socket) and for YARA on one
+    /// member; a clamscan run, which loads its whole database first, may take ten times as long.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        env = "MC_SCAN_TIMEOUT"
+    )]
+    pub timeout: u64,
+    /// Members larger than this are not sent to clamd (match clamd's StreamMaxLength); each
+    /// gets an `info` finding `clamav-not-scanned` instead.
+    #[arg(long, value_name = "MIB", default_value_t = 25)]
+    pub clamd_max_stream_mib: u64,
+    /// The largest member mc-scan reads (each job holds one member, and a batch for clamd up
+    /// to its stream limit, in memory at a time); a package declaring a larger one is an
+    /// `error` record `member_too_large`.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub max_member_mib: u64,
+    /// Packages scanned at once, each on its own thread with its own clamd session; the output
+    /// keeps the input's order [default: twice the number of CPUs].
+    #[arg(long, short = 'j', value_name = "N", env = "MC_SCAN_JOBS")]
+    pub jobs: Option<usize>,
+    /// Exit with status 1 when a finding is at least this severe: info, warning, error, or
+    /// never.
+    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = ["info", "warning", "error", "never"])]
+    pub fail_on: String,
+    /// Turn a check off: a packaging check (`setuid`), a YARA rule (`reverse_shell`,
+    /// `rules1.mine`), or a whole engine (`yara`, `clamav`, `lint`); repeat for more.
+    #[arg(long, value_name = "CHECK")]
+    pub disable: Vec<String>,
+    /// Describe a check (packaging check or YARA rule, --rules included) and exit; `all` lists
+    /// every check.
+    #[arg(long, value_name = "CHECK")]
+    pub explain: Option<String>,
+}
