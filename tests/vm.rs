@@ -412,21 +412,7 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
     );
 
     // On a terminal (script(1) gives it one) the console is interactive, and Ctrl-] leaves.
-    let mut session = Command::new("script")
-        .args([
-            "-qec",
-            &format!(
-                "{} --state {} console guest",
-                bin("mc-vm").display(),
-                state.display()
-            ),
-        ])
-        .arg("/dev/null")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script(1) runs (util-linux)");
+    let mut session = console_on_a_terminal(&state, "guest");
     let mut keys = session.stdin.take().expect("piped");
     let mut screen = session.stdout.take().expect("piped");
     let (seen, lines) = std::sync::mpsc::channel();
@@ -738,21 +724,7 @@ fn a_killed_qemu_a_silent_agent_a_vanished_disk_or_a_taken_port_leave_nothing_be
     assert_eq!(up["accel"], "tcg");
     let pid = up["pid"].as_u64().expect("pid").to_string();
     // An interactive console (on script(1)'s terminal) leaves by itself when QEMU goes.
-    let mut session = Command::new("script")
-        .args([
-            "-qec",
-            &format!(
-                "{} --state {} console bare",
-                bin("mc-vm").display(),
-                state.display()
-            ),
-        ])
-        .arg("/dev/null")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script(1) runs (util-linux)");
+    let mut session = console_on_a_terminal(&state, "bare");
     let mut screen = session.stdout.take().expect("piped");
     let mut text = Vec::new();
     let mut buf = [0; 256];
@@ -798,4 +770,23 @@ fn a_killed_qemu_a_silent_agent_a_vanished_disk_or_a_taken_port_leave_nothing_be
             "{leftover} left behind"
         );
     }
+}
+
+/// `mc-vm console NAME` on a terminal: script(1) (util-linux) gives it one.
+fn console_on_a_terminal(state: &Path, name: &str) -> std::process::Child {
+    Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} --state {} console {name}",
+                bin("mc-vm").display(),
+                state.display()
+            ),
+        ])
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script(1) runs (util-linux)")
 }
