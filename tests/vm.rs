@@ -431,17 +431,7 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
         }
     }
     keys.write_all(&[0x1d]).expect("types Ctrl-]");
-    let started = std::time::Instant::now();
-    let left = loop {
-        if let Some(status) = session.try_wait().expect("waits") {
-            break status;
-        }
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "Ctrl-] did not leave the console"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let left = exits_within_30_s(&mut session, "Ctrl-] did not leave the console");
     assert!(left.success(), "{left:?}");
 
     // The port forward reaches a server in the guest.
@@ -741,17 +731,7 @@ fn a_killed_qemu_a_silent_agent_a_vanished_disk_or_a_taken_port_leave_nothing_be
         .args(["-KILL", &pid])
         .status();
     assert!(killed.is_ok_and(|status| status.success()));
-    let started = std::time::Instant::now();
-    let left = loop {
-        if let Some(status) = session.try_wait().expect("waits") {
-            break status;
-        }
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the console stayed after QEMU went"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let left = exits_within_30_s(&mut session, "the console stayed after QEMU went");
     let _ = screen.read_to_end(&mut text);
     assert!(left.success(), "{left:?}");
     assert!(
@@ -789,4 +769,16 @@ fn console_on_a_terminal(state: &Path, name: &str) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("script(1) runs (util-linux)")
+}
+
+/// How `child` ended, which must be within 30 s; else the test fails with `what`.
+fn exits_within_30_s(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            return status;
+        }
+        assert!(started.elapsed().as_secs() < 30, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
