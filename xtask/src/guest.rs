@@ -43,9 +43,18 @@ pub struct Guest {
 }
 
 /// Builds the guest into `out`; the kernel package is kept in `out/cache` for the next run.
+///
+/// Test processes build it at the same time (nextest runs each test in its own process), so a
+/// lock on `out` makes them take turns, and the images are renamed into place: a QEMU that is
+/// reading the previous `initrd.img` keeps reading a whole file.
 pub fn build(out: &Path) -> anyhow::Result<Guest> {
     let cache = out.join("cache");
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let lock_path = out.join(".build.lock");
+    let lock = fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
     let package = kernel_package()?;
     let root = cache.join(&package);
     if !root.join("boot").is_dir() {
@@ -58,15 +67,27 @@ pub fn build(out: &Path) -> anyhow::Result<Guest> {
     let release = only_entry(&root.join("lib/modules"))?;
     let kernel = out.join("vmlinuz");
     let vmlinuz = root.join(format!("boot/vmlinuz-{release}"));
-    fs::copy(&vmlinuz, &kernel).with_context(|| format!("copying {}", vmlinuz.display()))?;
+    let image = fs::read(&vmlinuz).with_context(|| format!("reading {}", vmlinuz.display()))?;
+    replace(&kernel, &image)?;
     let initrd = out.join("initrd.img");
-    let image = initramfs(&root.join("lib/modules").join(&release))?;
-    fs::write(&initrd, image).with_context(|| format!("writing {}", initrd.display()))?;
+    replace(
+        &initrd,
+        &initramfs(&root.join("lib/modules").join(&release))?,
+    )?;
     Ok(Guest {
         kernel,
         initrd,
         release,
     })
+}
+
+/// Writes `path` through a temporary file beside it and a rename.
+fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".partial");
+    let temp = PathBuf::from(temp);
+    fs::write(&temp, bytes).with_context(|| format!("writing {}", temp.display()))?;
+    fs::rename(&temp, path).with_context(|| format!("renaming {}", temp.display()))
 }
 
 /// The versioned kernel package `linux-image-amd64` depends on (`linux-image-6.1.0-NN-amd64`).
