@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, builder::PossibleValuesParser};
+use minicluster::record::SEVERITIES;
 
 /// The exit-status paragraph of the other tools, with what --fail-on adds.
 const EXIT_HELP: &str = "Exit status: 0 when every package was scanned and no finding reached \
@@ -90,7 +91,7 @@ pub struct Cli {
     pub jobs: Option<usize>,
     /// Exit with status 1 when a finding is at least this severe: info, warning, error, or
     /// never.
-    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = ["info", "warning", "error", "never"])]
+    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = PossibleValuesParser::new(SEVERITIES.into_iter().chain(["never"])))]
     pub fail_on: String,
     /// Turn a check off: a packaging check (`setuid`), a YARA rule (`reverse_shell`,
     /// `rules1.mine`), or a whole engine (`yara`, `clamav`, `lint`); repeat for more.

@@ -361,10 +361,13 @@ pub struct FindingRecord {
     pub engine: Option<String>,
 }
 
+/// The severities of findings, least severe first.
+pub const SEVERITIES: [&str; 3] = ["info", "warning", "error"];
+
 impl FindingRecord {
     /// Where `severity` stands: `info` 0, `warning` 1, `error` 2; `None` for other words.
     pub fn severity_rank(severity: &str) -> Option<u8> {
-        ["info", "warning", "error"]
+        SEVERITIES
             .iter()
             .position(|known| *known == severity)
             .and_then(|rank| u8::try_from(rank).ok())
