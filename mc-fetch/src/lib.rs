@@ -30,8 +30,9 @@ use std::{
 
 use anyhow::Context;
 use minicluster::{
-    jsonl::{self, RecordWriter},
+    jsonl,
     record::{ErrorRecord, Record},
+    report::Report,
 };
 
 use crate::{
@@ -55,47 +56,20 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Records on stdout, remembering whether an item failed.
-struct Output {
-    out: RecordWriter<io::Stdout>,
-    failed: bool,
-}
-
-impl Output {
-    fn new() -> Self {
-        Self {
-            out: RecordWriter::stdout(),
-            failed: false,
-        }
-    }
-
-    fn write(&mut self, record: &Record) -> io::Result<()> {
-        self.out.write(record)
-    }
-
-    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
-        self.failed = true;
-        self.out.write(&Record::Error(error))
-    }
-
-    /// Flushes, and gives the exit status.
-    fn finish(mut self) -> anyhow::Result<u8> {
-        self.out.flush()?;
-        Ok(minicluster::cli::status(self.failed))
-    }
-}
-
 fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
     let servers = args.servers()?;
     let http = args.network.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     for repo in &args.repos {
         match repo::fetch(&http, &servers, repo, &args.arch, args.files) {
             Ok(entries) => {
                 let total = entries.len();
                 for entry in entries {
                     match entry {
-                        Ok(package) => out.write(&Record::Package(Box::new(package)))?,
+                        Ok(package) => {
+                            out.count("packages");
+                            out.write(&Record::Package(Box::new(package)))?;
+                        }
                         Err(error) => out.error(ErrorRecord::new(
                             TOOL,
                             "bad_entry",
@@ -116,12 +90,12 @@ fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
             ))?,
         }
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn run_aur_info(args: &InfoArgs) -> anyhow::Result<u8> {
     let aur = args.rpc.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     for batch in aur.info(&args.names) {
         for name in batch.missing() {
             out.error(Problem::NotFound(name.to_owned()).record())?;
@@ -129,6 +103,7 @@ fn run_aur_info(args: &InfoArgs) -> anyhow::Result<u8> {
         match batch.result {
             Ok(packages) => {
                 for package in packages {
+                    out.count("aur_packages");
                     out.write(&Record::AurPackage(Box::new(package)))?;
                 }
             }
@@ -138,15 +113,16 @@ fn run_aur_info(args: &InfoArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn run_aur_search(args: &SearchArgs) -> anyhow::Result<u8> {
     let aur = args.rpc.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     match aur.search(&args.term, args.by) {
         Ok(packages) => {
             for package in packages {
+                out.count("aur_packages");
                 out.write(&Record::AurPackage(Box::new(package)))?;
             }
         }
@@ -157,7 +133,7 @@ fn run_aur_search(args: &SearchArgs) -> anyhow::Result<u8> {
             serde_json::json!({"term": args.term, "by": args.by.as_str()}),
         ))?,
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
@@ -170,7 +146,7 @@ fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("creating work folder {}", work.display()))?;
     let work = std::path::absolute(&work)?;
     let aur = args.rpc.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     let official = if args.deps {
         let official = read_official(&mut out)?;
         if official.is_empty() && !args.quiet {
@@ -198,6 +174,7 @@ fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
                     });
                 }
                 let subject = serde_json::json!({"base": base, "path": record.path});
+                out.count("pkgbuilds");
                 out.write(&Record::Pkgbuild(record))?;
                 for problem in problems {
                     let message = problem.to_string();
@@ -217,12 +194,12 @@ fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
             ))?,
         }
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 /// What official repositories provide, from `package` records on stdin (unless stdin is a
 /// terminal). Lines that are not records become `bad_input` errors.
-fn read_official(out: &mut Output) -> io::Result<Official> {
+fn read_official(out: &mut Report) -> io::Result<Official> {
     let mut official = Official::default();
     if io::stdin().is_terminal() {
         return Ok(official);

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, builder::PossibleValuesParser};
+use clap::{Args, Parser, Subcommand};
 use minicluster::{
     cli::{EXIT_STATUS_HELP, NetworkArgs},
-    record::SEVERITIES,
+    record::Severity,
 };
 
 /// Make and maintain pacman repositories: atomic, incremental, readable by real pacman.
@@ -94,8 +94,13 @@ pub struct AddArgs {
     /// record at least this severe (info, warning, error) names it earlier on stdin, as
     /// `mc-scan` writes them before each package record: `mc-build | mc-scan | mc-repo add
     /// --refuse-findings error`. Findings match a package by its file path, or by name and version.
-    #[arg(long, value_name = "SEVERITY", env = "MC_REPO_REFUSE_FINDINGS", value_parser = PossibleValuesParser::new(SEVERITIES))]
-    pub refuse_findings: Option<String>,
+    #[arg(
+        long,
+        value_name = "SEVERITY",
+        env = "MC_REPO_REFUSE_FINDINGS",
+        value_enum
+    )]
+    pub refuse_findings: Option<Severity>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub update: UpdateArgs,

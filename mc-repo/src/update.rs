@@ -13,7 +13,7 @@ use minicluster::{
     http::Http,
     openpgp::{Keyring, SigningKey},
     package::{self, Expectations, PackageError},
-    record::{ChangeRecord, ErrorRecord, PackageRecord},
+    record::{ChangeAction, ChangeRecord, ErrorRecord, PackageRecord},
 };
 use tempfile::TempPath;
 
@@ -127,12 +127,12 @@ impl<'a> Update<'a> {
         }
         let old = self.repository.entries.get(&entry.name);
         let action = match old {
-            Some(old) if old.desc == entry.desc => "unchanged",
-            Some(_) => "replaced",
-            None => "added",
+            Some(old) if old.desc == entry.desc => ChangeAction::Unchanged,
+            Some(_) => ChangeAction::Replaced,
+            None => ChangeAction::Added,
         };
         let change = ChangeRecord {
-            action: action.to_owned(),
+            action,
             repo: self.repository.name.clone(),
             name: entry.name.clone(),
             version: Some(entry.version.clone()),
@@ -141,7 +141,7 @@ impl<'a> Update<'a> {
         };
         self.added_this_run
             .insert(entry.name.clone(), entry.version.clone());
-        if action != "unchanged" {
+        if action != ChangeAction::Unchanged {
             if let Some(old) = old.filter(|old| old.filename != filename) {
                 self.replaced_files.push(old.filename.clone());
             }
@@ -203,7 +203,7 @@ impl<'a> Update<'a> {
             self.replaced_files.push(entry.filename.clone());
         }
         Some(ChangeRecord {
-            action: "removed".to_owned(),
+            action: ChangeAction::Removed,
             repo: self.repository.name.clone(),
             name: name.to_owned(),
             version: None,

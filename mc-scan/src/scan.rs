@@ -10,7 +10,7 @@ use std::{
 use minicluster::{
     keyvalue,
     package::{self, EntryKind, Expectations, Member, PackageError},
-    record::FindingRecord,
+    record::{FindingRecord, Severity},
 };
 use sha2::{Digest, Sha256};
 
@@ -333,7 +333,8 @@ impl Walk<'_, '_, '_> {
             .map(|raw| FindingRecord {
                 base: base.to_owned(),
                 check: raw.check,
-                severity: raw.severity,
+                // A YARA rule may name any severity; an unknown one weighs as an error.
+                severity: Severity::from_name(&raw.severity).unwrap_or_default(),
                 message: raw.message,
                 subject: raw.member.clone(),
                 package: Some(name.clone()),

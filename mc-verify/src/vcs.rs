@@ -10,7 +10,7 @@
 use std::{fs, path::Path};
 
 use alpm_types::url::{GitFragment, VcsInfo};
-use minicluster::record::SourceRecord;
+use minicluster::record::{Severity, SourceRecord, Verdict};
 
 use crate::{
     plan::{Plan, PlannedSource},
@@ -46,7 +46,7 @@ impl Fetcher<'_> {
             return;
         };
         let (base, fragment, signed) = (plan.base.as_str(), fragment.as_ref(), *signed);
-        let mut say = |check: &str, severity: &str, message: String| {
+        let mut say = |check: &str, severity: Severity, message: String| {
             let message = format!("{}: {message}", source.file);
             outcome.finding(base, check, severity, message, Some(&source.location));
         };
@@ -61,13 +61,13 @@ impl Fetcher<'_> {
             } else {
                 "a file:// URL reads the builder's own repositories"
             };
-            say("hostile-source", "error", message.to_owned());
-            record.verdict = "unreachable".to_owned();
+            say("hostile-source", Severity::Error, message.to_owned());
+            record.verdict = Verdict::Unreachable;
             return;
         }
         if !matches!(scheme.as_str(), "https" | "http" | "git") {
             let message = format!("git over {scheme} is not fetched; it was not checked");
-            say("unsupported-protocol", "warning", message);
+            say("unsupported-protocol", Severity::Warning, message);
             return;
         }
         if let Some(reason) = floating(fragment) {
@@ -75,7 +75,7 @@ impl Fetcher<'_> {
             if expected {
                 say(
                     "vcs-floating-ref",
-                    "info",
+                    Severity::Info,
                     format!("{reason}: expected of a VCS package"),
                 );
             } else {
@@ -83,7 +83,7 @@ impl Fetcher<'_> {
                     "{reason}: the source changes whenever upstream pushes; pin a commit or a \
                      signed tag"
                 );
-                say("vcs-floating-ref", "warning", message);
+                say("vcs-floating-ref", Severity::Warning, message);
             }
         }
         let pinned = matches!(fragment, Some(GitFragment::Commit(id)) if is_full_commit(id));
@@ -92,12 +92,12 @@ impl Fetcher<'_> {
                 "fetched over {scheme}:// without a signature or a full commit id: anyone on the \
                  path can change it"
             );
-            say("insecure-unsigned", "warning", message);
+            say("insecure-unsigned", Severity::Warning, message);
         }
         let dir = self.cache.join(base).join(&source.file);
         if let Err(message) = mirror(&dir, &source.location) {
-            say("source-unreachable", "error", message);
-            record.verdict = "unreachable".to_owned();
+            say("source-unreachable", Severity::Error, message);
+            record.verdict = Verdict::Unreachable;
             return;
         }
         record.path = Some(dir.display().to_string());
@@ -111,8 +111,8 @@ impl Fetcher<'_> {
                     Some(GitFragment::Commit(id)) => format!("commit {id}"),
                 };
                 let message = format!("{wanted} is not in {}", source.location);
-                say("vcs-ref-missing", "error", message);
-                record.verdict = "unreachable".to_owned();
+                say("vcs-ref-missing", Severity::Error, message);
+                record.verdict = Verdict::Unreachable;
                 return;
             }
         };
@@ -124,17 +124,17 @@ impl Fetcher<'_> {
                     "tag {name} is a tag object named {}: the tag has been forged",
                     named.unwrap_or_default()
                 );
-                say("vcs-tag-forged", "error", message);
-                record.verdict = "mismatch".to_owned();
+                say("vcs-tag-forged", Severity::Error, message);
+                record.verdict = Verdict::Mismatch;
                 return;
             }
         }
-        record.verdict = "ok".to_owned();
+        record.verdict = Verdict::Ok;
         if signed {
             let verified = signed_parts(&dir, fragment, &commit, tag.as_deref())
                 .and_then(|(payload, signature)| self.keys.verify_bytes(&payload, &signature));
             let (verdict, signer) = outcome.signature(plan, &source.file, verified);
-            record.verdict = verdict.to_owned();
+            record.verdict = verdict;
             record.signer = signer;
         }
     }

@@ -13,7 +13,7 @@ use std::{
 
 use minicluster::{
     http::Http,
-    record::{FindingRecord, SourceRecord},
+    record::{FindingRecord, Severity, SourceRecord, Verdict},
 };
 
 use crate::{
@@ -48,14 +48,14 @@ impl Outcome {
         &mut self,
         base: &str,
         check: &str,
-        severity: &str,
+        severity: Severity,
         message: String,
         subject: Option<&str>,
     ) {
         self.findings.push(FindingRecord {
             base: base.to_owned(),
             check: check.to_owned(),
-            severity: severity.to_owned(),
+            severity,
             message,
             subject: subject.map(str::to_owned),
             ..FindingRecord::default()
@@ -69,7 +69,7 @@ impl Outcome {
         plan: &Plan,
         name: &str,
         verified: Result<String, String>,
-    ) -> (&'static str, Option<String>) {
+    ) -> (Verdict, Option<String>) {
         let base = plan.base.as_str();
         match verified {
             Ok(signer)
@@ -78,27 +78,27 @@ impl Outcome {
                     .iter()
                     .any(|key| signer.ends_with(key.as_str())) =>
             {
-                ("signature_ok", Some(signer))
+                (Verdict::SignatureOk, Some(signer))
             }
             Ok(signer) => {
                 self.finding(
                     base,
                     "signature-unknown-key",
-                    "error",
+                    Severity::Error,
                     format!("{name}: signed by {signer}, which `validpgpkeys` does not list"),
                     Some(name),
                 );
-                ("signature_bad", Some(signer))
+                (Verdict::SignatureBad, Some(signer))
             }
             Err(message) => {
                 self.finding(
                     base,
                     "signature-invalid",
-                    "error",
+                    Severity::Error,
                     format!("{name}: {message}"),
                     Some(name),
                 );
-                ("signature_bad", None)
+                (Verdict::SignatureBad, None)
             }
         }
     }
@@ -133,7 +133,7 @@ impl Fetcher<'_> {
             outcome.finding(
                 base,
                 "validpgpkeys-missing",
-                "warning",
+                Severity::Warning,
                 "the sources include signatures, but no `validpgpkeys` says whose to accept"
                     .to_owned(),
                 None,
@@ -155,7 +155,7 @@ impl Fetcher<'_> {
             file: source.file.clone(),
             url: source.location.clone(),
             kind: source.kind.clone(),
-            verdict: "unverified".to_owned(),
+            verdict: Verdict::Unverified,
             ..SourceRecord::default()
         };
         let declared: Vec<&str> = source
@@ -172,7 +172,7 @@ impl Fetcher<'_> {
             outcome.finding(
                 base,
                 "vcs-source",
-                "info",
+                Severity::Info,
                 format!(
                     "{}: a {} source; its revision is not checked yet",
                     source.file, source.kind
@@ -189,18 +189,18 @@ impl Fetcher<'_> {
             outcome.finding(
                 base,
                 "hostile-source",
-                "error",
+                Severity::Error,
                 message,
                 Some(&source.location),
             );
-            record.verdict = "unreachable".to_owned();
+            record.verdict = Verdict::Unreachable;
             return record;
         }
         if source.kind == "ftp" {
             outcome.finding(
                 base,
                 "unsupported-protocol",
-                "warning",
+                Severity::Warning,
                 format!(
                     "{}: ftp sources are not fetched; it was not checked",
                     source.file
@@ -214,7 +214,7 @@ impl Fetcher<'_> {
             outcome.finding(
                 base,
                 "skip-non-vcs",
-                "warning",
+                Severity::Warning,
                 format!(
                     "{}: checksum SKIP on a source with fixed content",
                     source.file
@@ -226,7 +226,7 @@ impl Fetcher<'_> {
             outcome.finding(
                 base,
                 "weak-checksums",
-                "warning",
+                Severity::Warning,
                 format!(
                     "{}: only {} checksums, which can be forged",
                     source.file,
@@ -242,7 +242,7 @@ impl Fetcher<'_> {
             outcome.finding(
                 base,
                 "insecure-unsigned",
-                "warning",
+                Severity::Warning,
                 format!(
                     "{}: fetched over {} without a signature: anyone on the path can change it",
                     source.file, source.kind
@@ -261,21 +261,21 @@ impl Fetcher<'_> {
                 outcome.finding(
                     base,
                     "hostile-source",
-                    "error",
+                    Severity::Error,
                     format!("{}: {message}", source.file),
                     Some(&source.location),
                 );
-                record.verdict = "unreachable".to_owned();
+                record.verdict = Verdict::Unreachable;
             }
             Err(failure) => {
                 outcome.finding(
                     base,
                     "source-unreachable",
-                    "error",
+                    Severity::Error,
                     format!("{}: {failure}", source.file),
                     Some(&source.location),
                 );
-                record.verdict = "unreachable".to_owned();
+                record.verdict = Verdict::Unreachable;
             }
             Ok((path, size, checksums)) => {
                 record.path = Some(path.display().to_string());
@@ -294,7 +294,7 @@ impl Fetcher<'_> {
                     outcome.finding(
                         base,
                         "checksum-mismatch",
-                        "error",
+                        Severity::Error,
                         format!(
                             "{}: {} checksum does not match",
                             source.file,
@@ -305,13 +305,16 @@ impl Fetcher<'_> {
                     if source.kind != "local" {
                         let _ = fs::remove_file(&path);
                     }
-                    "mismatch"
+                    Verdict::Mismatch
                 } else if declared.is_empty() {
-                    if all_skipped { "skipped" } else { "unverified" }
+                    if all_skipped {
+                        Verdict::Skipped
+                    } else {
+                        Verdict::Unverified
+                    }
                 } else {
-                    "ok"
-                }
-                .to_owned();
+                    Verdict::Ok
+                };
                 record.checksums = checksums;
             }
         }
@@ -419,7 +422,7 @@ impl Fetcher<'_> {
             };
             let verified = self.verify(&data, &signature_path);
             let (verdict, signer) = outcome.signature(plan, &stem, verified);
-            outcome.sources[index].verdict = verdict.to_owned();
+            outcome.sources[index].verdict = verdict;
             outcome.sources[index].signer = signer;
         }
     }

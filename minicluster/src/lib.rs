@@ -18,5 +18,7 @@ pub mod mirror;
 pub mod openpgp;
 pub mod package;
 pub mod record;
+pub mod report;
 pub mod srcinfo;
 pub mod syncdb;
+pub mod time;
