@@ -2,7 +2,7 @@
 //! snapshots of a stopped machine's qcow2 disks.
 //!
 //! A running machine's images belong to its QEMU, so snapshots of a running machine go through
-//! QMP ([`crate::qmp::Qmp::snapshot_save`]); listing reads the images with `qemu-img info -U`
+//! QMP ([`crate::qmp::Qmp::snapshot`]); listing reads the images with `qemu-img info -U`
 //! (shared, read-only) in both cases, so `list` has one source whether the machine runs or not.
 
 use std::{
@@ -31,6 +31,13 @@ pub struct ImageSnapshot {
     pub date_sec: i64,
 }
 
+impl ImageSnapshot {
+    /// When it was taken, RFC 3339 UTC.
+    pub fn created(&self) -> String {
+        rfc3339(self.date_sec)
+    }
+}
+
 #[derive(Deserialize)]
 struct ImageInfo {
     #[serde(default)]
@@ -51,23 +58,35 @@ pub fn snapshots(path: &Path) -> Result<Vec<ImageSnapshot>, VmError> {
     Ok(info.snapshots)
 }
 
-/// What `qemu-img snapshot` does.
-#[derive(Clone, Copy, Debug)]
-pub enum SnapshotOp {
-    /// `-c`: take one.
+/// What a snapshot operation does, through QMP on a running machine or `qemu-img snapshot` on
+/// a stopped one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotChange {
+    /// Take it.
     Create,
-    /// `-a`: put the image back to it.
-    Apply,
-    /// `-d`: delete it.
+    /// Put the disks (and a running guest) back to it.
+    Revert,
+    /// Delete it.
     Delete,
 }
 
+impl SnapshotChange {
+    /// The action's name in job ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Revert => "revert",
+            Self::Delete => "delete",
+        }
+    }
+}
+
 /// Runs `qemu-img snapshot` on the image at `path`, which no QEMU may have open.
-pub fn snapshot(op: SnapshotOp, tag: &str, path: &Path) -> Result<(), VmError> {
-    let flag = match op {
-        SnapshotOp::Create => "-c",
-        SnapshotOp::Apply => "-a",
-        SnapshotOp::Delete => "-d",
+pub fn snapshot(change: SnapshotChange, tag: &str, path: &Path) -> Result<(), VmError> {
+    let flag = match change {
+        SnapshotChange::Create => "-c",
+        SnapshotChange::Revert => "-a",
+        SnapshotChange::Delete => "-d",
     };
     qemu_img(
         Command::new(QEMU_IMG)
@@ -117,5 +136,38 @@ fn qemu_img(command: &mut Command) -> Result<String, VmError> {
             command: format!("{QEMU_IMG} {}", args.join(" ")),
             message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         })
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC (`2026-12-02T01:05:03Z`).
+fn rfc3339(unix: i64) -> String {
+    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    // Days to a civil date: Howard Hinnant's `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_seconds_become_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_625_962), "2026-11-25T16:59:22Z");
     }
 }

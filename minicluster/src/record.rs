@@ -37,6 +37,10 @@ pub enum Record {
     Build(BuildRecord),
     /// A QEMU machine, and what `mc-vm` just did with it.
     Vm(Box<VmRecord>),
+    /// An internal snapshot of a machine's disks, after `mc-vm snapshot`.
+    VmSnapshot(VmSnapshotRecord),
+    /// The verdict of `mc-vm try` on a throwaway copy of a machine.
+    VmTry(VmTryRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -475,6 +479,114 @@ pub struct VmRecord {
     pub size_bytes: Option<u64>,
     /// Wall time of the action in milliseconds.
     pub elapsed_ms: u64,
+}
+
+/// What `mc-vm snapshot` did with a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotAction {
+    /// Taken.
+    #[default]
+    Create,
+    /// Listed (`snapshot list`).
+    List,
+    /// The disks (and a running guest) put back to it.
+    Revert,
+    /// Deleted.
+    Delete,
+}
+
+/// A snapshot, after `mc-vm snapshot create|revert|delete` or for each of `snapshot list`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmSnapshotRecord {
+    /// The machine.
+    pub machine: String,
+    /// The snapshot's name.
+    pub snapshot: String,
+    /// What was done.
+    pub action: SnapshotAction,
+    /// `create`, `revert`, `delete`: whether the machine ran, so QMP did it with memory and
+    /// device state; else `qemu-img` did, for the disks only. `list`: whether the snapshot holds
+    /// memory and device state (it was taken while the machine ran).
+    pub live: bool,
+    /// Bytes of saved memory and device state (0 for a disk-only snapshot); `null` after delete.
+    pub vm_state_bytes: Option<u64>,
+    /// When the snapshot was taken, RFC 3339 UTC; `null` after delete.
+    pub created: Option<String>,
+    /// The disks holding the snapshot.
+    pub disks: Vec<String>,
+    /// Wall time of the action in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// The verdict of `mc-vm try`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TryVerdict {
+    /// The run step and every check exited 0.
+    Passed,
+    /// A step exited non-zero or did not finish.
+    #[default]
+    Failed,
+}
+
+/// What `mc-vm try` did on a throwaway copy of a machine.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmTryRecord {
+    /// The machine.
+    pub machine: String,
+    /// `passed` when the run step and every check exited 0, else `failed`.
+    pub verdict: TryVerdict,
+    /// Whether the copy's disks were committed into the machine's (`--keep` and passed).
+    pub kept: bool,
+    /// Milliseconds from starting QEMU until the copy's guest agent answered.
+    pub agent_ready_ms: Option<u64>,
+    /// The steps in the order they ran: the `--run` command, then each `--check`.
+    pub steps: Vec<TryStep>,
+    /// Wall time in milliseconds, boot and clean-up included.
+    pub elapsed_ms: u64,
+}
+
+/// Which command of `mc-vm try` a step ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TryStepKind {
+    /// The `--run` command: the change under test.
+    #[default]
+    Run,
+    /// A `--check` command.
+    Check,
+    /// The `sync` before a passing copy is kept.
+    Sync,
+}
+
+/// One command of `mc-vm try`, run in the guest as `sh -c COMMAND`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TryStep {
+    /// `run` or `check`.
+    pub step: TryStepKind,
+    /// The shell command.
+    pub command: String,
+    /// Its exit code (128 + N when killed by signal N); `null` when it did not finish.
+    pub exit_code: Option<i64>,
+    /// Its standard output, as UTF-8 (lossy).
+    pub stdout: String,
+    /// Its standard error, as UTF-8 (lossy).
+    pub stderr: String,
+    /// Why it did not finish (a timeout, the guest gone); else `null`.
+    pub error: Option<String>,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl TryStep {
+    /// Whether the step exited 0.
+    pub fn passed(&self) -> bool {
+        self.exit_code == Some(0)
+    }
 }
 
 /// Counts at the end of a run.
