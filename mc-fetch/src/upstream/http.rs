@@ -158,6 +158,16 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// The same request, to another URL.
+    pub fn at<'b>(&self, url: &'b str) -> Request<'b> {
+        Request {
+            url,
+            headers: self.headers.clone(),
+            head: self.head,
+            follow_redirects: self.follow_redirects,
+        }
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Context, SourceError};
+use super::{Context, Release, SourceError, malformed};
 use crate::upstream::http::Request;
 
 /// No tag list needs more pages than this; a server that links on forever is cut off here.
@@ -14,10 +14,7 @@ pub fn all_pages(ctx: &Context, first: Request<'_>) -> Result<Vec<Value>, Source
     let mut items = Vec::new();
     let mut url = first.url.to_owned();
     for _ in 0..MAX_PAGES {
-        let request = Request {
-            url: &url,
-            ..first.clone()
-        };
+        let request = first.at(&url);
         let (reply, value) = ctx.http.json(&request).map_err(SourceError::Malformed)?;
         match value {
             Value::Array(page) => items.extend(page),
@@ -58,6 +55,79 @@ fn next_link(header: &str) -> Option<String> {
                     .trim_end_matches('>')
                     .to_owned()
             })
+    })
+}
+
+/// GETs one JSON document; a body that is not JSON is a malformed reply.
+pub fn get(ctx: &Context, request: Request<'_>) -> Result<Value, SourceError> {
+    ctx.http
+        .json(&request)
+        .map(|(_, value)| value)
+        .map_err(SourceError::Malformed)
+}
+
+/// Tags of a forge's tag list: each item's `name`, its commit at `revision` (a JSON
+/// pointer), and its page from `page`.
+pub fn tags(
+    items: &[Value],
+    revision: &str,
+    page: impl Fn(&str) -> Option<String>,
+) -> Vec<Release> {
+    items
+        .iter()
+        .filter_map(|tag| {
+            let name = tag.get("name")?.as_str()?;
+            Some(Release {
+                version: name.to_owned(),
+                gitref: Some(format!("refs/tags/{name}")),
+                revision: tag
+                    .pointer(revision)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                url: page(name),
+            })
+        })
+        .collect()
+}
+
+/// Where a forge's commit JSON keeps what the version is made of (JSON pointers).
+pub struct CommitShape {
+    /// The commit time.
+    pub date: &'static str,
+    /// The commit hash.
+    pub revision: &'static str,
+    /// The commit's page.
+    pub page: &'static str,
+    /// GitHub's versions carry the time of day (`YYYYMMDD.HHMMSS`), the others only the day.
+    pub with_time: bool,
+}
+
+/// The version nvchecker makes of a forge's newest commit: its date.
+pub fn commit(
+    url: &str,
+    commit: Option<&Value>,
+    shape: &CommitShape,
+) -> Result<Release, SourceError> {
+    let commit = commit.ok_or_else(|| malformed(url, "commit"))?;
+    let date = commit
+        .pointer(shape.date)
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed(url, "commit date"))?;
+    let field = |pointer: &str| {
+        commit
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Ok(Release {
+        version: if shape.with_time {
+            date_version(date)
+        } else {
+            date.split('T').next().unwrap_or(date).replace('-', "")
+        },
+        revision: field(shape.revision),
+        url: field(shape.page),
+        gitref: None,
     })
 }
 
