@@ -108,33 +108,37 @@ floor_parallel() {
 		xargs -0 -n "$per_core" -P "$CORES" sh -c 'cat "$@" | zstd -dcq | tar -ti >/dev/null' sh
 }
 
-# 4. The query, both ways. Both tools exit 1 when nothing matches, which is an answer too.
-PACMAN_DB=
+# 4. The query, both ways, on a SET of data: the database $WORK/SET.sqlite and pacman's files
+# database synced into $WORK/SET-pacman. Both tools exit 1 when nothing matches, which is an
+# answer too.
 pacman_sync() {
-	PACMAN_DB=$WORK/pacman
-	mkdir -p "$PACMAN_DB"
-	cat >"$WORK/pacman.conf" <<-EOF
+	local set=$1 repo=$2 mirror=$3
+	mkdir -p "$WORK/$set-pacman"
+	cat >"$WORK/$set.conf" <<-EOF
 		[options]
 		Architecture = auto
 		SigLevel = Never
-		[core]
-		Server = $MIRROR
+		[$repo]
+		Server = $mirror
 	EOF
-	pacman --config "$WORK/pacman.conf" --dbpath "$PACMAN_DB" --logfile /dev/null -Fy >&2
+	pacman --config "$WORK/$set.conf" --dbpath "$WORK/$set-pacman" --logfile /dev/null -Fy >&2
 }
 pacman_query() {
-	pacman --config "$WORK/pacman.conf" --dbpath "$PACMAN_DB" -Fx "$@" "$PATTERN" || (($? == 1))
+	local set=$1
+	shift
+	pacman --config "$WORK/$set.conf" --dbpath "$WORK/$set-pacman" -Fx "$@" "$PATTERN" ||
+		(($? == 1))
 }
-mc_query() { "$BIN/mc-index" query --db "$WORK/index.sqlite" "$PATTERN" --packages || (($? == 1)); }
-query_mc_timed() { mc_query >/dev/null; }
-query_pacman_timed() { pacman_query >/dev/null; }
+mc_query() { "$BIN/mc-index" query --db "$WORK/$1.sqlite" "$PATTERN" --packages || (($? == 1)); }
+query_mc_timed() { mc_query "$1" >/dev/null; }
+query_pacman_timed() { pacman_query "$1" >/dev/null; }
 
-# Writes the two answers as sorted `repo/name` lists.
+# Writes the two answers as sorted `repo/name` lists, $WORK/SET.answer.{mc-index,pacman}.
 query_answers() {
-	mc_query | jq -r '"\(.repo)/\(.name)"' | sort -u >"$WORK/answer.mc-index"
+	mc_query "$1" | jq -r '"\(.repo)/\(.name)"' | sort -u >"$WORK/$1.answer.mc-index"
 	# --machinereadable: repo\0name\0version\0path per matching path.
-	pacman_query --machinereadable | tr '\0' '\t' | awk -F '\t' '{ print $1 "/" $2 }' |
-		sort -u >"$WORK/answer.pacman"
+	pacman_query "$1" --machinereadable | tr '\0' '\t' | awk -F '\t' '{ print $1 "/" $2 }' |
+		sort -u >"$WORK/$1.answer.pacman"
 }
 
 # 5. Peak RSS while indexing one big package. It is generated here, not up front, so writing
@@ -157,12 +161,6 @@ big_package() {
 # 6. The query at extra's size. The records are fetched once, untimed; the index is built once,
 # timed, under /usr/bin/time (its RSS is the indexer's); each query is timed QUERY_RUNS times and
 # run once more under /usr/bin/time for its peak RSS.
-extra_pacman() {
-	pacman --config "$WORK/extra.conf" --dbpath "$WORK/extra-pacman" -Fx "$@" "$PATTERN" || (($? == 1))
-}
-extra_mc() { "$BIN/mc-index" query --db "$WORK/extra.sqlite" "$PATTERN" --packages || (($? == 1)); }
-extra_mc_timed() { extra_mc >/dev/null; }
-extra_pacman_timed() { extra_pacman >/dev/null; }
 # Peak RSS in KiB of "$@".
 peak_rss() {
 	/usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null
@@ -187,28 +185,18 @@ extra_scale() {
 		die "mc-index --files-db failed on the extra-sized database"
 	EXTRA_DB_MB=$(du -m "$WORK/extra.sqlite" | cut -f1)
 	EXTRA_FILES_MB=$(du -mL "$WWW/extra/extra/os/x86_64/extra.files" | cut -f1)
-	mkdir -p "$WORK/extra-pacman"
-	cat >"$WORK/extra.conf" <<-EOF
-		[options]
-		Architecture = auto
-		SigLevel = Never
-		[extra]
-		Server = $mirror
-	EOF
-	pacman --config "$WORK/extra.conf" --dbpath "$WORK/extra-pacman" --logfile /dev/null -Fy >&2
+	pacman_sync extra extra "$mirror"
 	log "timing the query at extra's size ($QUERY_RUNS runs each)"
-	T_EXTRA_MC=$(median_seconds "$QUERY_RUNS" extra_mc_timed)
-	T_EXTRA_PACMAN=$(median_seconds "$QUERY_RUNS" extra_pacman_timed)
-	RSS_EXTRA_MC=$(peak_rss extra_mc)
-	RSS_EXTRA_PACMAN=$(peak_rss extra_pacman)
-	extra_mc | jq -r '"\(.repo)/\(.name)"' | sort -u >"$WORK/extra.mc-index"
-	extra_pacman --machinereadable | tr '\0' '\t' | awk -F '\t' '{ print $1 "/" $2 }' |
-		sort -u >"$WORK/extra.pacman"
+	T_EXTRA_MC=$(median_seconds "$QUERY_RUNS" query_mc_timed extra)
+	T_EXTRA_PACMAN=$(median_seconds "$QUERY_RUNS" query_pacman_timed extra)
+	RSS_EXTRA_MC=$(peak_rss mc_query extra)
+	RSS_EXTRA_PACMAN=$(peak_rss pacman_query extra)
+	query_answers extra
 }
 
 report_extra() {
 	local agree=yes speedup memory
-	cmp -s "$WORK/extra.mc-index" "$WORK/extra.pacman" || agree=NO
+	cmp -s "$WORK/extra.answer.mc-index" "$WORK/extra.answer.pacman" || agree=NO
 	speedup=$(ratio "$T_EXTRA_PACMAN" "$T_EXTRA_MC" 1)
 	memory=$(ratio "$RSS_EXTRA_MC" "$RSS_EXTRA_PACMAN" 3)
 	echo
@@ -218,9 +206,9 @@ report_extra() {
 		"1 run; database $EXTRA_DB_MB MB; peak RSS $((EXTRA_INDEX_RSS_KIB / 1024)) MiB"
 	row "query $PATTERN --packages" "seconds" "median of $QUERY_RUNS; peak RSS"
 	row "mc-index query --packages" "$T_EXTRA_MC" \
-		"$((RSS_EXTRA_MC / 1024)) MiB; $(wc -l <"$WORK/extra.mc-index") packages"
+		"$((RSS_EXTRA_MC / 1024)) MiB; $(wc -l <"$WORK/extra.answer.mc-index") packages"
 	row "pacman -Fx" "$T_EXTRA_PACMAN" \
-		"$((RSS_EXTRA_PACMAN / 1024)) MiB; $(wc -l <"$WORK/extra.pacman") packages"
+		"$((RSS_EXTRA_PACMAN / 1024)) MiB; $(wc -l <"$WORK/extra.answer.pacman") packages"
 	row "pacman / mc-index (time)" "${speedup}x" "target >= 50x: $(at_least "$speedup" 50)"
 	row "mc-index / pacman (RSS)" "$memory" "target <= 0.1: $(at_most "$memory" 0.1)"
 	row "same packages" "$agree" ""
@@ -236,9 +224,9 @@ report() {
 	rates=$(awk -v t="$T_INDEX" -v p="$packages" -v b="$bytes" -v f="$files" \
 		'BEGIN { printf "%.0f packages/s, %.1f MB/s, %.0f files/s", p / t, b / 1e6 / t, f / t }')
 	local mc_count pacman_count agree=yes
-	mc_count=$(wc -l <"$WORK/answer.mc-index")
-	pacman_count=$(wc -l <"$WORK/answer.pacman")
-	cmp -s "$WORK/answer.mc-index" "$WORK/answer.pacman" || agree=NO
+	mc_count=$(wc -l <"$WORK/index.answer.mc-index")
+	pacman_count=$(wc -l <"$WORK/index.answer.pacman")
+	cmp -s "$WORK/index.answer.mc-index" "$WORK/index.answer.pacman" || agree=NO
 	local rss_mib target=met
 	rss_mib=$(awk -v k="$BIG_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
 	awk -v m="$rss_mib" 'BEGIN { exit !(m >= 100) }' && target="NOT met"
@@ -295,11 +283,11 @@ main() {
 	T_FLOOR_PARALLEL=$(median_seconds "$RUNS" floor_parallel)
 
 	log "syncing pacman's files database (untimed)"
-	pacman_sync
+	pacman_sync index core "$MIRROR"
 	log "timing queries ($QUERY_RUNS runs each)"
-	T_QUERY_MC=$(median_seconds "$QUERY_RUNS" query_mc_timed)
-	T_QUERY_PACMAN=$(median_seconds "$QUERY_RUNS" query_pacman_timed)
-	query_answers
+	T_QUERY_MC=$(median_seconds "$QUERY_RUNS" query_mc_timed index)
+	T_QUERY_PACMAN=$(median_seconds "$QUERY_RUNS" query_pacman_timed index)
+	query_answers index
 
 	big_package
 	if ((EXTRA_PACKAGES > 0)); then extra_scale; fi
