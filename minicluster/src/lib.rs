@@ -21,3 +21,4 @@ pub mod package;
 pub mod record;
 pub mod srcinfo;
 pub mod syncdb;
+pub mod time;
