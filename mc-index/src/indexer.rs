@@ -233,7 +233,9 @@ fn download(http: &Http, options: &Options, package: PackageRecord) -> Outcome {
         csize: package.csize,
         max_member_bytes: options.max_member_bytes,
     };
-    match http.fetch(&urls, |body| package::read_package(body, &expect)) {
+    match http.fetch_sized(&urls, package.csize, |body| {
+        package::read_package(body, &expect)
+    }) {
         Ok(contents) => Outcome::Ready(Box::new(describe(package, contents))),
         Err(error) => failed(
             error.kind(package::PackageError::kind),
