@@ -40,6 +40,20 @@ impl Timestamp {
     }
 }
 
+/// Unix seconds as RFC 3339 UTC (`2026-12-02T01:05:03Z`).
+pub fn rfc3339(unix: i64) -> String {
+    Timestamp::from_unix(unix).to_string()
+}
+
+/// A system time as RFC 3339 UTC, to the second.
+pub fn rfc3339_at(time: std::time::SystemTime) -> String {
+    let unix = match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    };
+    rfc3339(unix)
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (days, seconds) = (self.0.div_euclid(DAY), self.0.rem_euclid(DAY));
