@@ -101,6 +101,30 @@ pub enum FetchError<E: std::error::Error + 'static> {
 }
 
 impl<E: std::error::Error + 'static> FetchError<E> {
+    /// The last URL tried, if one was.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::NoUrl => None,
+            Self::Open { url, .. }
+            | Self::Transfer { url, .. }
+            | Self::TooLarge { url, .. }
+            | Self::Content { url, .. } => Some(url),
+        }
+    }
+
+    /// What went wrong, without the URL: for a message whose subject already names it.
+    pub fn cause(&self) -> String {
+        match self {
+            Self::NoUrl => self.to_string(),
+            Self::Open { source, .. } => source.to_string(),
+            Self::Transfer { source, .. } => source.to_string(),
+            Self::TooLarge {
+                limit, declared, ..
+            } => too_large(*limit, *declared),
+            Self::Content { source, .. } => source.to_string(),
+        }
+    }
+
     /// A stable snake_case name for error records; `content_kind` names caller errors.
     pub fn kind(&self, content_kind: impl Fn(&E) -> &'static str) -> &'static str {
         match self {
@@ -197,7 +221,7 @@ impl Http {
         fields: &[(&str, &str)],
         cookie: &str,
     ) -> Result<PostReply, OpenError> {
-        let transport = |e: reqwest::Error| OpenError::Transport(error_chain(&e));
+        let transport = |e: reqwest::Error| OpenError::Transport(error_chain(&e.without_url()));
         let poster = match self.poster.get() {
             Some(poster) => poster,
             None => {
@@ -238,7 +262,8 @@ impl Http {
             .client
             .get(url)
             .send()
-            .map_err(|e| OpenError::Transport(error_chain(&e)))?;
+            // The URL is said once, by whoever reports the error, not again by reqwest.
+            .map_err(|e| OpenError::Transport(error_chain(&e.without_url())))?;
         let status = response.status();
         if !status.is_success() {
             return Err(OpenError::Status(status.as_u16()));
@@ -469,6 +494,26 @@ mod tests {
             })
             .expect("second URL works");
         assert_eq!(text, "payload");
+    }
+
+    #[test]
+    fn a_body_is_cut_at_its_declared_size_or_at_the_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("long");
+        std::fs::write(&file, [0u8; 100]).expect("write");
+        let urls = [file.display().to_string()];
+        let drain = |reader: &mut (dyn Read + Send)| io::copy(reader, &mut io::sink());
+        let capped = http().with_max_download(10).fetch(&urls, drain);
+        assert_eq!(
+            capped.map_err(|e| e.kind(|_| "other")).err(),
+            Some("too_large")
+        );
+        let declared = http().fetch_sized(&urls, Some(10), drain);
+        assert_eq!(
+            declared.map_err(|e| e.kind(|_| "other")).err(),
+            Some("size_mismatch")
+        );
+        assert_eq!(http().fetch_sized(&urls, Some(100), drain).ok(), Some(100));
     }
 
     #[test]
