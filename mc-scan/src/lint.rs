@@ -88,6 +88,13 @@ pub const CHECKS: &[Check] = &[
             reviewed nor signed.",
     },
     Check {
+        name: "repeated-metadata",
+        severity: "error",
+        description: "A second .PKGINFO, .BUILDINFO or .MTREE in one package: repo-add and \
+            mc-repo read the first, other readers may take the last, so the repository can \
+            describe another package than the one that is installed. makepkg never writes two.",
+    },
+    Check {
         name: "mtree-mismatch",
         severity: "error",
         description: "A member that disagrees with .MTREE (type, size, sha256, mode or link \

@@ -114,6 +114,7 @@ impl<'r> Scanner<'r> {
             context: lint::Context::default(),
             pkginfo: Vec::new(),
             mtree: None,
+            metadata_seen: Vec::new(),
             paths: Vec::new(),
         };
         let walked = package::walk_package(input, &expect, |member, content| {
@@ -144,6 +145,8 @@ struct Walk<'s, 'r, 'c> {
     context: lint::Context,
     pkginfo: Vec<(String, String)>,
     mtree: Option<BTreeMap<String, mtree::Expected>>,
+    /// The metadata members read so far: a second one is flagged, not read.
+    metadata_seen: Vec<String>,
     /// Every member path seen, without a trailing `/`.
     paths: Vec<String>,
 }
@@ -164,7 +167,23 @@ impl Walk<'_, '_, '_> {
 
     fn inspect(&mut self, member: &Member, data: &[u8]) -> Result<(), PackageError> {
         let path = member.path.as_str();
+        let repeated = matches!(path, ".PKGINFO" | ".BUILDINFO" | ".MTREE")
+            && self.metadata_seen.iter().any(|seen| seen == path);
+        if repeated {
+            let message =
+                format!("a second {path}: repo-add reads the first, others may read this one");
+            self.lint(
+                lint::Problem {
+                    check: "repeated-metadata",
+                    message,
+                },
+                Some(path),
+            );
+        } else if path.starts_with('.') {
+            self.metadata_seen.push(path.to_owned());
+        }
         match path {
+            _ if repeated => {}
             ".PKGINFO" => {
                 self.pkginfo = keyvalue::parse(&String::from_utf8_lossy(data));
                 self.context.depends = keyvalue::values(&self.pkginfo, "depend")
