@@ -140,7 +140,7 @@ fn qemu_img(command: &mut Command) -> Result<String, VmError> {
 }
 
 /// Unix seconds as RFC 3339 UTC (`2026-12-02T01:05:03Z`).
-fn rfc3339(unix: i64) -> String {
+pub fn rfc3339(unix: i64) -> String {
     let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
     // Days to a civil date: Howard Hinnant's `civil_from_days`.
     let z = days + 719_468;
