@@ -13,13 +13,15 @@ pub const DATA_LABEL: &str = "mc-data";
 /// port as console (for `mc-vm console`).
 pub const APPEND: &str = "root=/dev/vda rw console=ttyS0";
 
-/// `/etc/fstab`: the root disk, and the data disk at its mount point. `nofail`: an image booted
-/// without its data disk still comes up (and says so in its journal) rather than hanging.
+/// `/etc/fstab`: the root disk, and the data disk at its mount point. Required (no `nofail`):
+/// the services using the folder must not start on the root disk's empty mount point. The
+/// device may take minutes to show up on a loaded host under TCG (udev names it), hence the
+/// long wait (systemd's default is 90 s).
 pub fn fstab(recipe: &Recipe) -> String {
     let mut text = String::from("/dev/vda / ext4 rw,errors=remount-ro 0 1\n");
     if let Some(data) = &recipe.data {
         text.push_str(&format!(
-            "LABEL={DATA_LABEL} {} ext4 defaults,nofail,x-systemd.device-timeout=20s 0 2\n",
+            "LABEL={DATA_LABEL} {} ext4 defaults,x-systemd.device-timeout=15min 0 2\n",
             data.mount
         ));
     }
@@ -60,7 +62,7 @@ mod tests {
         .expect("parses");
         let fstab = fstab(&recipe);
         assert!(
-            fstab.contains("LABEL=mc-data /var/lib/postgresql ext4 defaults,nofail"),
+            fstab.contains("LABEL=mc-data /var/lib/postgresql ext4 defaults,x-systemd"),
             "{fstab}"
         );
         let plain = Recipe::parse("base = \"debian\"", "r").expect("parses");

@@ -287,7 +287,12 @@ fn make(
 
 /// Makes `disk` (qcow2) holding an ext4 file system of `size_mib` with `folder`'s contents.
 fn pack(folder: &Path, label: &str, size_mib: u64, disk: &Path) -> Result<(), BuildError> {
+    use std::os::unix::fs::MetadataExt;
     let raw = disk.with_extension("raw");
+    // mkfs.ext4 -d copies the files' owners but gives the file system's root to root: the
+    // folder's own owner (postgres for /var/lib/postgresql) must go on explicitly.
+    let meta = fs::metadata(folder).map_err(io("reading", folder))?;
+    let root_owner = format!("root_owner={}:{}", meta.uid(), meta.gid());
     let file = fs::File::create(&raw).map_err(io("creating", &raw))?;
     file.set_len(size_mib << 20).map_err(io("sizing", &raw))?;
     drop(file);
@@ -298,6 +303,8 @@ fn pack(folder: &Path, label: &str, size_mib: u64, disk: &Path) -> Result<(), Bu
             "-F".into(),
             "-L".into(),
             label.into(),
+            "-E".into(),
+            root_owner.into(),
             "-d".into(),
             folder.into(),
             raw.clone().into(),

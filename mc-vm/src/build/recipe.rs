@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Bumped when the builder itself changes what it makes from a recipe: old caches then miss.
-const BUILDER_VERSION: u32 = 2;
+const BUILDER_VERSION: u32 = 3;
 
 /// What went wrong with a recipe.
 #[derive(Debug, thiserror::Error)]
