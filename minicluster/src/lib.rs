@@ -20,3 +20,4 @@ pub mod package;
 pub mod record;
 pub mod srcinfo;
 pub mod syncdb;
+pub mod time;

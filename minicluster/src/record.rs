@@ -37,6 +37,10 @@ pub enum Record {
     Build(BuildRecord),
     /// A QEMU machine, and what `mc-vm` just did with it.
     Vm(Box<VmRecord>),
+    /// What a package's upstream offers now (`mc-fetch upstream`).
+    Upstream(Box<UpstreamRecord>),
+    /// How `mc-fetch upstream --plan` would check an entry, or why it cannot.
+    UpstreamPlan(UpstreamPlanRecord),
     /// An internal snapshot of a machine's disks, after `mc-vm snapshot`.
     VmSnapshot(VmSnapshotRecord),
     /// The verdict of `mc-vm try` on a throwaway copy of a machine.
@@ -746,4 +750,61 @@ mod tests {
             r#"{"type":"summary","tool":"mc-index","elapsed_ms":5,"indexed":3}"#
         );
     }
+}
+
+/// The newest upstream version of one nvchecker entry, and how it compares with the version the
+/// user has (`old_version`, from the oldver file or a `package` record on input).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpstreamRecord {
+    /// The entry's name (the table name in nvchecker's TOML).
+    pub name: String,
+    /// The nvchecker source kind (`github`, `git`, `regex`, ...).
+    pub source: String,
+    /// The newest version found; after an error, the last good one (see `kept_last_good`).
+    pub version: Option<String>,
+    /// The version the user has, when known.
+    pub old_version: Option<String>,
+    /// nvchecker's event name: `updated`, `up-to-date`, `no-result` or `error`.
+    pub event: String,
+    /// A page about this version, when the source knows one.
+    pub url: Option<String>,
+    /// The release notes, when the source knows them.
+    pub changelog_url: Option<String>,
+    /// The commit the version points at, when the source knows it.
+    pub revision: Option<String>,
+    /// The git ref (`refs/tags/v1.2`) the version came from.
+    pub gitref: Option<String>,
+    /// When the check ended (RFC 3339, UTC).
+    pub checked_at: Option<String>,
+    /// The file the entry was read from.
+    pub config: Option<String>,
+    /// For a `lilac.yaml` entry: `version` (the first, the package's own) or `trigger`.
+    pub role: Option<String>,
+    /// What went wrong, for an `error` event.
+    pub error: Option<String>,
+    /// Whether `version` is the last good one, kept in the newver file after this check failed.
+    pub kept_last_good: bool,
+    /// When a rate limit that stopped the check ends (RFC 3339, UTC).
+    pub rate_limit_reset: Option<String>,
+    /// The entry's keys that no source reads, passed through for the tools that put them there.
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// How one entry will be checked (`supported`), or why it cannot be (`reason`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpstreamPlanRecord {
+    /// The entry's name.
+    pub name: String,
+    /// The source kind (`alias`, `vcs` for lilac's own kinds).
+    pub source: String,
+    /// The file the entry was read from.
+    pub config: String,
+    /// For a `lilac.yaml` entry: `version` or `trigger`.
+    pub role: Option<String>,
+    /// Whether a check will run.
+    pub supported: bool,
+    /// What will be asked (the URL or command), or why the entry cannot be checked.
+    pub reason: String,
 }

@@ -280,7 +280,7 @@ fn make(
         kernel_release: release,
         append: guest::APPEND.to_owned(),
         packages,
-        built: crate::image::rfc3339(unix_now()),
+        built: minicluster::time::rfc3339_at(std::time::SystemTime::now()),
         build_ms: millis(started.elapsed()),
     })
 }
@@ -384,12 +384,6 @@ fn remove_dir(dir: &Path) -> Result<(), BuildError> {
         }
         _ => Ok(()),
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Runs `program` with `args`; its standard output, or its standard error as the error.
