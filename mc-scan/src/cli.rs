@@ -80,9 +80,11 @@ pub struct Cli {
     /// gets an `info` finding `clamav-not-scanned` instead.
     #[arg(long, value_name = "MIB", default_value_t = 25)]
     pub clamd_max_stream_mib: u64,
-    /// The largest member mc-scan reads (each job holds one member, and a batch for clamd up
-    /// to its stream limit, in memory at a time); a package declaring a larger one is an
-    /// `error` record `member_too_large`.
+    /// The largest member mc-scan reads, and the memory all jobs together hold for members
+    /// (a job whose member does not fit waits; each also holds a batch for clamd up to its
+    /// stream limit). A larger member is not scanned: an `error` record `member_too_large`
+    /// about its package (which `mc-repo add --refuse-findings` then refuses), and the
+    /// members after it are scanned.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub max_member_mib: u64,
     /// Packages scanned at once, each on its own thread with its own clamd session; the output

@@ -6,6 +6,7 @@
 //! the packaging checks of [`lint`] ([`mtree`], [`elf`]); [`run`] is the command line around
 //! it: packages from arguments and stdin records, findings out, records forwarded.
 
+pub mod budget;
 pub mod clamav;
 pub mod cli;
 pub mod elf;
@@ -68,7 +69,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
     };
     let options = Options {
         disabled: cli.disable.iter().cloned().collect(),
-        max_member_bytes: cli.max_member_mib << 20,
+        budget: std::sync::Arc::new(budget::Budget::new(cli.max_member_mib << 20)),
         yara_timeout: timeout,
     };
     // Twice the CPUs by default: much of a scan waits for clamd (on 2 CPUs, 2,000 packages and
