@@ -192,7 +192,10 @@ impl Refusals {
         let finding = FindingRecord {
             check: error.kind.clone(),
             severity: "error".to_owned(),
-            message: format!("{} could not check it completely: {}", error.tool, error.message),
+            message: format!(
+                "{} could not check it completely: {}",
+                error.tool, error.message
+            ),
             package: field("name").map(str::to_owned),
             version: field("version").map(str::to_owned),
             path: field("path").map(str::to_owned),

@@ -95,7 +95,11 @@ mod tests {
                 });
             }
         });
-        assert_eq!(peak.load(Ordering::SeqCst), 60, "one 60-byte lease at a time");
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            60,
+            "one 60-byte lease at a time"
+        );
         assert_eq!(budget.take(100).bytes, 100, "all returned");
     }
 }

@@ -114,7 +114,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
 
 /// Every name `--disable` and `--explain` know.
 fn known_checks(rules: &yara::Rules) -> BTreeSet<String> {
-    let lint = lint::CHECKS.iter().map(|check| check.name.to_owned());
+    let lint = lint::all().map(|check| check.name.to_owned());
     let yara = rules.describe().into_iter().map(|rule| rule.rule);
     ENGINES
         .iter()
@@ -127,7 +127,7 @@ fn known_checks(rules: &yara::Rules) -> BTreeSet<String> {
 
 /// `--explain CHECK`: its engine, severity and description on stdout.
 fn explain(rules: &yara::Rules, name: &str) -> anyhow::Result<u8> {
-    let lint = lint::CHECKS.iter().map(|check| {
+    let lint = lint::all().map(|check| {
         (
             "lint",
             check.name.to_owned(),

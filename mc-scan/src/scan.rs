@@ -191,12 +191,7 @@ impl Walk<'_, '_, '_> {
 
     /// The engines on one member; a `skipped` one (too large to read) gets only the checks of
     /// its metadata.
-    fn inspect(
-        &mut self,
-        member: &Member,
-        data: &[u8],
-        skipped: bool,
-    ) -> Result<(), PackageError> {
+    fn inspect(&mut self, member: &Member, data: &[u8], skipped: bool) -> Result<(), PackageError> {
         let path = member.path.as_str();
         match path {
             ".PKGINFO" => {

@@ -18,5 +18,7 @@ pub mod mirror;
 pub mod openpgp;
 pub mod package;
 pub mod record;
+pub mod scriptlet;
+pub mod shell;
 pub mod srcinfo;
 pub mod syncdb;
