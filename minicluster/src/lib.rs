@@ -22,3 +22,4 @@ pub mod scriptlet;
 pub mod shell;
 pub mod srcinfo;
 pub mod syncdb;
+pub mod time;
