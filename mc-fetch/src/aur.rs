@@ -145,7 +145,9 @@ pub fn error_kind(error: &RpcError) -> &'static str {
 pub fn describe(error: &RpcError) -> String {
     let (url, cause) = match error {
         FetchError::NoUrl => return error.to_string(),
+        FetchError::TooLarge { url, limit, .. } => (url, format!("longer than {limit} bytes")),
         FetchError::Open { url, source } => (url, source.to_string()),
+        FetchError::Transfer { url, source } => (url, source.to_string()),
         FetchError::Content { url, source } => (url, source.to_string()),
     };
     match url.char_indices().nth(120) {

@@ -240,7 +240,7 @@ impl<'a> Update<'a> {
                     .or_else(|| url.rsplit('/').next().map(str::to_owned))
                     .filter(|name| !name.is_empty() && !name.contains('/'))
                     .ok_or(("no_location", format!("{url}: no file name")))?;
-                self.download(&record.download_urls(), &filename)
+                self.download(&record.download_urls(), record.csize, &filename)
             }
             (None, None) => Err((
                 "no_location",
@@ -303,6 +303,7 @@ impl<'a> Update<'a> {
     fn download(
         &self,
         urls: &[String],
+        size: Option<u64>,
         filename: &str,
     ) -> Result<(PathBuf, Staged), (&'static str, String)> {
         let destination = self.repository.path(filename);
@@ -314,7 +315,7 @@ impl<'a> Update<'a> {
             .map_err(|e| ("io", e.to_string()))?;
         let path = temp.to_path_buf();
         self.http
-            .fetch(urls, |body| {
+            .fetch_sized(urls, size, |body| {
                 let mut out = File::create(&path)?;
                 io::copy(body, &mut out).map(drop)
             })
@@ -333,7 +334,8 @@ impl<'a> Update<'a> {
 
     fn copy_in(&self, path: &Path) -> io::Result<TempPath> {
         let temp = self.temp_file(&file_name(path))?;
-        fs::copy(path, &temp)?;
+        let mut from = minicluster::file::open_regular(path)?;
+        io::copy(&mut from, &mut File::create(&temp)?)?;
         set_readable(&temp)?;
         Ok(temp)
     }

@@ -160,8 +160,9 @@ fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> Plan
             )
         }
     };
+    let url = matches!(source, Source::SourceUrl { .. });
     let file = source.filename().map_or_else(
-        || file_name(&location, vcs.is_some()),
+        || file_name(&location, url, vcs.is_some()),
         |name| name.display().to_string(),
     );
     PlannedSource {
@@ -173,12 +174,15 @@ fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> Plan
     }
 }
 
-/// The file name makepkg gives a source without `name::`: the last path part, without a
-/// fragment; for VCS sources also without a query and a `.git` suffix (`get_filename`).
-fn file_name(location: &str, vcs: bool) -> String {
-    let mut name = location.split('#').next().unwrap_or_default();
-    if vcs {
-        name = name.split('?').next().unwrap_or_default();
+/// The file name a source without `name::` is saved as: the last part of its path. For a URL
+/// that is the last segment of the URL's path, without the query and the fragment (makepkg
+/// keeps everything after the last `/`, query included, which gives names such as
+/// `download?id=1` or, for `?f=/dir/`, none at all); for VCS sources also without a `.git`
+/// suffix, as makepkg's `get_filename` does.
+fn file_name(location: &str, url: bool, vcs: bool) -> String {
+    let mut name = location;
+    if url {
+        name = name.split(['#', '?']).next().unwrap_or_default();
     }
     let name = name
         .trim_end_matches('/')
@@ -225,6 +229,11 @@ mod tests {
             })
         );
         assert!(tagged.is_signed_git() && !floating.is_signed_git());
+        assert_eq!(
+            file_name("https://x.org/get/app.tar.gz?q=/etc/#frag", true, false),
+            "app.tar.gz"
+        );
+        assert_eq!(file_name("a?b", false, false), "a?b");
         assert_eq!(floating.file, "lib");
         assert_eq!(
             floating.vcs,

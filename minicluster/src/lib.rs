@@ -10,6 +10,7 @@ pub mod aur;
 pub mod cli;
 pub mod compress;
 pub mod desc;
+pub mod file;
 pub mod git;
 pub mod http;
 pub mod jsonl;
