@@ -332,3 +332,17 @@ fn a_body_that_stalls_times_out_and_fails_over() {
     let run = index(&args, &to_lines(&only_first));
     assert_eq!(run.error_kinds(), ["timeout"], "{:?}", run.records);
 }
+
+#[test]
+fn a_file_that_is_no_package_is_quoted_only_in_a_short_excerpt() {
+    let record = serde_json::json!({"type": "package", "path": "/etc/passwd"});
+    let (_dir, db) = temp_db();
+    let run = index(&["--db", &db], &to_lines(&[record]));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let error = &run.of_type("error")[0];
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.len() < 160 && !message.contains('\n') && !message.contains("daemon:"),
+        "{message}"
+    );
+}

@@ -644,3 +644,41 @@ fn an_endless_download_stops_at_its_csize_and_a_killed_one_is_cleaned_up() {
     assert_eq!(next.code, 0, "{}", next.stderr);
     assert_eq!(temporaries(&dir), Vec::<u64>::new());
 }
+
+#[test]
+fn errors_name_the_url_once_and_the_file_as_given() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let db = work
+        .path()
+        .join("repo/test.db.tar.zst")
+        .display()
+        .to_string();
+    let url = "http://127.0.0.1:9/x-1-1-any.pkg.tar.zst";
+    let record = serde_json::json!({"type": "package", "name": "x", "url": url});
+    // Records on stdin are read only when no file is named: two runs.
+    let (download, file) = (
+        repo(
+            &["add", "--repo", &db, "--retries", "1"],
+            &lines(&[&record]),
+        ),
+        repo(&["add", "--repo", &db, "/etc/passwd"], ""),
+    );
+    assert_eq!((download.code, file.code), (1, 1), "{}", download.stderr);
+    let records = download.records.iter().chain(&file.records);
+    let messages: Vec<&str> = records
+        .filter(|r| r["type"] == "error")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for message in &messages {
+        assert!(
+            !message.contains(mc_repo::repository::TEMP_PREFIX),
+            "{message}"
+        );
+        assert!(message.matches(url).count() <= 1, "{message}");
+    }
+    assert!(
+        messages.iter().any(|m| m.starts_with("passwd: ")),
+        "{messages:?}"
+    );
+}

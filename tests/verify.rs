@@ -1126,6 +1126,8 @@ fn source_names_that_leave_the_cache_are_refused_and_nothing_outside_is_touched(
             format!("../../tmp::git+{}/app.git", server.url()),
             "SKIP".to_owned(),
         ),
+        // No name: makepkg's would be what follows the query's last `/`, here `..`.
+        (format!("{url}?f=/.."), "SKIP".to_owned()),
         (format!("fine.txt::{url}"), "SKIP".to_owned()),
     ];
     pkgbuild(&escape, "escape", &sources, "", "pkgname=escape\n");
@@ -1156,7 +1158,7 @@ fn source_names_that_leave_the_cache_are_refused_and_nothing_outside_is_touched(
         .into_iter()
         .filter(|f| f["check"] == "hostile-source" && f["severity"] == "error")
         .collect();
-    assert_eq!(hostile.len(), 5, "{hostile:#?}");
+    assert_eq!(hostile.len(), 6, "{hostile:#?}");
     let verdicts = by_file(&run);
     assert_eq!(verdicts["fine.txt"], "unverified", "not fetched either");
     assert_eq!(verdicts["src.tar"], "unreachable");

@@ -113,7 +113,8 @@ impl<'a> Update<'a> {
         let contents = File::open(&file)
             .map_err(PackageError::from)
             .and_then(|handle| package::read_package(handle, &expect))
-            .map_err(|e| refuse(e.kind(), format!("{}: {e}", file.display())))?;
+            // Named as given: `file` may be the temporary copy.
+            .map_err(|e| refuse(e.kind(), format!("{filename}: {e}")))?;
         let entry = Entry::from_package(&contents, &filename, signature.as_deref())
             .map_err(|e| refuse("invalid_metadata", format!("{filename}: {e}")))?;
         if let Some(other) = self.added_this_run.get(&entry.name) {

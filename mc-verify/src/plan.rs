@@ -160,9 +160,8 @@ fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> Plan
             )
         }
     };
-    let url = matches!(source, Source::SourceUrl { .. });
     let file = source.filename().map_or_else(
-        || file_name(&location, url, vcs.is_some()),
+        || file_name(&location, vcs.is_some()),
         |name| name.display().to_string(),
     );
     PlannedSource {
@@ -174,27 +173,21 @@ fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> Plan
     }
 }
 
-/// The file name a source without `name::` is saved as: the last part of its path. For a URL
-/// that is the last segment of the URL's path, without the query and the fragment (makepkg
-/// keeps everything after the last `/`, query included, which gives names such as
-/// `download?id=1` or, for `?f=/dir/`, none at all); for VCS sources also without a `.git`
-/// suffix, as makepkg's `get_filename` does.
-fn file_name(location: &str, url: bool, vcs: bool) -> String {
-    let mut name = location;
-    if url {
-        name = name.split(['#', '?']).next().unwrap_or_default();
+/// The file name makepkg gives a source without `name::` (`get_filename`): everything after the
+/// last `/`, query and fragment included (`download?id=1`; a query such as `?f=/..` can make it
+/// `..` or empty, which [`crate::cache::plain_name`] then refuses); for VCS sources the last path
+/// part without fragment, query and `.git` suffix.
+fn file_name(location: &str, vcs: bool) -> String {
+    if !vcs {
+        return location.rsplit('/').next().unwrap_or_default().to_owned();
     }
+    let name = location.split(['#', '?']).next().unwrap_or_default();
     let name = name
         .trim_end_matches('/')
         .rsplit('/')
         .next()
         .unwrap_or_default();
-    if vcs {
-        name.strip_suffix(".git").unwrap_or(name)
-    } else {
-        name
-    }
-    .to_owned()
+    name.strip_suffix(".git").unwrap_or(name).to_owned()
 }
 
 #[cfg(test)]
@@ -229,11 +222,10 @@ mod tests {
             })
         );
         assert!(tagged.is_signed_git() && !floating.is_signed_git());
-        assert_eq!(
-            file_name("https://x.org/get/app.tar.gz?q=/etc/#frag", true, false),
-            "app.tar.gz"
-        );
-        assert_eq!(file_name("a?b", false, false), "a?b");
+        // As makepkg's get_filename names them.
+        assert_eq!(file_name("https://x.org/get?id=1", false), "get?id=1");
+        assert_eq!(file_name("https://x.org/get?f=/..", false), "..");
+        assert_eq!(file_name("https://x.org/dir/", false), "");
         assert_eq!(floating.file, "lib");
         assert_eq!(
             floating.vcs,

@@ -439,7 +439,8 @@ impl Fetcher<'_> {
                 source: FetchFailure::TooLarge(limit),
                 ..
             } => FetchFailure::TooLarge(limit),
-            other => FetchFailure::Unreachable(other.to_string()),
+            // The finding's subject is the URL: the message need not say it again.
+            other => FetchFailure::Unreachable(other.cause()),
         })?;
         let size = downloaded.bytes();
         temp.persist(name).map_err(unreachable)?;

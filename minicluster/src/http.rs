@@ -101,6 +101,30 @@ pub enum FetchError<E: std::error::Error + 'static> {
 }
 
 impl<E: std::error::Error + 'static> FetchError<E> {
+    /// The last URL tried, if one was.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::NoUrl => None,
+            Self::Open { url, .. }
+            | Self::Transfer { url, .. }
+            | Self::TooLarge { url, .. }
+            | Self::Content { url, .. } => Some(url),
+        }
+    }
+
+    /// What went wrong, without the URL: for a message whose subject already names it.
+    pub fn cause(&self) -> String {
+        match self {
+            Self::NoUrl => self.to_string(),
+            Self::Open { source, .. } => source.to_string(),
+            Self::Transfer { source, .. } => source.to_string(),
+            Self::TooLarge {
+                limit, declared, ..
+            } => too_large(*limit, *declared),
+            Self::Content { source, .. } => source.to_string(),
+        }
+    }
+
     /// A stable snake_case name for error records; `content_kind` names caller errors.
     pub fn kind(&self, content_kind: impl Fn(&E) -> &'static str) -> &'static str {
         match self {
@@ -197,7 +221,7 @@ impl Http {
         fields: &[(&str, &str)],
         cookie: &str,
     ) -> Result<PostReply, OpenError> {
-        let transport = |e: reqwest::Error| OpenError::Transport(error_chain(&e));
+        let transport = |e: reqwest::Error| OpenError::Transport(error_chain(&e.without_url()));
         let poster = match self.poster.get() {
             Some(poster) => poster,
             None => {
@@ -238,7 +262,8 @@ impl Http {
             .client
             .get(url)
             .send()
-            .map_err(|e| OpenError::Transport(error_chain(&e)))?;
+            // The URL is said once, by whoever reports the error, not again by reqwest.
+            .map_err(|e| OpenError::Transport(error_chain(&e.without_url())))?;
         let status = response.status();
         if !status.is_success() {
             return Err(OpenError::Status(status.as_u16()));
