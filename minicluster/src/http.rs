@@ -497,6 +497,26 @@ mod tests {
     }
 
     #[test]
+    fn a_body_is_cut_at_its_declared_size_or_at_the_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("long");
+        std::fs::write(&file, [0u8; 100]).expect("write");
+        let urls = [file.display().to_string()];
+        let drain = |reader: &mut (dyn Read + Send)| io::copy(reader, &mut io::sink());
+        let capped = http().with_max_download(10).fetch(&urls, drain);
+        assert_eq!(
+            capped.map_err(|e| e.kind(|_| "other")).err(),
+            Some("too_large")
+        );
+        let declared = http().fetch_sized(&urls, Some(10), drain);
+        assert_eq!(
+            declared.map_err(|e| e.kind(|_| "other")).err(),
+            Some("size_mismatch")
+        );
+        assert_eq!(http().fetch_sized(&urls, Some(100), drain).ok(), Some(100));
+    }
+
+    #[test]
     fn refused_connections_are_reported() {
         let urls = ["http://127.0.0.1:9/nothing".to_owned()];
         let result = http().fetch(&urls, |_| Ok::<_, io::Error>(()));
