@@ -337,3 +337,27 @@ pub fn pacman_list(values: &Value, separator: &str) -> String {
         values.join(separator)
     }
 }
+
+/// The PostgreSQL image of `mc-vm/recipes/debian-postgresql.toml`, built by `mc-vm image
+/// build` into `target/vm-image/debian-postgresql` once: the folder is a cache keyed by the
+/// recipe's hash, and mc-vm's lock on it makes test processes that ask at once take turns.
+/// Returns the `vm_image` record.
+pub fn postgresql_image() -> Value {
+    require("mmdebstrap", "mmdebstrap");
+    require("mkfs.ext4", "e2fsprogs");
+    let recipe = workspace().join("mc-vm/recipes/debian-postgresql.toml");
+    let out = workspace().join("target/vm-image/debian-postgresql");
+    let built = run(
+        &bin("mc-vm"),
+        &[
+            "image",
+            "build",
+            recipe.to_str().expect("UTF-8 path"),
+            "--out",
+            out.to_str().expect("UTF-8 path"),
+        ],
+        "",
+    );
+    assert_eq!(built.code, 0, "mc-vm image build: {built:?}");
+    built.records[0].clone()
+}

@@ -1,10 +1,19 @@
 //! `mc-fetch upstream`: real configs planned, and checks against the real nvchecker on the same
 //! config and the same loopback upstream.
 
-use std::{collections::BTreeMap, path::Path, process::Command};
+#[path = "upstream_support.rs"]
+mod support;
 
-use pipeline_tests::{bin, realdata, run};
-use serde_json::Value;
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    process::Command,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use pipeline_tests::{Run, bin, realdata, run};
+use serde_json::{Value, json};
+use support::{Answer, Upstream};
 
 /// The chaotic-aur PKGBUILD folders of realdata, unpacked into `dir`; their folders.
 fn chaotic_aur(dir: &Path) -> Vec<String> {
@@ -94,4 +103,485 @@ fn chaotic_aur_configs_plan() {
         .collect();
     assert_eq!(cmd.len(), 2);
     assert!(cmd.iter().all(|p| p["supported"] == true));
+}
+
+/// A git repository with tags, for the git source of both checkers.
+fn git_repo(dir: &Path, tags: &[&str]) -> String {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("runs git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::create_dir_all(dir).expect("mkdir");
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "one"]);
+    for tag in tags {
+        git(&["tag", tag]);
+    }
+    dir.display().to_string()
+}
+
+/// The upstream both checkers ask: a download folder listing, npm registry documents, and a
+/// redirect whose Location names the version.
+fn peer_upstream() -> Upstream {
+    Upstream::start(|asked| match asked.target.as_str() {
+        "/pub/" => Answer::ok(
+            "<a href=\"tool-1.9.tar.gz\">tool-1.9.tar.gz</a>\n\
+             <a href=\"tool-1.10.tar.gz\">tool-1.10.tar.gz</a>\n\
+             <a href=\"tool-1.2.tar.gz\">tool-1.2.tar.gz</a>\n\
+             <a href=\"tool-2.0rc1.tar.gz\">tool-2.0rc1.tar.gz</a>\n\
+             <a href=\"tool-1.10.post1.tar.gz\">tool-1.10.post1.tar.gz</a>\n",
+        ),
+        "/npm/left-pad" => Answer::ok(
+            r#"{"name":"left-pad","dist-tags":{"latest":"1.3.0","next":"2.0.0-beta"},"versions":{}}"#,
+        ),
+        "/download/latest" => Answer {
+            status: 302,
+            ..Answer::default()
+        }
+        .header("Location", "/download/app-4.5.6-x86_64.AppImage"),
+        _ => Answer {
+            status: 404,
+            ..Answer::default()
+        },
+    })
+}
+
+/// The entries both checkers check, with `[__config__]` naming `newver`.
+fn peer_config(dir: &Path, upstream: &str, repo: &str, newver: &str) -> std::path::PathBuf {
+    let config = format!(
+        r#"[__config__]
+oldver = "{newver}.old"
+newver = "{newver}"
+http_timeout = 10
+
+[__config__.source.npm]
+registry = "{upstream}/npm"
+
+[tool]
+source = "regex"
+url = "{upstream}/pub/"
+regex = 'tool-([\d.a-z]+)\.tar\.gz'
+exclude_regex = '.*rc.*'
+
+[tool-ignored]
+source = "regex"
+url = "{upstream}/pub/"
+regex = 'tool-([\d.a-z]+)\.tar\.gz'
+ignored = "1.10.post1 1.10"
+
+[lib]
+source = "git"
+git = "{repo}"
+prefix = "v"
+include_regex = 'v[\d.]+'
+
+[lib-renamed]
+source = "git"
+git = "{repo}"
+from_pattern = '^v(\d+)\.(\d+)$'
+to_pattern = '\1_\2'
+
+[left-pad]
+source = "npm"
+
+[app]
+source = "httpheader"
+url = "{upstream}/download/latest"
+regex = 'app-([\d.]+)-x86_64'
+
+[pinned]
+source = "manual"
+manual = "7.0"
+"#
+    );
+    let path = dir.join(format!("{newver}.toml"));
+    std::fs::write(&path, config).expect("writes config");
+    path
+}
+
+fn versions(file: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let value: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(value["version"], 2, "format 2: {text}");
+    value["data"]
+        .as_object()
+        .expect("data")
+        .iter()
+        .map(|(name, entry)| {
+            (
+                name.clone(),
+                entry["version"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The same config against the same loopback upstream: mc-fetch upstream finds the versions
+/// nvchecker finds, writes a newver file nvchecker's nvcmp reads, and nvtake's work is done by
+/// `take`.
+#[test]
+fn same_versions_as_nvchecker() {
+    let nv = support::nvchecker_bin();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = git_repo(
+        &temp.path().join("repo"),
+        &["v1.0", "v1.2", "v1.10", "v2.0-rc1", "nightly"],
+    );
+    let upstream = peer_upstream();
+    let theirs = peer_config(temp.path(), &upstream.url, &repo, "nvchecker-new.json");
+    let ours = peer_config(temp.path(), &upstream.url, &repo, "mc-new.json");
+    let out = Command::new(nv.join("nvchecker"))
+        .arg("-c")
+        .arg(&theirs)
+        .output()
+        .expect("runs nvchecker");
+    assert!(
+        out.status.success(),
+        "nvchecker: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cache = temp.path().join("cache");
+    let cache = cache.display().to_string();
+    let mine = run(
+        &bin("mc-fetch"),
+        &[
+            "upstream",
+            "--config",
+            &ours.display().to_string(),
+            "--cache",
+            &cache,
+        ],
+        "",
+    );
+    assert_eq!(mine.code, 0, "{}\n{:?}", mine.stderr, mine.records);
+    let expected = versions(&temp.path().join("nvchecker-new.json"));
+    assert_eq!(
+        expected.len(),
+        7,
+        "nvchecker checked every entry: {expected:?}"
+    );
+    assert_eq!(versions(&temp.path().join("mc-new.json")), expected);
+    for record in mine.of_type("upstream") {
+        let name = record["name"].as_str().expect("name");
+        assert_eq!(record["event"], "updated", "no oldver: {record}");
+        assert_eq!(
+            record["version"].as_str(),
+            expected.get(name).map(String::as_str)
+        );
+    }
+    let lib = mine
+        .of_type("upstream")
+        .into_iter()
+        .find(|r| r["name"] == "lib")
+        .expect("lib");
+    assert_eq!(lib["gitref"], "refs/tags/v1.10");
+    assert!(lib["revision"].as_str().is_some_and(|r| r.len() == 40));
+
+    // nvcmp reads our newver file; take writes the oldver file nvcmp compares it with.
+    let nvcmp = Command::new(nv.join("nvcmp"))
+        .arg("-c")
+        .arg(&ours)
+        .arg("-j")
+        .output()
+        .expect("runs nvcmp");
+    assert!(
+        nvcmp.status.success(),
+        "nvcmp: {}",
+        String::from_utf8_lossy(&nvcmp.stderr)
+    );
+    let changes: Value = serde_json::from_slice(&nvcmp.stdout).expect("nvcmp -j prints JSON");
+    assert_eq!(changes.as_array().map(Vec::len), Some(7), "{changes}");
+    let take = run(
+        &bin("mc-fetch"),
+        &[
+            "upstream",
+            "take",
+            "--config",
+            &ours.display().to_string(),
+            "tool",
+        ],
+        "",
+    );
+    assert_eq!(take.code, 0, "{}", take.stderr);
+    let nvcmp = Command::new(nv.join("nvcmp"))
+        .arg("-c")
+        .arg(&ours)
+        .arg("-j")
+        .output()
+        .expect("runs nvcmp");
+    let changes: Value = serde_json::from_slice(&nvcmp.stdout).expect("JSON");
+    assert_eq!(
+        changes.as_array().map(Vec::len),
+        Some(6),
+        "tool was taken: {changes}"
+    );
+
+    // A second run: up-to-date against the oldver file for what was taken, from the cache.
+    let again = run(
+        &bin("mc-fetch"),
+        &[
+            "upstream",
+            "--config",
+            &ours.display().to_string(),
+            "--cache",
+            &cache,
+            "--exit-status",
+        ],
+        "",
+    );
+    assert_eq!(
+        again.code, 2,
+        "something is still outdated: {}",
+        again.stderr
+    );
+    let tool = again
+        .of_type("upstream")
+        .into_iter()
+        .find(|r| r["name"] == "tool")
+        .expect("tool");
+    assert_eq!(tool["event"], "up-to-date");
+    assert_eq!(tool["old_version"], expected["tool"]);
+}
+
+fn unix_in(seconds: u64) -> u64 {
+    (SystemTime::now() + Duration::from_secs(seconds))
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// Faults of every kind, each on its own entry: a clear error record names the entry, the
+/// source and the cause; the other entries are still checked; the exit status is 3.
+#[test]
+fn faults_become_error_records() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let far_reset = unix_in(3600);
+    let upstream = Upstream::start(move |asked| {
+        let page = |tags: &[&str]| {
+            let refs: Vec<Value> = tags
+                .iter()
+                .map(
+                    |t| json!({"ref": format!("refs/tags/{t}"), "object": {"sha": "a".repeat(40)}}),
+                )
+                .collect();
+            Value::Array(refs).to_string()
+        };
+        match asked.target.as_str() {
+            // Pagination: the highest tag is on page 2.
+            "/repos/o/paged/git/refs/tags?per_page=100" => Answer::ok(page(&["v1.0", "v1.1"]))
+                .header(
+                    "Link",
+                    "</repos/o/paged/git/refs/tags?per_page=100&page=2>; rel=\"next\"",
+                ),
+            "/repos/o/paged/git/refs/tags?per_page=100&page=2" => {
+                Answer::ok(page(&["v3.0", "v2.0"]))
+            }
+            "/pypi/malformed/json" => Answer::ok("{\"releases\": [oops"),
+            "/pypi/broken/json" => Answer {
+                status: 500,
+                ..Answer::default()
+            },
+            "/pypi/slow/json" => Answer {
+                delay: Duration::from_secs(30),
+                ..Answer::ok("{}")
+            },
+            "/pypi/good/json" => Answer::ok(
+                r#"{"releases": {"1.0": [{"yanked": false}], "1.1": [{"yanked": false}],
+                    "2.0b1": [{"yanked": false}], "1.2": [{"yanked": true}]}}"#,
+            ),
+            "/api/v1/crates/krate" => Answer::ok(
+                r#"{"versions": [{"num": "0.9.0", "yanked": false}, {"num": "0.10.0", "yanked": false},
+                    {"num": "0.11.0-alpha.1", "yanked": false}, {"num": "0.12.0", "yanked": true}]}"#,
+            ),
+            _ => Answer {
+                status: 404,
+                ..Answer::default()
+            },
+        }
+    });
+    // The rate-limited API is another host: a limit holds up only its own host's requests.
+    let limiting = Upstream::start(move |_| {
+        Answer {
+            status: 403,
+            body: b"{\"message\":\"API rate limit exceeded\"}".to_vec(),
+            ..Answer::default()
+        }
+        .header("X-RateLimit-Remaining", "0")
+        .header("X-RateLimit-Reset", far_reset.to_string())
+    });
+    let config = temp.path().join("nv.toml");
+    std::fs::write(
+        &config,
+        r#"[__config__]
+newver = "new.json"
+http_timeout = 2
+
+[paged]
+source = "github"
+github = "o/paged"
+use_max_tag = true
+prefix = "v"
+
+[limited]
+source = "gitea"
+gitea = "o/limited"
+use_max_tag = true
+
+[also-limited]
+source = "gitea"
+gitea = "o/also-limited"
+use_latest_release = true
+
+[malformed]
+source = "pypi"
+
+[broken]
+source = "pypi"
+
+[slow]
+source = "pypi"
+
+[good]
+source = "pypi"
+
+[krate]
+source = "cratesio"
+"#,
+    )
+    .expect("writes config");
+    // The last good version of a failing entry is kept.
+    std::fs::write(
+        temp.path().join("new.json"),
+        r#"{"version": 2, "data": {"broken": {"version": "0.5"}}}"#,
+    )
+    .expect("writes newver");
+    let url = &upstream.url;
+    let mine: Run = run(
+        &bin("mc-fetch"),
+        &[
+            "upstream",
+            "--config",
+            &config.display().to_string(),
+            "--no-cache",
+            "--api",
+            &format!("github={url}"),
+            "--api",
+            &format!("pypi={url}"),
+            "--api",
+            &format!("cratesio={url}"),
+            "--retries",
+            "2",
+            "--api",
+            &format!("gitea={}", limiting.url),
+            "--per-host",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(mine.code, 3, "a check failed: {}", mine.stderr);
+    let by_name: BTreeMap<String, &Value> = mine
+        .of_type("upstream")
+        .into_iter()
+        .map(|r| (r["name"].as_str().unwrap_or("").to_owned(), r))
+        .collect();
+    assert_eq!(by_name.len(), 8, "{:?}", mine.records);
+    assert_eq!(by_name["paged"]["version"], "3.0", "{}", by_name["paged"]);
+    assert_eq!(
+        by_name["good"]["version"], "1.1",
+        "no pre-release, no yanked"
+    );
+    assert_eq!(by_name["krate"]["version"], "0.10.0");
+    for (name, cause) in [
+        ("limited", "rate limited"),
+        ("also-limited", "rate limited"),
+        ("malformed", "malformed JSON"),
+        ("broken", "HTTP status 500"),
+        ("slow", "timed out"),
+    ] {
+        let record = by_name[name];
+        assert_eq!(record["event"], "error", "{record}");
+        let error = record["error"].as_str().expect("an error message");
+        assert!(error.starts_with(&format!("{name}: source ")), "{error}");
+        assert!(error.contains(cause), "{name}: {error}");
+    }
+    let reset = by_name["limited"]["rate_limit_reset"]
+        .as_str()
+        .expect("reset reported");
+    assert!(reset.ends_with('Z'));
+    assert_eq!(by_name["broken"]["version"], "0.5");
+    assert_eq!(by_name["broken"]["kept_last_good"], true);
+    let kept = versions(&temp.path().join("new.json"));
+    assert_eq!(kept.get("broken").map(String::as_str), Some("0.5"));
+    assert_eq!(kept.get("paged").map(String::as_str), Some("3.0"));
+    // One 403 for the limited host (one request at a time there), then it was not asked
+    // again; 500s were retried.
+    assert_eq!(limiting.requests(), 1, "{:?}", limiting.log());
+    let log = upstream.log();
+    assert_eq!(
+        log.iter().filter(|t| t.starts_with("/pypi/broken")).count(),
+        2
+    );
+}
+
+/// A second run with the cache sends conditional requests, and a 304 answers from the cache.
+#[test]
+fn second_run_is_answered_from_the_cache() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let upstream = Upstream::start(|asked| {
+        let etag = "\"v1\"";
+        if asked.if_none_match.as_deref() == Some(etag) {
+            return Answer {
+                status: 304,
+                ..Answer::default()
+            }
+            .header("ETag", etag);
+        }
+        Answer::ok("release-3.2.tar.gz release-3.10.tar.gz").header("ETag", etag)
+    });
+    let config = temp.path().join("nv.toml");
+    let mut text = String::new();
+    for n in 0..10 {
+        text.push_str(&format!(
+            "[e{n}]\nsource = \"regex\"\nurl = \"{}/p{n}\"\nregex = 'release-([\\d.]+)\\.tar'\n\n",
+            upstream.url
+        ));
+    }
+    std::fs::write(&config, text).expect("writes");
+    let cache = temp.path().join("cache").display().to_string();
+    let args = [
+        "upstream",
+        "--config",
+        &config.display().to_string(),
+        "--cache",
+        &cache,
+    ];
+    let first = run(&bin("mc-fetch"), &args, "");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.count("requests"), 10);
+    assert_eq!(first.count("not_modified"), 0);
+    let second = run(&bin("mc-fetch"), &args, "");
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.count("not_modified"), 10);
+    assert!(
+        second
+            .of_type("upstream")
+            .iter()
+            .all(|r| r["version"] == "3.10")
+    );
 }

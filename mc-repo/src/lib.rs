@@ -139,6 +139,11 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
                             refusals.note(finding, threshold);
                         }
                     }
+                    // A package a checker could not check (mc-scan: a member too large to
+                    // read, clamd down) did not pass: its error counts as an error finding.
+                    Record::Error(error) if args.refuse_findings.is_some() => {
+                        refusals.note_error(&error);
+                    }
                     Record::Package(record) => match refusals.refusal(&record) {
                         Some(error) => report.error(error)?,
                         None => report.outcome(update.add(Source::Record(record)))?,
@@ -178,6 +183,25 @@ impl Refusals {
         for key in finding.path.clone().into_iter().chain(by_name) {
             self.findings.entry(key).or_insert_with(|| finding.clone());
         }
+    }
+
+    /// Notes an error record about a package (its `subject` naming the package's `path`, or its
+    /// `name` and `version`) as a finding of severity `error`.
+    fn note_error(&mut self, error: &ErrorRecord) {
+        let field = |key: &str| error.subject.get(key).and_then(serde_json::Value::as_str);
+        let finding = FindingRecord {
+            check: error.kind.clone(),
+            severity: "error".to_owned(),
+            message: format!(
+                "{} could not check it completely: {}",
+                error.tool, error.message
+            ),
+            package: field("name").map(str::to_owned),
+            version: field("version").map(str::to_owned),
+            path: field("path").map(str::to_owned),
+            ..FindingRecord::default()
+        };
+        self.note(finding, "error");
     }
 
     /// The `refused_findings` error for `record`, when a finding names it.

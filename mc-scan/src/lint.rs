@@ -1,22 +1,11 @@
 //! Packaging checks: what namcap users know, and more. Each looks at members as they stream by
 //! (or, for the few that need the whole list, at the end of the package).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
+use minicluster::scriptlet::Script;
 
 use crate::elf;
 
-/// A packaging check: its name (for `--explain` and `--disable`), severity and description.
-#[derive(Clone, Copy, Debug)]
-pub struct Check {
-    /// Stable name, the finding's `check`.
-    pub name: &'static str,
-    /// `error`, `warning` or `info`.
-    pub severity: &'static str,
-    /// What it looks for and why it matters.
-    pub description: &'static str,
-}
+pub use minicluster::scriptlet::Check;
 
 /// Every packaging check.
 pub const CHECKS: &[Check] = &[
@@ -80,14 +69,6 @@ pub const CHECKS: &[Check] = &[
             package that does not build reproducibly elsewhere.",
     },
     Check {
-        name: "install-network",
-        severity: "warning",
-        description: "An install scriptlet (.INSTALL) that uses the network (curl, wget, nc, \
-            ssh, rsync, git clone, pip or npm install, /dev/tcp): pacman runs it as root during \
-            the transaction, and what it fetches is not in the package, so it was never \
-            reviewed nor signed.",
-    },
-    Check {
         name: "repeated-metadata",
         severity: "error",
         description: "A second .PKGINFO, .BUILDINFO or .MTREE in one package: repo-add and \
@@ -103,9 +84,15 @@ pub const CHECKS: &[Check] = &[
     },
 ];
 
+/// Every check of this engine: the packaging checks, then those of install scriptlets
+/// (shared with mc-verify, which reads the `.install` before the build).
+pub fn all() -> impl Iterator<Item = &'static Check> {
+    CHECKS.iter().chain(minicluster::scriptlet::CHECKS)
+}
+
 /// The check named `name`.
 pub fn check(name: &str) -> Option<&'static Check> {
-    CHECKS.iter().find(|check| check.name == name)
+    all().find(|check| check.name == name)
 }
 
 /// The Python version (major, minor) whose bytecode starts with `data`, when it is one this
@@ -263,7 +250,9 @@ pub fn member(
     }
     if path.starts_with('.') {
         if path == ".INSTALL" {
-            found.extend(install_network(data));
+            let text = String::from_utf8_lossy(data);
+            let detections = minicluster::scriptlet::detect(&text, Script::Scriptlet);
+            found.extend(detections.into_iter().map(|d| problem(d.check, d.message)));
         }
         return found;
     }
@@ -346,32 +335,6 @@ fn rpath(context: &Context, data: &[u8]) -> Vec<Problem> {
                 format!("RPATH/RUNPATH entry {dir:?} (libraries are loaded from there)"),
             )
         })
-        .collect()
-}
-
-fn install_network(data: &[u8]) -> Vec<Problem> {
-    static NETWORK: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"(^|[\s;|&(`$])(curl|wget|aria2c|nc|ncat|netcat|socat|ssh|scp|sftp|rsync|telnet|ftp|git\s+(clone|fetch|pull)|pip3?\s+install|npm\s+(install|i)|npx)(\s|$)|/dev/(tcp|udp)/",
-        )
-        .expect("the pattern is valid")
-    });
-    let text = String::from_utf8_lossy(data);
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim_start().starts_with('#'))
-        .find_map(|(number, line)| {
-            let found = NETWORK.find(line)?;
-            Some(problem(
-                "install-network",
-                format!(
-                    "line {}: {:?} uses the network",
-                    number + 1,
-                    found.as_str().trim()
-                ),
-            ))
-        })
-        .into_iter()
         .collect()
 }
 

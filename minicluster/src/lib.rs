@@ -20,6 +20,8 @@ pub mod openpgp;
 pub mod package;
 pub mod quote;
 pub mod record;
+pub mod scriptlet;
+pub mod shell;
 pub mod srcinfo;
 pub mod syncdb;
 pub mod time;

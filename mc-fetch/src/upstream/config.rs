@@ -57,6 +57,8 @@ pub struct Settings {
     pub http_timeout: Option<u64>,
     /// An HTTP proxy for every request.
     pub proxy: Option<String>,
+    /// API base URLs from `[__config__.source.KIND]` (npm's `registry`).
+    pub bases: std::collections::BTreeMap<String, String>,
 }
 
 /// A config file's entries and settings.
@@ -159,6 +161,13 @@ fn settings(options: &Map<String, Value>, base: &Path) -> Settings {
             .get("proxy")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        bases: options
+            .get("source")
+            .and_then(|sources| sources.pointer("/npm/registry"))
+            .and_then(Value::as_str)
+            .map(|registry| ("npm".to_owned(), registry.to_owned()))
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -74,6 +74,14 @@ pub enum HttpError {
         /// When requests may start again.
         reset: SystemTime,
     },
+    /// The body is not the JSON the source asked for.
+    #[error("{url}: malformed JSON: {message}")]
+    Malformed {
+        /// The URL.
+        url: String,
+        /// What the parser said.
+        message: String,
+    },
     /// The body was larger than any version page.
     #[error("{url}: body larger than {MAX_BODY_BYTES} bytes")]
     TooLarge {
@@ -91,6 +99,7 @@ impl HttpError {
             Self::Status { .. } => "http_status",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooLarge { .. } => "too_large",
+            Self::Malformed { .. } => "malformed_reply",
         }
     }
 }
@@ -204,10 +213,19 @@ impl Http {
 
     /// Sends a request, answering from the cache when the server says nothing changed.
     pub fn send(&self, request: &Request<'_>) -> Result<Reply, HttpError> {
+        // Limits are per host and port: two services on one address are two hosts.
         let host = reqwest::Url::parse(request.url)
             .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
+            .and_then(|url| {
+                Some(format!(
+                    "{}:{}",
+                    url.host_str()?,
+                    url.port_or_known_default()?
+                ))
+            })
             .unwrap_or_default();
+        let _slot = self.enter(&host);
+        // Checked once the slot is ours: the request before may just have met the limit.
         if let Some(reset) = self.limited_until(&host) {
             return Err(HttpError::RateLimited {
                 url: request.url.to_owned(),
@@ -215,7 +233,6 @@ impl Http {
                 reset,
             });
         }
-        let _slot = self.enter(&host);
         let cache = (!request.head)
             .then(|| {
                 self.options
@@ -291,10 +308,12 @@ impl Http {
     }
 
     /// GETs a URL and parses its body as JSON.
-    pub fn json(&self, request: &Request<'_>) -> Result<(Reply, serde_json::Value), String> {
-        let reply = self.send(request).map_err(|e| e.to_string())?;
-        let value = serde_json::from_slice(&reply.body)
-            .map_err(|e| format!("{}: malformed JSON: {e}", request.url))?;
+    pub fn json(&self, request: &Request<'_>) -> Result<(Reply, serde_json::Value), HttpError> {
+        let reply = self.send(request)?;
+        let value = serde_json::from_slice(&reply.body).map_err(|e| HttpError::Malformed {
+            url: request.url.to_owned(),
+            message: e.to_string(),
+        })?;
         Ok((reply, value))
     }
 

@@ -97,9 +97,12 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
         cache_dir: options.cache_dir.clone(),
         proxy: settings.proxy.clone(),
     })?;
+    // --api and the environment win over the config's own source settings.
+    let mut bases = settings.bases.clone();
+    bases.extend(options.bases.clone());
     let mut ctx = Context {
         http,
-        bases: options.bases.clone(),
+        bases,
         keys,
         allow_cmd: options.allow_cmd,
         command_timeout: check::command_timeout(timeout),

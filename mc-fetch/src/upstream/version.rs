@@ -281,6 +281,39 @@ mod tests {
         );
     }
 
+    /// pacman's own vercmp (Debian's pacman-package-manager, see .ci/run) is the peer.
+    #[test]
+    fn vercmp_agrees_with_pacman() {
+        let pairs = [
+            ("1.0a", "1.0"),
+            ("1:0.1", "2.0"),
+            ("1.10", "1.9"),
+            ("1.0.0", "1.0"),
+            ("2.0rc1", "2.0"),
+            ("1.2-3", "1.2-10"),
+            ("r100.abc", "r99.def"),
+            ("1.0_beta", "1.0"),
+            ("20240102.030405", "20231231.235959"),
+            ("v2", "2"),
+        ];
+        for (a, b) in pairs {
+            let out = std::process::Command::new("vercmp")
+                .args([a, b])
+                .output()
+                .expect("pacman's vercmp is installed (apt-get install pacman-package-manager)");
+            let theirs: i32 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("a number");
+            let ours = match vercmp(a, b) {
+                Ordering::Less => -1,
+                Ordering::Equal => 0,
+                Ordering::Greater => 1,
+            };
+            assert_eq!(ours, theirs.signum(), "vercmp {a} {b}");
+        }
+    }
+
     #[test]
     fn vercmp_as_pacman() {
         assert_eq!(vercmp("1.0a", "1.0"), Ordering::Less);

@@ -52,7 +52,7 @@ impl AurBatch {
                 }
                 Err(error) => {
                     for name in batch {
-                        answers.insert((*name).clone(), Err(error.clone()));
+                        answers.insert((*name).clone(), Err(error.to_string()));
                     }
                 }
             }

@@ -19,10 +19,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         "{}/api/v1/crates/{name}",
         ctx.base("cratesio", "https://crates.io")
     );
-    let (_, data) = ctx
-        .http
-        .json(&Request::get(&url))
-        .map_err(SourceError::Malformed)?;
+    let (_, data) = ctx.http.json(&Request::get(&url))?;
     let versions = data
         .get("versions")
         .and_then(|v| v.as_array())

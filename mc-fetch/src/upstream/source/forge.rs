@@ -15,7 +15,7 @@ pub fn all_pages(ctx: &Context, first: Request<'_>) -> Result<Vec<Value>, Source
     let mut url = first.url.to_owned();
     for _ in 0..MAX_PAGES {
         let request = first.at(&url);
-        let (reply, value) = ctx.http.json(&request).map_err(SourceError::Malformed)?;
+        let (reply, value) = ctx.http.json(&request)?;
         match value {
             Value::Array(page) => items.extend(page),
             // Bitbucket wraps its pages: {"values": [...], "next": URL}.
@@ -33,7 +33,12 @@ pub fn all_pages(ctx: &Context, first: Request<'_>) -> Result<Vec<Value>, Source
             }
             _ => return Err(SourceError::Malformed(format!("{url}: not a JSON list"))),
         }
-        match reply.header("link").and_then(next_link) {
+        // A relative link is relative to the page it came with.
+        let next = reply.header("link").and_then(next_link).and_then(|next| {
+            let base = reqwest::Url::parse(&url).ok()?;
+            base.join(&next).ok().map(String::from)
+        });
+        match next {
             Some(next) => url = next,
             None => return Ok(items),
         }
@@ -63,7 +68,7 @@ pub fn get(ctx: &Context, request: Request<'_>) -> Result<Value, SourceError> {
     ctx.http
         .json(&request)
         .map(|(_, value)| value)
-        .map_err(SourceError::Malformed)
+        .map_err(SourceError::from)
 }
 
 /// Tags of a forge's tag list: each item's `name`, its commit at `revision` (a JSON

@@ -10,7 +10,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         ctx.base("npm", "https://registry.npmjs.org")
     );
     let request = Request::get(&url).header("Accept", "application/vnd.npm.install-v1+json");
-    let (_, data) = ctx.http.json(&request).map_err(SourceError::Malformed)?;
+    let (_, data) = ctx.http.json(&request)?;
     let latest = data
         .get("dist-tags")
         .and_then(|tags| text(tags, "latest"))

@@ -14,10 +14,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         "{}/pypi/{project}/json",
         ctx.base("pypi", "https://pypi.org")
     );
-    let (_, data) = ctx
-        .http
-        .json(&Request::get(&url))
-        .map_err(SourceError::Malformed)?;
+    let (_, data) = ctx.http.json(&Request::get(&url))?;
     let releases = data
         .get("releases")
         .and_then(|r| r.as_object())

@@ -8,10 +8,7 @@ pub fn archpkg(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let name = entry.str("archpkg").unwrap_or(&entry.name);
     let base = ctx.base("archpkg", "https://archlinux.org");
     let url = format!("{base}/packages/search/json/?name={name}");
-    let (_, data) = ctx
-        .http
-        .json(&Request::get(&url))
-        .map_err(SourceError::Malformed)?;
+    let (_, data) = ctx.http.json(&Request::get(&url))?;
     let package = data
         .pointer("/results/0")
         .ok_or_else(|| malformed(&url, "package"))?;
@@ -31,10 +28,7 @@ pub fn cpan(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let name = entry.str("cpan").unwrap_or(&entry.name);
     let base = ctx.base("cpan", "https://fastapi.metacpan.org");
     let url = format!("{base}/v1/release/{name}");
-    let (_, data) = ctx
-        .http
-        .json(&Request::get(&url))
-        .map_err(SourceError::Malformed)?;
+    let (_, data) = ctx.http.json(&Request::get(&url))?;
     let version = data
         .get("version")
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
@@ -58,10 +52,7 @@ pub fn go(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         })
         .collect();
     let url = format!("{base}/{escaped}/@latest");
-    let (_, data) = ctx
-        .http
-        .json(&Request::get(&url))
-        .map_err(SourceError::Malformed)?;
+    let (_, data) = ctx.http.json(&Request::get(&url))?;
     let version = text(&data, "Version").ok_or_else(|| malformed(&url, "Version"))?;
     Ok(Found::One(Release::plain(version)))
 }
