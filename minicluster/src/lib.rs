@@ -17,6 +17,7 @@ pub mod keyvalue;
 pub mod mirror;
 pub mod openpgp;
 pub mod package;
+pub mod pkginfo;
 pub mod record;
 pub mod srcinfo;
 pub mod syncdb;
