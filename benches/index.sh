@@ -10,14 +10,22 @@
 #   4. query   `mc-index query --packages` against `pacman -Fx` for `(^|/)__pycache__/$`, and
 #              whether the two name the same packages.
 #   5. memory  peak RSS of mc-index indexing one package that holds a 1 GiB file.
+#   6. extra   the query at the size of Arch's extra: a generated `.files` database of
+#              EXTRA_PACKAGES packages and about EXTRA_PATHS paths (`xtask sample-files-db`),
+#              indexed with `mc-index --files-db` (time, database size) and asked through
+#              `mc-index query --packages` and `pacman -Fx` on the same data: medians, peak RSS of
+#              both (/usr/bin/time), the ratios and whether they name the same packages.
 # Progress goes to stderr; the table of figures and ratios is the only thing on stdout.
 #
 # Run:   make bench
 #   or   bash benches/index.sh [PACKAGES] [FILES_PER_PACKAGE]      (defaults: 2000 100)
 # Environment: RUNS (repeats of each fast measurement, the median is shown; default 3),
-#   QUERY_RUNS (default 5), BIG_FILE_BYTES (default 1 GiB), KEEP=1 keeps the work folder.
+#   QUERY_RUNS (default 5), BIG_FILE_BYTES (default 1 GiB), EXTRA_PACKAGES (default 14000),
+#   EXTRA_PATHS (default 4600000; EXTRA_PACKAGES=0 skips part 6), KEEP=1 keeps the work folder.
 # Needs cargo, curl, bsdtar, zstd, GNU tar, jq, pacman and /usr/bin/time (Debian: `time`).
-# About a minute on 2 cores once the release build is done, a third of it the naive loop.
+# About a minute on 2 cores once the release build is done, a third of it the naive loop, and
+# a few minutes more for part 6 (pacman reads the 4.6 M paths on every query; the index is built
+# once).
 # Deliberately not part of `cargo test`: timings never go into assertions.
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) stops the script too
@@ -28,6 +36,8 @@ FILES_PER_PACKAGE=${2:-100}
 RUNS=${RUNS:-3}
 QUERY_RUNS=${QUERY_RUNS:-5}
 BIG_FILE_BYTES=${BIG_FILE_BYTES:-$((1 << 30))}
+EXTRA_PACKAGES=${EXTRA_PACKAGES:-14000}
+EXTRA_PATHS=${EXTRA_PATHS:-4600000}
 PATTERN='(^|/)__pycache__/$'
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -98,33 +108,37 @@ floor_parallel() {
 		xargs -0 -n "$per_core" -P "$CORES" sh -c 'cat "$@" | zstd -dcq | tar -ti >/dev/null' sh
 }
 
-# 4. The query, both ways. Both tools exit 1 when nothing matches, which is an answer too.
-PACMAN_DB=
+# 4. The query, both ways, on a SET of data: the database $WORK/SET.sqlite and pacman's files
+# database synced into $WORK/SET-pacman. Both tools exit 1 when nothing matches, which is an
+# answer too.
 pacman_sync() {
-	PACMAN_DB=$WORK/pacman
-	mkdir -p "$PACMAN_DB"
-	cat >"$WORK/pacman.conf" <<-EOF
+	local set=$1 repo=$2 mirror=$3
+	mkdir -p "$WORK/$set-pacman"
+	cat >"$WORK/$set.conf" <<-EOF
 		[options]
 		Architecture = auto
 		SigLevel = Never
-		[core]
-		Server = $MIRROR
+		[$repo]
+		Server = $mirror
 	EOF
-	pacman --config "$WORK/pacman.conf" --dbpath "$PACMAN_DB" --logfile /dev/null -Fy >&2
+	pacman --config "$WORK/$set.conf" --dbpath "$WORK/$set-pacman" --logfile /dev/null -Fy >&2
 }
 pacman_query() {
-	pacman --config "$WORK/pacman.conf" --dbpath "$PACMAN_DB" -Fx "$@" "$PATTERN" || (($? == 1))
+	local set=$1
+	shift
+	pacman --config "$WORK/$set.conf" --dbpath "$WORK/$set-pacman" -Fx "$@" "$PATTERN" ||
+		(($? == 1))
 }
-mc_query() { "$BIN/mc-index" query --db "$WORK/index.sqlite" "$PATTERN" --packages || (($? == 1)); }
-query_mc_timed() { mc_query >/dev/null; }
-query_pacman_timed() { pacman_query >/dev/null; }
+mc_query() { "$BIN/mc-index" query --db "$WORK/$1.sqlite" "$PATTERN" --packages || (($? == 1)); }
+query_mc_timed() { mc_query "$1" >/dev/null; }
+query_pacman_timed() { pacman_query "$1" >/dev/null; }
 
-# Writes the two answers as sorted `repo/name` lists.
+# Writes the two answers as sorted `repo/name` lists, $WORK/SET.answer.{mc-index,pacman}.
 query_answers() {
-	mc_query | jq -r '"\(.repo)/\(.name)"' | sort -u >"$WORK/answer.mc-index"
+	mc_query "$1" | jq -r '"\(.repo)/\(.name)"' | sort -u >"$WORK/$1.answer.mc-index"
 	# --machinereadable: repo\0name\0version\0path per matching path.
-	pacman_query --machinereadable | tr '\0' '\t' | awk -F '\t' '{ print $1 "/" $2 }' |
-		sort -u >"$WORK/answer.pacman"
+	pacman_query "$1" --machinereadable | tr '\0' '\t' | awk -F '\t' '{ print $1 "/" $2 }' |
+		sort -u >"$WORK/$1.answer.pacman"
 }
 
 # 5. Peak RSS while indexing one big package. It is generated here, not up front, so writing
@@ -144,6 +158,62 @@ big_package() {
 }
 
 
+# 6. The query at extra's size. The records are fetched once, untimed; the index is built once,
+# timed, under /usr/bin/time (its RSS is the indexer's); each query is timed QUERY_RUNS times and
+# run once more under /usr/bin/time for its peak RSS.
+# Peak RSS in KiB of "$@".
+peak_rss() {
+	/usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null
+	cat "$WORK/rss"
+}
+extra_scale() {
+	log "generating an extra-sized .files database ($EXTRA_PACKAGES packages, ~$EXTRA_PATHS paths)"
+	"$BIN/xtask" sample-files-db --out "$WWW/extra" --repo extra --packages "$EXTRA_PACKAGES" \
+		--paths "$EXTRA_PATHS"
+	local mirror="$URL/extra/\$repo/os/\$arch"
+	"$BIN/mc-fetch" repo --quiet --files --mirror "$mirror" extra >"$WORK/extra.jsonl"
+	EXTRA_PATH_COUNT=$(jq -s 'map(select(.type == "package") | .files | length) | add' \
+		"$WORK/extra.jsonl")
+	log "indexing it with --files-db (once)"
+	local start=$EPOCHREALTIME
+	/usr/bin/time -f '%M' -o "$WORK/extra-index.rss" \
+		"$BIN/mc-index" --db "$WORK/extra.sqlite" --files-db --quiet \
+		<"$WORK/extra.jsonl" >"$WORK/extra-index.jsonl"
+	T_EXTRA_INDEX=$(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')
+	EXTRA_INDEX_RSS_KIB=$(<"$WORK/extra-index.rss")
+	jq -e 'select(.type == "summary") | .failed == 0' "$WORK/extra-index.jsonl" >/dev/null ||
+		die "mc-index --files-db failed on the extra-sized database"
+	EXTRA_DB_MB=$(du -m "$WORK/extra.sqlite" | cut -f1)
+	EXTRA_FILES_MB=$(du -mL "$WWW/extra/extra/os/x86_64/extra.files" | cut -f1)
+	pacman_sync extra extra "$mirror"
+	log "timing the query at extra's size ($QUERY_RUNS runs each)"
+	T_EXTRA_MC=$(median_seconds "$QUERY_RUNS" query_mc_timed extra)
+	T_EXTRA_PACMAN=$(median_seconds "$QUERY_RUNS" query_pacman_timed extra)
+	RSS_EXTRA_MC=$(peak_rss mc_query extra)
+	RSS_EXTRA_PACMAN=$(peak_rss pacman_query extra)
+	query_answers extra
+}
+
+report_extra() {
+	local agree=yes speedup memory
+	cmp -s "$WORK/extra.answer.mc-index" "$WORK/extra.answer.pacman" || agree=NO
+	speedup=$(ratio "$T_EXTRA_PACMAN" "$T_EXTRA_MC" 1)
+	memory=$(ratio "$RSS_EXTRA_MC" "$RSS_EXTRA_PACMAN" 3)
+	echo
+	row "extra-sized: $EXTRA_PACKAGES packages" "$EXTRA_PATH_COUNT" \
+		"paths; .files database $EXTRA_FILES_MB MB (gzip)"
+	row "mc-index --files-db, new db (seconds)" "$T_EXTRA_INDEX" \
+		"1 run; database $EXTRA_DB_MB MB; peak RSS $((EXTRA_INDEX_RSS_KIB / 1024)) MiB"
+	row "query $PATTERN --packages" "seconds" "median of $QUERY_RUNS; peak RSS"
+	row "mc-index query --packages" "$T_EXTRA_MC" \
+		"$((RSS_EXTRA_MC / 1024)) MiB; $(wc -l <"$WORK/extra.answer.mc-index") packages"
+	row "pacman -Fx" "$T_EXTRA_PACMAN" \
+		"$((RSS_EXTRA_PACMAN / 1024)) MiB; $(wc -l <"$WORK/extra.answer.pacman") packages"
+	row "pacman / mc-index (time)" "${speedup}x" "target >= 50x: $(at_least "$speedup" 50)"
+	row "mc-index / pacman (RSS)" "$memory" "target <= 0.1: $(at_most "$memory" 0.1)"
+	row "same packages" "$agree" ""
+}
+
 report() {
 	local bytes packages files mb
 	packages=$(jq -s 'map(select(.type == "package")) | length' "$WORK/index.jsonl")
@@ -154,9 +224,9 @@ report() {
 	rates=$(awk -v t="$T_INDEX" -v p="$packages" -v b="$bytes" -v f="$files" \
 		'BEGIN { printf "%.0f packages/s, %.1f MB/s, %.0f files/s", p / t, b / 1e6 / t, f / t }')
 	local mc_count pacman_count agree=yes
-	mc_count=$(wc -l <"$WORK/answer.mc-index")
-	pacman_count=$(wc -l <"$WORK/answer.pacman")
-	cmp -s "$WORK/answer.mc-index" "$WORK/answer.pacman" || agree=NO
+	mc_count=$(wc -l <"$WORK/index.answer.mc-index")
+	pacman_count=$(wc -l <"$WORK/index.answer.pacman")
+	cmp -s "$WORK/index.answer.mc-index" "$WORK/index.answer.pacman" || agree=NO
 	local rss_mib target=met
 	rss_mib=$(awk -v k="$BIG_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
 	awk -v m="$rss_mib" 'BEGIN { exit !(m >= 100) }' && target="NOT met"
@@ -213,14 +283,16 @@ main() {
 	T_FLOOR_PARALLEL=$(median_seconds "$RUNS" floor_parallel)
 
 	log "syncing pacman's files database (untimed)"
-	pacman_sync
+	pacman_sync index core "$MIRROR"
 	log "timing queries ($QUERY_RUNS runs each)"
-	T_QUERY_MC=$(median_seconds "$QUERY_RUNS" query_mc_timed)
-	T_QUERY_PACMAN=$(median_seconds "$QUERY_RUNS" query_pacman_timed)
-	query_answers
+	T_QUERY_MC=$(median_seconds "$QUERY_RUNS" query_mc_timed index)
+	T_QUERY_PACMAN=$(median_seconds "$QUERY_RUNS" query_pacman_timed index)
+	query_answers index
 
 	big_package
+	if ((EXTRA_PACKAGES > 0)); then extra_scale; fi
 	report
+	if ((EXTRA_PACKAGES > 0)); then report_extra; fi
 }
 
 main

@@ -264,3 +264,85 @@ fn a_killed_run_resumes_where_it_stopped() {
             .all(|p| p["file_count"].as_u64() >= Some(10))
     );
 }
+
+#[test]
+fn paths_that_are_not_regular_files_are_errors_not_hangs() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let fifo = work.path().join("fifo.pkg.tar.zst");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+    let records: Vec<Value> = [
+        fifo.display().to_string(),
+        "/dev/zero".into(),
+        "/dev/urandom".into(),
+    ]
+    .into_iter()
+    .map(|path| serde_json::json!({"type": "package", "path": path}))
+    .collect();
+    let (_dir, db) = temp_db();
+    let run = index(&["--db", &db, "--timeout", "2"], &to_lines(&records));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.error_kinds(),
+        ["download_failed"; 3],
+        "{:?}",
+        run.records
+    );
+    for error in run.of_type("error") {
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains("not a regular file"), "{message}");
+    }
+}
+
+#[test]
+fn an_endless_body_is_cut_at_its_csize_and_the_next_mirror_serves_it() {
+    let (first, second) = (small_mirror(2), small_mirror(2));
+    let both = records(&[&first, &second]);
+    first.server.fail(&url_path(&both[0]), &[Fault::Endless]);
+    let (_dir, db) = temp_db();
+    let run = index(&["--db", &db, "--timeout", "5"], &to_lines(&both));
+    assert_eq!((run.code, run.count("indexed")), (0, 2), "{}", run.stderr);
+    assert_eq!(second.server.requests(), [url_path(&both[0])]);
+    // With no other mirror, it is a size mismatch, and the run goes on.
+    let only_first = records(&[&first]);
+    first
+        .server
+        .fail(&url_path(&only_first[0]), &[Fault::Endless]);
+    let (_dir, db) = temp_db();
+    let run = index(&["--db", &db, "--timeout", "5"], &to_lines(&only_first));
+    assert_eq!((run.code, run.count("indexed")), (1, 1), "{}", run.stderr);
+    assert_eq!(run.error_kinds(), ["size_mismatch"]);
+}
+
+#[test]
+fn a_body_that_stalls_times_out_and_fails_over() {
+    let (first, second) = (small_mirror(2), small_mirror(2));
+    let both = records(&[&first, &second]);
+    let stall = Fault::StallBody(std::time::Duration::from_secs(30));
+    first.server.fail(&url_path(&both[0]), &[stall; 2]);
+    let (_dir, db) = temp_db();
+    let args = ["--db", &db, "--timeout", "1", "--retries", "2"];
+    let run = index(&args, &to_lines(&both));
+    assert_eq!((run.code, run.count("indexed")), (0, 2), "{}", run.stderr);
+    assert_eq!(second.server.requests(), [url_path(&both[0])]);
+    let only_first = records(&[&first]);
+    first.server.fail(&url_path(&only_first[0]), &[stall; 2]);
+    let (_fresh, db) = temp_db();
+    let args = ["--db", &db, "--timeout", "1", "--retries", "2"];
+    let run = index(&args, &to_lines(&only_first));
+    assert_eq!(run.error_kinds(), ["timeout"], "{:?}", run.records);
+}
+
+#[test]
+fn a_file_that_is_no_package_is_quoted_only_in_a_short_excerpt() {
+    let record = serde_json::json!({"type": "package", "path": "/etc/passwd"});
+    let (_dir, db) = temp_db();
+    let run = index(&["--db", &db], &to_lines(&[record]));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let error = &run.of_type("error")[0];
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.len() < 160 && !message.contains('\n') && !message.contains("daemon:"),
+        "{message}"
+    );
+}

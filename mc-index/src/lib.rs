@@ -4,7 +4,9 @@
 //! [`store::SCHEMA`].
 
 pub mod cli;
+mod counts;
 pub mod indexer;
+pub mod plan;
 mod progress;
 pub mod query;
 pub mod store;

@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::indexer::Counts;
+use crate::counts::Counts;
 
 /// Redraws at most this often.
 const INTERVAL: Duration = Duration::from_millis(250);

@@ -1,8 +1,12 @@
 //! Questions to the index: which files match a regular expression, and in which packages.
 //!
 //! Paths are matched as pacman's `.files` databases write them (no leading `/`, directories end
-//! with `/`), by the whole path: `(^|/)__pycache__/$` finds `__pycache__` directories anywhere.
-//! The same question in plain SQL, with the `REGEXP` operator the `sqlite3` shell provides:
+//! with `/`), and as `pacman -Fx` matches them (see [`Target`]): a pattern with a `/` against the
+//! whole path, so `(^|/)__pycache__/$` finds `__pycache__` directories anywhere, any other against
+//! file names, so `^libz\.so` finds `usr/lib/libz.so.1`.
+//! The trigram index narrows the paths the regex reads whenever the pattern holds a literal
+//! (see [`crate::plan`]). The same question in plain SQL, with the `REGEXP` operator the `sqlite3`
+//! shell provides (it reads every path):
 //!
 //! ```sql
 //! SELECT DISTINCT p.repo, p.name, p.version FROM packages p JOIN files f ON f.package_id = p.id
@@ -18,7 +22,10 @@ use minicluster::{
 use regex::{Regex, RegexBuilder};
 use rusqlite::{Row, functions::FunctionFlags, params};
 
-use crate::store::{Store, StoreError};
+use crate::{
+    plan::Plan,
+    store::{Store, StoreError, digest_hex},
+};
 
 /// A file query.
 #[derive(Clone, Debug)]
@@ -53,28 +60,17 @@ pub fn run(
     query: &Query,
     out: &mut RecordWriter<impl Write>,
 ) -> Result<u64, QueryError> {
-    let regex = RegexBuilder::new(&query.pattern)
+    let target = Target::of(&query.pattern);
+    let regex = RegexBuilder::new(target.pattern)
         .case_insensitive(query.ignore_case)
         .build()?;
-    register_regexp(store, regex)?;
-    let repo_filter = "(?2 IS NULL OR p.repo = ?2)";
-    let sql = if query.packages {
-        format!(
-            "SELECT p.id, p.repo, p.name, p.version FROM packages p \
-             WHERE {repo_filter} AND EXISTS (SELECT 1 FROM files f \
-             WHERE f.package_id = p.id AND mc_regexp(?1, f.path)) ORDER BY p.repo, p.name"
-        )
-    } else {
-        format!(
-            "SELECT p.id, p.repo, p.name, p.version, f.path, f.kind, f.size, f.mode, \
-             f.link_target, f.sha256 FROM files f JOIN packages p ON p.id = f.package_id \
-             WHERE {repo_filter} AND mc_regexp(?1, f.path) ORDER BY p.repo, p.name, f.path"
-        )
-    };
+    register_regexp(store, regex, target.basename)?;
+    let fts = Plan::new(target.pattern, query.ignore_case, target.basename).fts_query();
+    let sql = sql(query.packages, fts.is_some());
     let conn = store.connection();
     let mut statement = conn.prepare(&sql).map_err(|e| store.error(e))?;
     let mut rows = statement
-        .query(params![query.pattern, query.repo])
+        .query(params![query.pattern, query.repo, fts])
         .map_err(|e| store.error(e))?;
     let mut written = 0;
     while let Some(row) = rows.next().map_err(|e| store.error(e))? {
@@ -91,16 +87,95 @@ pub fn run(
     Ok(written)
 }
 
+/// The statement for a query: `?1` the pattern, `?2` the repository or NULL, `?3` the trigram
+/// query when the index can narrow the paths (else every path is read).
+fn sql(packages: bool, indexed: bool) -> String {
+    let repo_filter = "(?2 IS NULL OR p.repo = ?2)";
+    let candidates = if indexed {
+        "f.id IN (SELECT rowid FROM files_trigram WHERE files_trigram MATCH ?3)"
+    } else {
+        "?3 IS NULL"
+    };
+    match (packages, indexed) {
+        // Few candidates: find them, then their packages.
+        (true, true) => format!(
+            "SELECT p.id FROM packages p WHERE {repo_filter} AND p.id IN \
+             (SELECT f.package_id FROM files f WHERE {candidates} AND mc_regexp(?1, f.path)) \
+             ORDER BY p.repo, p.name"
+        ),
+        // Every path: stop at a package's first match.
+        (true, false) => format!(
+            "SELECT p.id FROM packages p WHERE {repo_filter} AND {candidates} AND EXISTS \
+             (SELECT 1 FROM files f WHERE f.package_id = p.id AND mc_regexp(?1, f.path)) \
+             ORDER BY p.repo, p.name"
+        ),
+        (false, _) => format!(
+            "SELECT p.id, p.repo, p.name, p.version, f.path, f.kind, f.size, f.mode, \
+             f.link_target, f.sha256 FROM files f JOIN packages p ON p.id = f.package_id \
+             WHERE {repo_filter} AND {candidates} AND mc_regexp(?1, f.path) \
+             ORDER BY p.repo, p.name, f.path"
+        ),
+    }
+}
+
+/// What a pattern is matched against, by pacman's rule (`pacman -F`): a pattern holding a `/` is
+/// matched against the whole path (leading `/`s dropped, as paths have none); any other against
+/// the file name, the part after the last `/`, so directories (whose paths end in `/`) and
+/// top-level paths never match it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target<'p> {
+    /// The regular expression to compile.
+    pub pattern: &'p str,
+    /// Whether it is matched against file names rather than whole paths.
+    pub basename: bool,
+}
+
+impl<'p> Target<'p> {
+    /// The target of `pattern`.
+    pub fn of(pattern: &'p str) -> Self {
+        if !pattern.contains('/') {
+            return Self {
+                pattern,
+                basename: true,
+            };
+        }
+        let mut pattern = pattern;
+        while pattern.len() > 1 && pattern.starts_with('/') {
+            pattern = &pattern[1..];
+        }
+        Self {
+            pattern,
+            basename: false,
+        }
+    }
+}
+
+/// The part of `path` a file-name pattern is matched against; `None` for a directory or a
+/// path without a `/`.
+fn file_name(path: &str) -> Option<&str> {
+    path.rfind('/')
+        .map(|slash| &path[slash + 1..])
+        .filter(|name| !name.is_empty())
+}
+
 /// Makes `mc_regexp(pattern, text)` available; the pattern argument is ignored in favour of the
 /// compiled `regex`, so it is compiled once, not once per row.
-fn register_regexp(store: &Store, regex: Regex) -> Result<(), StoreError> {
+fn register_regexp(store: &Store, regex: Regex, basename: bool) -> Result<(), StoreError> {
     store
         .connection()
         .create_scalar_function(
             "mc_regexp",
             2,
             FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            move |ctx| Ok(regex.is_match(ctx.get_raw(1).as_str().unwrap_or_default())),
+            move |ctx| {
+                let path = ctx.get_raw(1).as_str().unwrap_or_default();
+                let text = if basename {
+                    file_name(path)
+                } else {
+                    Some(path)
+                };
+                Ok(text.is_some_and(|text| regex.is_match(text)))
+            },
         )
         .map_err(|e| store.error(e))
 }
@@ -117,6 +192,8 @@ fn file_record(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
             .get::<_, Option<u32>>(7)?
             .map(|mode| format!("{mode:o}")),
         link_target: row.get(8)?,
-        sha256: row.get(9)?,
+        sha256: row
+            .get::<_, Option<Vec<u8>>>(9)?
+            .map(|digest| digest_hex(&digest)),
     })
 }

@@ -1,6 +1,8 @@
 //! The SQLite database behind `mc-index`: opening it, and writing one package at a time.
 
 use std::{
+    collections::HashMap,
+    fmt::Write as _,
     path::{Path, PathBuf},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -9,13 +11,31 @@ use minicluster::{
     package::Entry,
     record::{IndexSource, IndexStatus, PackageRecord},
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 /// The schema, documented in its comments (`mc-index schema` prints it).
 pub const SCHEMA: &str = include_str!("schema.sql");
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// `PRAGMA application_id` of an mc-index database: "mcIX".
+const APPLICATION_ID: i64 = 0x6D63_4958;
+
+/// The tables of a version 1 database, which carried no application id.
+const VERSION_1_TABLES: [&str; 4] = ["files", "metadata", "packages", "relations"];
+
+/// From version 1: `files` gets a rowid (the trigram index's key) and blob digests, and the
+/// current schema's trigger fills the trigram index as the rows are copied.
+const UPGRADE_FROM_1_BEFORE: &str = "ALTER TABLE files RENAME TO files_v1;";
+const UPGRADE_FROM_1_AFTER: &str = "INSERT INTO files (package_id, path, kind, size, mode, \
+     link_target, sha256) SELECT package_id, path, kind, size, mode, link_target, unhex(sha256) \
+     FROM files_v1 ORDER BY package_id, path; DROP TABLE files_v1;";
+
+/// How long to wait for another writer (or a reader checkpointing) to let go of the database.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +58,65 @@ pub enum StoreError {
         /// Its schema version.
         found: i64,
     },
+    /// An older schema, which only a writer may upgrade.
+    #[error(
+        "database {path} has schema version {found}, this mc-index reads version \
+         {SCHEMA_VERSION}: upgrade it with `mc-index --db {path} </dev/null`"
+    )]
+    OlderSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+    },
+    /// A SQLite database of another program (or an empty one, for a query).
+    #[error(
+        "{path} is not an mc-index database (application_id {application_id:#x}, tables: \
+         {tables}); give --db a new file or one mc-index made"
+    )]
+    NotOurs {
+        /// The database file.
+        path: PathBuf,
+        /// Its `PRAGMA application_id`.
+        application_id: i64,
+        /// The tables it holds, for the message.
+        tables: String,
+    },
+}
+
+/// What a database file holds, as far as mc-index is concerned.
+#[derive(Debug, PartialEq, Eq)]
+enum Identity {
+    /// Nothing yet: ours to fill.
+    Empty,
+    /// An mc-index database of this schema version.
+    Ours(i64),
+    /// Someone else's.
+    Foreign {
+        application_id: i64,
+        tables: Vec<String>,
+    },
+}
+
+fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
+    let application_id: i64 = conn.query_row("PRAGMA application_id", [], |row| row.get(0))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name NOT LIKE 'files_trigram_%' ORDER BY name",
+        )?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(match (application_id, version) {
+        (APPLICATION_ID, version) => Identity::Ours(version),
+        (0, 0) if tables.is_empty() => Identity::Empty,
+        (0, 1) if tables == VERSION_1_TABLES => Identity::Ours(1),
+        _ => Identity::Foreign {
+            application_id,
+            tables,
+        },
+    })
 }
 
 /// The file list of a package, as far as it is known.
@@ -103,17 +182,51 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` for writing.
+    /// Opens (creating or upgrading if needed) the database at `path` for writing. Refuses a
+    /// database of another program.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let store = Self::connect(path, OpenFlags::default())?;
-        store.migrate()?;
+        store.prepare_for_writing()?;
         Ok(store)
     }
 
-    /// Opens an existing database for reading only.
+    /// Opens an existing database for reading only. Where SQLite cannot create the `-shm` file
+    /// a WAL database needs to be read (a read-only folder) and no `-wal` file holds
+    /// uncheckpointed pages, the file is opened as immutable: it is then complete by itself.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Self::connect(path, flags)
+        let opened =
+            Self::connect(path, flags).and_then(|store| store.check_readable().map(|()| store));
+        match opened {
+            Err(StoreError::Sqlite { source, .. })
+                if matches!(
+                    source.sqlite_error_code(),
+                    Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
+                ) && !wal_file(path).exists() =>
+            {
+                let immutable = Self::connect_immutable(path)?;
+                immutable.check_readable()?;
+                Ok(immutable)
+            }
+            opened => opened,
+        }
+    }
+
+    fn connect_immutable(path: &Path) -> Result<Self, StoreError> {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let uri = format!("file:{}?immutable=1", uri_path(&absolute.to_string_lossy()));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn =
+            Connection::open_with_flags(uri, flags).map_err(|source| StoreError::Sqlite {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     fn connect(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
@@ -126,35 +239,102 @@ impl Store {
             conn,
             path: path.to_owned(),
         };
-        // WAL lets queries and the duplicate check read while a package is being written;
+        // WAL lets queries and the duplicate check read while packages are being written;
         // NORMAL sync is still crash-safe in WAL mode (a power cut may lose the last commits,
         // never consistency).
         store
             .conn
-            .execute_batch(
-                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                 PRAGMA synchronous = NORMAL;",
-            )
+            .execute_batch(&format!(
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; \
+                 PRAGMA synchronous = NORMAL;"
+            ))
             .map_err(|e| store.error(e))?;
         Ok(store)
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(|e| self.error(e))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
+    /// A reader needs a database of this very schema version.
+    fn check_readable(&self) -> Result<(), StoreError> {
+        match identify(&self.conn).map_err(|e| self.error(e))? {
+            Identity::Ours(SCHEMA_VERSION) => Ok(()),
+            Identity::Ours(found) if found > SCHEMA_VERSION => Err(StoreError::NewerSchema {
                 path: self.path.clone(),
-                found: version,
-            });
+                found,
+            }),
+            Identity::Ours(found) => Err(StoreError::OlderSchema {
+                path: self.path.clone(),
+                found,
+            }),
+            Identity::Empty => Err(self.not_ours(0, &[])),
+            Identity::Foreign {
+                application_id,
+                tables,
+            } => Err(self.not_ours(application_id, &tables)),
         }
-        self.conn
-            .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(|e| self.error(e))
+    }
+
+    /// Creates the schema in an empty database, upgrades an older one, refuses a foreign one.
+    fn prepare_for_writing(&self) -> Result<(), StoreError> {
+        let wrap = |e| self.error(e);
+        if identify(&self.conn).map_err(wrap)? == Identity::Ours(SCHEMA_VERSION) {
+            return Ok(());
+        }
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(wrap)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            self.conn
+                .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .map_err(wrap)?;
+        }
+        // IMMEDIATE: take the write lock (waiting for it) before reading, so a writer that
+        // commits meanwhile cannot invalidate what was read (SQLITE_BUSY without a wait).
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(wrap)?;
+        let upgrade = match identify(&tx).map_err(wrap)? {
+            Identity::Ours(SCHEMA_VERSION) => return Ok(()),
+            Identity::Ours(found) if found > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    path: self.path.clone(),
+                    found,
+                });
+            }
+            Identity::Ours(1) => true,
+            Identity::Ours(found) => {
+                return Err(StoreError::OlderSchema {
+                    path: self.path.clone(),
+                    found,
+                });
+            }
+            Identity::Empty => false,
+            Identity::Foreign {
+                application_id,
+                tables,
+            } => return Err(self.not_ours(application_id, &tables)),
+        };
+        let (before, after) = if upgrade {
+            (UPGRADE_FROM_1_BEFORE, UPGRADE_FROM_1_AFTER)
+        } else {
+            ("", "")
+        };
+        tx.execute_batch(&format!(
+            "{before} {SCHEMA} {after} PRAGMA application_id = {APPLICATION_ID}; \
+             PRAGMA user_version = {SCHEMA_VERSION};"
+        ))
+        .map_err(wrap)?;
+        tx.commit().map_err(wrap)
+    }
+
+    fn not_ours(&self, application_id: i64, tables: &[String]) -> StoreError {
+        StoreError::NotOurs {
+            path: self.path.clone(),
+            application_id,
+            tables: if tables.is_empty() {
+                "none".to_owned()
+            } else {
+                tables.join(", ")
+            },
+        }
     }
 
     /// The SQLite connection, for queries.
@@ -172,25 +352,7 @@ impl Store {
 
     /// What the index holds for `repo`/`name`, if anything.
     pub fn existing(&self, repo: &str, name: &str) -> Result<Option<Existing>, StoreError> {
-        self.conn
-            .prepare_cached(
-                "SELECT sha256, indexed_from, \
-                 (SELECT count(*) FROM files WHERE files.package_id = packages.id) \
-                 FROM packages WHERE repo = ?1 AND name = ?2",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_row(params![repo, name], |row| {
-                        let source: String = row.get(1)?;
-                        Ok(Existing {
-                            sha256: row.get(0)?,
-                            source: IndexSource::from_name(&source).unwrap_or(IndexSource::FilesDb),
-                            file_count: row.get(2)?,
-                        })
-                    })
-                    .optional()
-            })
-            .map_err(|e| self.error(e))
+        existing(&self.conn, repo, name).map_err(|e| self.error(e))
     }
 
     /// The full record of the indexed package `id`.
@@ -267,55 +429,128 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// Writes one package in one transaction, replacing whatever the index held for its name.
-    pub fn write(&mut self, package: &IndexedPackage) -> Result<IndexStatus, StoreError> {
-        let path = self.path.clone();
-        let wrap = |source| StoreError::Sqlite {
-            path: path.clone(),
+    /// Starts a transaction that writes whole packages: all of them or none.
+    pub fn batch(&mut self) -> Result<Batch<'_>, StoreError> {
+        let path = self.path.as_path();
+        // IMMEDIATE, so the wait for another writer happens here, under the busy timeout,
+        // rather than failing at the first write (see `prepare_for_writing`).
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| StoreError::Sqlite {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Batch { tx, path })
+    }
+}
+
+/// The path of the write-ahead log beside `db`.
+fn wal_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// `path` as the path part of a SQLite `file:` URI: `%`, `?` and `#` escaped.
+fn uri_path(path: &str) -> String {
+    let mut uri = String::with_capacity(path.len());
+    for c in path.chars() {
+        match c {
+            '%' | '?' | '#' => {
+                let _ = write!(uri, "%{:02X}", c as u32);
+            }
+            c => uri.push(c),
+        }
+    }
+    uri
+}
+
+fn existing(conn: &Connection, repo: &str, name: &str) -> rusqlite::Result<Option<Existing>> {
+    conn.prepare_cached(
+        "SELECT sha256, indexed_from, \
+         (SELECT count(*) FROM files WHERE files.package_id = packages.id) \
+         FROM packages WHERE repo = ?1 AND name = ?2",
+    )?
+    .query_row(params![repo, name], |row| {
+        let source: String = row.get(1)?;
+        Ok(Existing {
+            sha256: row.get(0)?,
+            source: IndexSource::from_name(&source).unwrap_or(IndexSource::FilesDb),
+            file_count: row.get(2)?,
+        })
+    })
+    .optional()
+}
+
+/// Packages being written in one transaction; dropped without [`Batch::commit`], none are.
+pub struct Batch<'s> {
+    tx: Transaction<'s>,
+    path: &'s Path,
+}
+
+impl Batch<'_> {
+    fn error(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.to_owned(),
             source,
-        };
-        let tx = self.conn.transaction().map_err(wrap)?;
-        let status = write_package(&tx, package).map_err(wrap)?;
-        tx.commit().map_err(wrap)?;
-        Ok(status)
+        }
+    }
+
+    /// What the index holds for `repo`/`name`, this transaction's writes included.
+    pub fn existing(&self, repo: &str, name: &str) -> Result<Option<Existing>, StoreError> {
+        existing(&self.tx, repo, name).map_err(|e| self.error(e))
+    }
+
+    /// Writes one package, replacing whatever the index held for its name.
+    pub fn write(&self, package: &IndexedPackage) -> Result<IndexStatus, StoreError> {
+        write_package(&self.tx, package).map_err(|e| self.error(e))
+    }
+
+    /// Makes every package written so far permanent.
+    pub fn commit(self) -> Result<(), StoreError> {
+        let path = self.path;
+        self.tx.commit().map_err(|source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
     }
 }
 
 fn write_package(tx: &Transaction<'_>, package: &IndexedPackage) -> rusqlite::Result<IndexStatus> {
     let record = &package.record;
     let repo = record.repo.as_deref().unwrap_or("local");
-    let removed = tx.execute(
-        "DELETE FROM packages WHERE repo = ?1 AND name = ?2",
-        params![repo, record.name],
-    )?;
+    let removed = tx
+        .prepare_cached("DELETE FROM packages WHERE repo = ?1 AND name = ?2")?
+        .execute(params![repo, record.name])?;
     let source = package.files.source().as_str();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO packages (repo, name, base, version, arch, filename, url, path, sha256, \
          csize, isize, builddate, packager, description, url_upstream, indexed_from, indexed_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            repo,
-            record.name,
-            record.base,
-            record.version,
-            record.arch,
-            record.filename,
-            record.url,
-            record.path,
-            record.sha256,
-            record.csize,
-            record.isize,
-            record.builddate,
-            record.packager,
-            record.desc,
-            record.url_upstream,
-            source,
-            now,
-        ],
-    )?;
+    )?
+    .execute(params![
+        repo,
+        record.name,
+        record.base,
+        record.version,
+        record.arch,
+        record.filename,
+        record.url,
+        record.path,
+        record.sha256,
+        record.csize,
+        record.isize,
+        record.builddate,
+        record.packager,
+        record.desc,
+        record.url_upstream,
+        source,
+        now,
+    ])?;
     let id = tx.last_insert_rowid();
     write_relations(tx, id, record)?;
     write_metadata(tx, id, package)?;
@@ -379,15 +614,13 @@ fn write_metadata(tx: &Transaction<'_>, id: i64, package: &IndexedPackage) -> ru
 }
 
 fn write_files(tx: &Transaction<'_>, id: i64, files: &FileList) -> rusqlite::Result<()> {
-    // A tar may hold a path twice (a file overwritten by a later member): the last one wins,
-    // as it would on disk.
     let mut insert = tx.prepare_cached(
-        "INSERT OR REPLACE INTO files (package_id, path, kind, size, mode, link_target, sha256) \
+        "INSERT INTO files (package_id, path, kind, size, mode, link_target, sha256) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     match files {
         FileList::Members(entries) => {
-            for entry in entries {
+            for entry in last_of_each_path(entries, |entry| &entry.path) {
                 insert.execute(params![
                     id,
                     entry.path,
@@ -395,12 +628,12 @@ fn write_files(tx: &Transaction<'_>, id: i64, files: &FileList) -> rusqlite::Res
                     entry.size,
                     entry.mode,
                     entry.link_target,
-                    entry.sha256,
+                    entry.sha256.as_deref().and_then(digest_bytes),
                 ])?;
             }
         }
         FileList::Paths(paths) => {
-            for path in paths {
+            for path in last_of_each_path(paths, String::as_str) {
                 insert.execute(params![
                     id,
                     path,
@@ -408,12 +641,53 @@ fn write_files(tx: &Transaction<'_>, id: i64, files: &FileList) -> rusqlite::Res
                     None::<u64>,
                     None::<u32>,
                     None::<&str>,
-                    None::<&str>
+                    None::<&[u8]>
                 ])?;
             }
         }
     }
     Ok(())
+}
+
+/// The items in order, each path only at its last occurrence: a tar may hold a path twice (a
+/// file overwritten by a later member), and the last one wins, as it would on disk.
+fn last_of_each_path<'a, T>(
+    items: &'a [T],
+    path: impl Fn(&'a T) -> &'a str,
+) -> impl Iterator<Item = &'a T> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        last.insert(path(item), index);
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(move |(index, item)| last.get(path(item)) == Some(index))
+        .map(|(_, item)| item)
+}
+
+/// A lower-case hex sha256 as its 32 bytes; `None` for anything else.
+fn digest_bytes(hex: &str) -> Option<[u8; 32]> {
+    let digits = hex.as_bytes();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0; 32];
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(bytes)
+}
+
+/// 32 digest bytes back to the lower-case hex the records carry.
+pub fn digest_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 #[cfg(test)]
@@ -440,10 +714,14 @@ mod tests {
     fn a_new_version_replaces_the_old_one_and_its_rows() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::open(&dir.path().join("index.sqlite")).expect("opens");
-        let first = store
-            .write(&package("1-1", &["usr/", "usr/lib/a"]))
-            .expect("writes");
-        let second = store.write(&package("2-1", &["usr/"])).expect("writes");
+        let mut write = |package: &IndexedPackage| {
+            let batch = store.batch().expect("begins");
+            let status = batch.write(package).expect("writes");
+            batch.commit().expect("commits");
+            status
+        };
+        let first = write(&package("1-1", &["usr/", "usr/lib/a", "usr/lib/a"]));
+        let second = write(&package("2-1", &["usr/"]));
         assert_eq!(
             (first, second),
             (IndexStatus::Indexed, IndexStatus::Replaced)
@@ -456,6 +734,11 @@ mod tests {
         };
         assert_eq!(count("SELECT count(*) FROM packages"), 1);
         assert_eq!(count("SELECT count(*) FROM files"), 1);
+        assert_eq!(
+            count("SELECT count(*) FROM files_trigram WHERE files_trigram MATCH '\"usr\"'"),
+            1,
+            "the trigram index follows the rows the cascade deletes"
+        );
         assert_eq!(
             count("SELECT count(*) FROM relations WHERE name IN ('glibc', 'python')"),
             2

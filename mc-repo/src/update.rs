@@ -140,7 +140,8 @@ impl<'a> Update<'a> {
         let contents = File::open(&file)
             .map_err(PackageError::from)
             .and_then(|handle| package::read_package(handle, &expect))
-            .map_err(|e| refuse(e.kind(), format!("{}: {e}", file.display())))?;
+            // Named as given: `file` may be the temporary copy.
+            .map_err(|e| refuse(e.kind(), format!("{filename}: {e}")))?;
         let entry = Entry::from_package(&contents, &filename, signature.as_deref())
             .map_err(|e| refuse("invalid_metadata", format!("{filename}: {e}")))?;
         let base = contents.pkginfo("pkgbase").unwrap_or(&entry.name);
@@ -278,7 +279,7 @@ impl<'a> Update<'a> {
                     .or_else(|| url.rsplit('/').next().map(str::to_owned))
                     .filter(|name| !name.is_empty() && !name.contains('/'))
                     .ok_or(("no_location", format!("{url}: no file name")))?;
-                self.download(&record.download_urls(), &filename)
+                self.download(&record.download_urls(), record.csize, &filename)
             }
             (None, None) => Err((
                 "no_location",
@@ -341,6 +342,7 @@ impl<'a> Update<'a> {
     fn download(
         &self,
         urls: &[String],
+        size: Option<u64>,
         filename: &str,
     ) -> Result<(PathBuf, Staged), (&'static str, String)> {
         let destination = self.repository.path(filename);
@@ -352,7 +354,7 @@ impl<'a> Update<'a> {
             .map_err(|e| ("io", e.to_string()))?;
         let path = temp.to_path_buf();
         self.http
-            .fetch(urls, |body| {
+            .fetch_sized(urls, size, |body| {
                 let mut out = File::create(&path)?;
                 io::copy(body, &mut out).map(drop)
             })
@@ -371,7 +373,8 @@ impl<'a> Update<'a> {
 
     fn copy_in(&self, path: &Path) -> io::Result<TempPath> {
         let temp = self.temp_file(&file_name(path))?;
-        fs::copy(path, &temp)?;
+        let mut from = minicluster::file::open_regular(path)?;
+        io::copy(&mut from, &mut File::create(&temp)?)?;
         set_readable(&temp)?;
         Ok(temp)
     }

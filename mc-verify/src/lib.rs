@@ -6,6 +6,7 @@
 //! compares with the commit fetched before, [`maintainer::findings`] with the maintainer.
 
 pub mod aur_post;
+pub mod cache;
 pub mod cli;
 pub mod hashing;
 pub mod history;

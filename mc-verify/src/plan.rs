@@ -173,24 +173,21 @@ fn describe(source: &Source, expected: BTreeMap<String, Option<String>>) -> Plan
     }
 }
 
-/// The file name makepkg gives a source without `name::`: the last path part, without a
-/// fragment; for VCS sources also without a query and a `.git` suffix (`get_filename`).
+/// The file name makepkg gives a source without `name::` (`get_filename`): everything after the
+/// last `/`, query and fragment included (`download?id=1`; a query such as `?f=/..` can make it
+/// `..` or empty, which [`crate::cache::plain_name`] then refuses); for VCS sources the last path
+/// part without fragment, query and `.git` suffix.
 fn file_name(location: &str, vcs: bool) -> String {
-    let mut name = location.split('#').next().unwrap_or_default();
-    if vcs {
-        name = name.split('?').next().unwrap_or_default();
+    if !vcs {
+        return location.rsplit('/').next().unwrap_or_default().to_owned();
     }
+    let name = location.split(['#', '?']).next().unwrap_or_default();
     let name = name
         .trim_end_matches('/')
         .rsplit('/')
         .next()
         .unwrap_or_default();
-    if vcs {
-        name.strip_suffix(".git").unwrap_or(name)
-    } else {
-        name
-    }
-    .to_owned()
+    name.strip_suffix(".git").unwrap_or(name).to_owned()
 }
 
 #[cfg(test)]
@@ -225,6 +222,10 @@ mod tests {
             })
         );
         assert!(tagged.is_signed_git() && !floating.is_signed_git());
+        // As makepkg's get_filename names them.
+        assert_eq!(file_name("https://x.org/get?id=1", false), "get?id=1");
+        assert_eq!(file_name("https://x.org/get?f=/..", false), "..");
+        assert_eq!(file_name("https://x.org/dir/", false), "");
         assert_eq!(floating.file, "lib");
         assert_eq!(
             floating.vcs,

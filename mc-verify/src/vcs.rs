@@ -7,14 +7,16 @@
 //! is verified here, with the run's keys, over the very bytes git hashed. Nothing is checked
 //! out, so nothing in the repository can run, and git runs with hooks off and never prompts.
 
-use std::{fs, path::Path};
+use std::path::Path;
 
 use alpm_types::url::{GitFragment, VcsInfo};
 use minicluster::record::SourceRecord;
+use rustix::fs::FileType;
 
 use crate::{
+    cache::BaseDir,
     plan::{Plan, PlannedSource},
-    verify::{Fetcher, Outcome},
+    verify::{Fetcher, Note, Outcome},
 };
 
 /// What fetching sources needs on top of [`minicluster::git`]'s safe settings: file URLs are
@@ -32,13 +34,82 @@ const SIGNATURE_MARKERS: &[&str] = &[
     "-----BEGIN SIGNED MESSAGE-----",
 ];
 
+/// What the plan alone says about a git source fetched over `scheme`: findings, and whether
+/// to mirror it (`false`: it is not fetched, `Err`: it is refused).
+fn before_mirror(
+    base: &str,
+    scheme: &str,
+    fragment: Option<&GitFragment>,
+    signed: bool,
+) -> (Vec<Note>, Result<bool, ()>) {
+    if scheme == "file" {
+        let message = "a file:// URL reads the builder's own repositories".to_owned();
+        return (vec![Note::new("hostile-source", "error", message)], Err(()));
+    }
+    if !matches!(scheme, "https" | "http" | "git") {
+        let message = format!("git over {scheme} is not fetched; it was not checked");
+        return (
+            vec![Note::new("unsupported-protocol", "warning", message)],
+            Ok(false),
+        );
+    }
+    let mut notes = Vec::new();
+    if let Some(reason) = floating(fragment) {
+        let note = if VCS_PACKAGE_SUFFIXES.iter().any(|s| base.ends_with(s)) {
+            Note::new(
+                "vcs-floating-ref",
+                "info",
+                format!("{reason}: expected of a VCS package"),
+            )
+        } else {
+            let message = format!(
+                "{reason}: the source changes whenever upstream pushes; pin a commit or a \
+                 signed tag"
+            );
+            Note::new("vcs-floating-ref", "warning", message)
+        };
+        notes.push(note);
+    }
+    let pinned = matches!(fragment, Some(GitFragment::Commit(id)) if is_full_commit(id));
+    if matches!(scheme, "http" | "git") && !pinned && !signed {
+        let message = format!(
+            "fetched over {scheme}:// without a signature or a full commit id: anyone on the \
+             path can change it"
+        );
+        notes.push(Note::new("insecure-unsigned", "warning", message));
+    }
+    (notes, Ok(true))
+}
+
+/// What a fragment asks for, in words.
+fn wanted(fragment: Option<&GitFragment>) -> String {
+    match fragment {
+        None => "HEAD".to_owned(),
+        Some(GitFragment::Branch(name)) => format!("branch {name}"),
+        Some(GitFragment::Tag(name)) => format!("tag {name}"),
+        Some(GitFragment::Commit(id)) => format!("commit {id}"),
+    }
+}
+
+/// A finding when `#tag=NAME` resolved to a tag object that calls itself something else.
+fn forged_tag(fragment: Option<&GitFragment>, tag: Option<&[u8]>) -> Option<Note> {
+    let (Some(GitFragment::Tag(name)), Some(object)) = (fragment, tag) else {
+        return None;
+    };
+    let named = tag_name(object).filter(|named| named != name)?;
+    let message = format!("tag {name} is a tag object named {named}: the tag has been forged");
+    Some(Note::new("vcs-tag-forged", "error", message))
+}
+
 impl Fetcher<'_> {
-    /// Mirrors a git source, resolves the revision it names and, with `?signed`, checks its
-    /// signature; fills in `record` (the resolved commit goes into `checksums` as `commit`).
+    /// Mirrors a git source into `cache`, resolves the revision it names and, with `?signed`,
+    /// checks its signature; fills in `record` (the resolved commit goes into `checksums` as
+    /// `commit`).
     pub(crate) fn check_git(
         &self,
         plan: &Plan,
         source: &PlannedSource,
+        cache: &BaseDir,
         record: &mut SourceRecord,
         outcome: &mut Outcome,
     ) {
@@ -46,88 +117,44 @@ impl Fetcher<'_> {
             return;
         };
         let (base, fragment, signed) = (plan.base.as_str(), fragment.as_ref(), *signed);
-        let mut say = |check: &str, severity: &str, message: String| {
-            let message = format!("{}: {message}", source.file);
-            outcome.finding(base, check, severity, message, Some(&source.location));
-        };
         let scheme = url::Url::parse(&source.location)
             .map(|url| url.scheme().to_owned())
             .unwrap_or_default();
-        let leaves_cache =
-            matches!(source.file.as_str(), "" | "." | "..") || source.file.contains('/');
-        if scheme == "file" || leaves_cache {
-            let message = if leaves_cache {
-                "a source name that leaves the source cache"
-            } else {
-                "a file:// URL reads the builder's own repositories"
-            };
-            say("hostile-source", "error", message.to_owned());
-            record.verdict = "unreachable".to_owned();
-            return;
+        let (notes, go) = before_mirror(base, &scheme, fragment, signed);
+        for note in notes {
+            outcome.note(base, source, note);
         }
-        if !matches!(scheme.as_str(), "https" | "http" | "git") {
-            let message = format!("git over {scheme} is not fetched; it was not checked");
-            say("unsupported-protocol", "warning", message);
-            return;
-        }
-        if let Some(reason) = floating(fragment) {
-            let expected = VCS_PACKAGE_SUFFIXES.iter().any(|s| base.ends_with(s));
-            if expected {
-                say(
-                    "vcs-floating-ref",
-                    "info",
-                    format!("{reason}: expected of a VCS package"),
-                );
-            } else {
-                let message = format!(
-                    "{reason}: the source changes whenever upstream pushes; pin a commit or a \
-                     signed tag"
-                );
-                say("vcs-floating-ref", "warning", message);
+        match go {
+            Err(()) => {
+                record.verdict = "unreachable".to_owned();
+                return;
             }
+            Ok(false) => return,
+            Ok(true) => {}
         }
-        let pinned = matches!(fragment, Some(GitFragment::Commit(id)) if is_full_commit(id));
-        if matches!(scheme.as_str(), "http" | "git") && !pinned && !signed {
-            let message = format!(
-                "fetched over {scheme}:// without a signature or a full commit id: anyone on the \
-                 path can change it"
-            );
-            say("insecure-unsigned", "warning", message);
-        }
-        let dir = self.cache.join(base).join(&source.file);
-        if let Err(message) = mirror(&dir, &source.location) {
-            say("source-unreachable", "error", message);
-            record.verdict = "unreachable".to_owned();
-            return;
-        }
-        record.path = Some(dir.display().to_string());
-        let (commit, tag) = match resolve(&dir, fragment) {
+        let dir = cache.path_of(&source.file);
+        let resolved = mirror(cache, &source.file, &source.location)
+            .map_err(|message| Note::new("source-unreachable", "error", message))
+            .and_then(|()| {
+                record.path = Some(dir.display().to_string());
+                resolve(&dir, fragment).map_err(|_| {
+                    let message = format!("{} is not in {}", wanted(fragment), source.location);
+                    Note::new("vcs-ref-missing", "error", message)
+                })
+            });
+        let (commit, tag) = match resolved {
             Ok(resolved) => resolved,
-            Err(_) => {
-                let wanted = match fragment {
-                    None => "HEAD".to_owned(),
-                    Some(GitFragment::Branch(name)) => format!("branch {name}"),
-                    Some(GitFragment::Tag(name)) => format!("tag {name}"),
-                    Some(GitFragment::Commit(id)) => format!("commit {id}"),
-                };
-                let message = format!("{wanted} is not in {}", source.location);
-                say("vcs-ref-missing", "error", message);
+            Err(note) => {
+                outcome.note(base, source, note);
                 record.verdict = "unreachable".to_owned();
                 return;
             }
         };
         record.checksums.insert("commit".to_owned(), commit.clone());
-        if let (Some(GitFragment::Tag(name)), Some(object)) = (fragment, &tag) {
-            let named = tag_name(object);
-            if named.is_some_and(|named| named != name) {
-                let message = format!(
-                    "tag {name} is a tag object named {}: the tag has been forged",
-                    named.unwrap_or_default()
-                );
-                say("vcs-tag-forged", "error", message);
-                record.verdict = "mismatch".to_owned();
-                return;
-            }
+        if let Some(note) = forged_tag(fragment, tag.as_deref()) {
+            outcome.note(base, source, note);
+            record.verdict = "mismatch".to_owned();
+            return;
         }
         record.verdict = "ok".to_owned();
         if signed {
@@ -157,32 +184,34 @@ fn is_full_commit(id: &str) -> bool {
     matches!(id.len(), 40 | 64) && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Clones `url` as a bare mirror into `dir`, or brings the mirror there up to date (following
-/// the URL the PKGBUILD now gives). A first clone goes to a temporary folder beside `dir`, so
-/// an interrupted one leaves nothing behind.
-fn mirror(dir: &Path, url: &str) -> Result<(), String> {
-    if dir.exists() {
-        let bare = git(Some(dir), &["rev-parse", "--is-bare-repository"]);
-        if !bare.is_ok_and(|out| out.trim_ascii() == b"true") {
-            return Err(format!("{} exists and is not a git mirror", dir.display()));
+/// Clones `url` as a bare mirror to `name` in `cache`, or brings the mirror there up to date
+/// (following the URL the PKGBUILD now gives). A first clone goes to a temporary folder in the
+/// cache and is renamed into place, so an interrupted one leaves nothing behind; an entry that
+/// is not a folder (a planted link) is refused, not followed.
+fn mirror(cache: &BaseDir, name: &str, url: &str) -> Result<(), String> {
+    let dir = cache.path_of(name);
+    let shown = |e: std::io::Error| format!("{}: {e}", dir.display());
+    match cache.kind(name).map_err(shown)? {
+        Some(FileType::Directory) => {
+            let bare = git(Some(&dir), &["rev-parse", "--is-bare-repository"]);
+            if !bare.is_ok_and(|out| out.trim_ascii() == b"true") {
+                return Err(format!("{} exists and is not a git mirror", dir.display()));
+            }
+            git(Some(&dir), &["config", "--", "remote.origin.url", url])?;
+            return git(Some(&dir), &["fetch", "--quiet", "--prune", "origin"]).map(drop);
         }
-        git(Some(dir), &["config", "--", "remote.origin.url", url])?;
-        return git(Some(dir), &["fetch", "--quiet", "--prune", "origin"]).map(drop);
+        Some(_) => return Err(format!("{} exists and is not a git mirror", dir.display())),
+        None => {}
     }
-    let parent = dir.parent().unwrap_or(dir);
-    fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    let name = dir.file_name().unwrap_or_default().to_string_lossy();
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .tempdir_in(parent)
-        .map_err(|e| format!("{}: {e}", parent.display()))?;
+    let temp = cache.temp_dir(name).map_err(shown)?;
     let into = temp.path().join("mirror");
     let into_text = into.display().to_string();
     git(
         None,
         &["clone", "--mirror", "--quiet", "--", url, &into_text],
     )?;
-    fs::rename(&into, dir).map_err(|e| format!("{}: {e}", dir.display()))
+    let inside = Path::new(temp.path().file_name().unwrap_or_default()).join("mirror");
+    cache.rename(&inside, name).map_err(shown)
 }
 
 /// The commit `fragment` names in the mirror `dir`, and for `#tag=` the tag object if the tag is

@@ -6,7 +6,7 @@
 
 use std::{
     collections::BTreeMap,
-    fs::{self, File},
+    fs,
     io::{self, Read, Write},
     path::{Path, PathBuf},
 };
@@ -17,6 +17,7 @@ use minicluster::{
 };
 
 use crate::{
+    cache::{self, BaseDir, Cache},
     hashing::MultiHasher,
     keys::Keys,
     plan::{Plan, PlannedSource},
@@ -115,13 +116,188 @@ enum FetchFailure {
     Refused(String),
 }
 
+/// A finding about one source, before it is tied to the package base and the source's URL.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Note {
+    pub check: &'static str,
+    pub severity: &'static str,
+    pub message: String,
+}
+
+impl Note {
+    pub(crate) fn new(check: &'static str, severity: &'static str, message: String) -> Self {
+        Self {
+            check,
+            severity,
+            message,
+        }
+    }
+}
+
+impl Outcome {
+    /// Records `note` as a finding about `source` of `base`.
+    pub(crate) fn note(&mut self, base: &str, source: &PlannedSource, note: Note) {
+        let message = format!("{}: {}", source.file, note.message);
+        let subject = Some(source.location.as_str());
+        self.finding(base, note.check, note.severity, message, subject);
+    }
+}
+
+/// What to do with a source once the plan has been read.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// Mirror it with git ([`Fetcher::check_git`]).
+    Git,
+    /// Fetch its bytes and compare its checksums.
+    Fetch,
+    /// Nothing more: the source's verdict.
+    Stop(&'static str),
+}
+
+/// The algorithms with a checksum declared (not `SKIP`).
+fn declared(source: &PlannedSource) -> Vec<&str> {
+    source
+        .expected
+        .iter()
+        .filter(|(_, sum)| sum.is_some())
+        .map(|(algo, _)| algo.as_str())
+        .collect()
+}
+
+/// Whether every checksum declared is `SKIP`.
+fn all_skipped(source: &PlannedSource) -> bool {
+    !source.expected.is_empty() && declared(source).is_empty()
+}
+
+/// What the plan alone says about a source (the name is known to be plain): findings, and
+/// whether to fetch it.
+fn before_fetch(plan: &Plan, source: &PlannedSource) -> (Vec<Note>, Next) {
+    if source.kind == "git" {
+        return (Vec::new(), Next::Git);
+    }
+    if source.is_vcs() {
+        let message = format!("a {} source; its revision is not checked yet", source.kind);
+        return (
+            vec![Note::new("vcs-source", "info", message)],
+            Next::Stop("unverified"),
+        );
+    }
+    match source.kind.as_str() {
+        "file" => {
+            let message = "a file:// URL reads the builder's own files".to_owned();
+            return (
+                vec![Note::new("hostile-source", "error", message)],
+                Next::Stop("unreachable"),
+            );
+        }
+        "ftp" => {
+            let message = "ftp sources are not fetched; it was not checked".to_owned();
+            return (
+                vec![Note::new("unsupported-protocol", "warning", message)],
+                Next::Stop("unverified"),
+            );
+        }
+        _ => {}
+    }
+    let mut notes = Vec::new();
+    if all_skipped(source) && !source.is_signature() {
+        let message = "checksum SKIP on a source with fixed content".to_owned();
+        notes.push(Note::new("skip-non-vcs", "warning", message));
+    }
+    let declared = declared(source);
+    if !declared.is_empty() && declared.iter().all(|algo| matches!(*algo, "md5" | "sha1")) {
+        let message = format!("only {} checksums, which can be forged", declared.join("/"));
+        notes.push(Note::new("weak-checksums", "warning", message));
+    }
+    if source.kind == "http" && !source.is_signature() && !signed(plan, source) {
+        let message =
+            "fetched over http without a signature: anyone on the path can change it".to_owned();
+        notes.push(Note::new("insecure-unsigned", "warning", message));
+    }
+    (notes, Next::Fetch)
+}
+
+/// The verdict on a fetched source with `checksums`, and a finding when they do not match.
+fn after_fetch(
+    source: &PlannedSource,
+    checksums: &BTreeMap<String, String>,
+) -> (&'static str, Option<Note>) {
+    let mismatched: Vec<&str> = source
+        .expected
+        .iter()
+        .filter_map(|(algo, expected)| {
+            expected
+                .as_ref()
+                .filter(|sum| checksums.get(algo) != Some(*sum))
+                .map(|_| algo.as_str())
+        })
+        .collect();
+    if !mismatched.is_empty() {
+        let message = format!("{} checksum does not match", mismatched.join(", "));
+        return (
+            "mismatch",
+            Some(Note::new("checksum-mismatch", "error", message)),
+        );
+    }
+    let verdict = match (declared(source).is_empty(), all_skipped(source)) {
+        (false, _) => "ok",
+        (true, true) => "skipped",
+        (true, false) => "unverified",
+    };
+    (verdict, None)
+}
+
+/// The sources whose declared file names are not one plain path component, with why: such a
+/// name would put the download (or its deletion) outside the cache.
+fn unsafe_names(plan: &Plan) -> Vec<(usize, &'static str)> {
+    plan.sources
+        .iter()
+        .enumerate()
+        .filter_map(|(index, source)| Some((index, cache::plain_name(&source.file)?)))
+        .collect()
+}
+
 impl Fetcher<'_> {
-    /// Fetches and checks every source of `plan` (from the PKGBUILD folder `folder`).
+    /// Fetches and checks every source of `plan` (from the PKGBUILD folder `folder`). When a
+    /// source declares a file name that is not one plain name, nothing is fetched.
     pub fn check(&self, folder: &Path, plan: &Plan) -> Outcome {
         let mut outcome = Outcome::default();
         let base = plan.base.as_str();
-        for source in &plan.sources {
-            let record = self.check_source(folder, plan, source, &mut outcome);
+        let refused = unsafe_names(plan);
+        let cache = if refused.is_empty() {
+            Cache::open(&self.cache)
+                .and_then(|cache| cache.base(base))
+                .map_err(|e| format!("the source cache {}: {e}", self.cache.display()))
+        } else {
+            Err(String::new())
+        };
+        for (index, source) in plan.sources.iter().enumerate() {
+            let mut record = SourceRecord {
+                base: base.to_owned(),
+                file: source.file.clone(),
+                url: source.location.clone(),
+                kind: source.kind.clone(),
+                verdict: "unverified".to_owned(),
+                ..SourceRecord::default()
+            };
+            if let Some((_, reason)) = refused.iter().find(|(at, _)| *at == index) {
+                let message = format!(
+                    "{reason} ({}): nothing of this package was fetched",
+                    source.file.escape_debug()
+                );
+                let subject = Some(source.location.as_str());
+                outcome.finding(base, "hostile-source", "error", message, subject);
+                record.verdict = "unreachable".to_owned();
+            } else if refused.is_empty() {
+                self.check_source(
+                    folder,
+                    plan,
+                    source,
+                    cache.as_ref(),
+                    &mut record,
+                    &mut outcome,
+                );
+            }
             outcome.sources.push(record);
         }
         self.check_signatures(plan, &mut outcome);
@@ -147,175 +323,60 @@ impl Fetcher<'_> {
         folder: &Path,
         plan: &Plan,
         source: &PlannedSource,
+        cache: Result<&BaseDir, &String>,
+        record: &mut SourceRecord,
         outcome: &mut Outcome,
-    ) -> SourceRecord {
+    ) {
         let base = plan.base.as_str();
-        let mut record = SourceRecord {
-            base: base.to_owned(),
-            file: source.file.clone(),
-            url: source.location.clone(),
-            kind: source.kind.clone(),
-            verdict: "unverified".to_owned(),
-            ..SourceRecord::default()
+        let (notes, next) = before_fetch(plan, source);
+        for note in notes {
+            outcome.note(base, source, note);
+        }
+        let cache = match (next, cache) {
+            (Next::Stop(verdict), _) => {
+                verdict.clone_into(&mut record.verdict);
+                return;
+            }
+            (_, Err(message)) if source.kind != "local" => {
+                let note = Note::new("source-unreachable", "error", message.clone());
+                outcome.note(base, source, note);
+                record.verdict = "unreachable".to_owned();
+                return;
+            }
+            (Next::Git, Ok(cache)) => return self.check_git(plan, source, cache, record, outcome),
+            (_, cache) => cache.ok(),
         };
-        let declared: Vec<&str> = source
-            .expected
-            .iter()
-            .filter(|(_, sum)| sum.is_some())
-            .map(|(algo, _)| algo.as_str())
-            .collect();
-        if source.kind == "git" {
-            self.check_git(plan, source, &mut record, outcome);
-            return record;
-        }
-        if source.is_vcs() {
-            outcome.finding(
-                base,
-                "vcs-source",
-                "info",
-                format!(
-                    "{}: a {} source; its revision is not checked yet",
-                    source.file, source.kind
-                ),
-                Some(&source.location),
-            );
-            return record;
-        }
-        if source.kind == "file" {
-            let message = format!(
-                "{}: a file:// URL reads the builder's own files",
-                source.file
-            );
-            outcome.finding(
-                base,
-                "hostile-source",
-                "error",
-                message,
-                Some(&source.location),
-            );
-            record.verdict = "unreachable".to_owned();
-            return record;
-        }
-        if source.kind == "ftp" {
-            outcome.finding(
-                base,
-                "unsupported-protocol",
-                "warning",
-                format!(
-                    "{}: ftp sources are not fetched; it was not checked",
-                    source.file
-                ),
-                Some(&source.location),
-            );
-            return record;
-        }
-        let all_skipped = !source.expected.is_empty() && declared.is_empty();
-        if all_skipped && !source.is_signature() {
-            outcome.finding(
-                base,
-                "skip-non-vcs",
-                "warning",
-                format!(
-                    "{}: checksum SKIP on a source with fixed content",
-                    source.file
-                ),
-                Some(&source.location),
-            );
-        }
-        if !declared.is_empty() && declared.iter().all(|algo| matches!(*algo, "md5" | "sha1")) {
-            outcome.finding(
-                base,
-                "weak-checksums",
-                "warning",
-                format!(
-                    "{}: only {} checksums, which can be forged",
-                    source.file,
-                    declared.join("/")
-                ),
-                Some(&source.location),
-            );
-        }
-        if matches!(source.kind.as_str(), "http" | "ftp")
-            && !source.is_signature()
-            && !signed(plan, source)
-        {
-            outcome.finding(
-                base,
-                "insecure-unsigned",
-                "warning",
-                format!(
-                    "{}: fetched over {} without a signature: anyone on the path can change it",
-                    source.file, source.kind
-                ),
-                Some(&source.location),
-            );
-        }
         let algorithms: Vec<&str> = source
             .expected
             .keys()
             .map(String::as_str)
             .chain(["sha256"])
             .collect();
-        match self.fetch(folder, base, source, &algorithms) {
-            Err(FetchFailure::Refused(message)) => {
-                outcome.finding(
-                    base,
-                    "hostile-source",
-                    "error",
-                    format!("{}: {message}", source.file),
-                    Some(&source.location),
-                );
-                record.verdict = "unreachable".to_owned();
-            }
+        match self.fetch(folder, cache, source, &algorithms) {
             Err(failure) => {
-                outcome.finding(
-                    base,
-                    "source-unreachable",
-                    "error",
-                    format!("{}: {failure}", source.file),
-                    Some(&source.location),
-                );
+                let check = match failure {
+                    FetchFailure::Refused(_) => "hostile-source",
+                    _ => "source-unreachable",
+                };
+                outcome.note(base, source, Note::new(check, "error", failure.to_string()));
                 record.verdict = "unreachable".to_owned();
             }
             Ok((path, size, checksums)) => {
+                let (verdict, note) = after_fetch(source, &checksums);
+                if let Some(note) = note {
+                    outcome.note(base, source, note);
+                    // A cached download that does not match is dropped, so the next run
+                    // fetches it again; a file beside the PKGBUILD is the user's.
+                    if let (Some(cache), false) = (cache, source.kind == "local") {
+                        let _ = cache.remove(&source.file);
+                    }
+                }
                 record.path = Some(path.display().to_string());
                 record.size_bytes = Some(size);
-                let mismatched: Vec<&str> = source
-                    .expected
-                    .iter()
-                    .filter_map(|(algo, expected)| {
-                        expected
-                            .as_ref()
-                            .filter(|sum| checksums.get(algo) != Some(*sum))
-                            .map(|_| algo.as_str())
-                    })
-                    .collect();
-                record.verdict = if !mismatched.is_empty() {
-                    outcome.finding(
-                        base,
-                        "checksum-mismatch",
-                        "error",
-                        format!(
-                            "{}: {} checksum does not match",
-                            source.file,
-                            mismatched.join(", ")
-                        ),
-                        Some(&source.location),
-                    );
-                    if source.kind != "local" {
-                        let _ = fs::remove_file(&path);
-                    }
-                    "mismatch"
-                } else if declared.is_empty() {
-                    if all_skipped { "skipped" } else { "unverified" }
-                } else {
-                    "ok"
-                }
-                .to_owned();
+                verdict.clone_into(&mut record.verdict);
                 record.checksums = checksums;
             }
         }
-        record
     }
 
     /// Gets the source's bytes through `hasher`: from beside the PKGBUILD, from the cache, or
@@ -323,7 +384,7 @@ impl Fetcher<'_> {
     fn fetch(
         &self,
         folder: &Path,
-        base: &str,
+        cache: Option<&BaseDir>,
         source: &PlannedSource,
         algorithms: &[&str],
     ) -> Result<(PathBuf, u64, BTreeMap<String, String>), FetchFailure> {
@@ -340,7 +401,7 @@ impl Fetcher<'_> {
                 ));
             }
             let path = folder.join(relative);
-            let file = File::open(&path)
+            let file = minicluster::file::open_regular(&path)
                 .map_err(|e| FetchFailure::Unreachable(format!("{}: {e}", path.display())))?;
             self.copy_limited(file, &mut hasher)?;
             let size = hasher.bytes();
@@ -352,22 +413,21 @@ impl Fetcher<'_> {
                 source.kind
             )));
         }
-        let dir = self.cache.join(base);
-        fs::create_dir_all(&dir)
-            .map_err(|e| FetchFailure::Unreachable(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(&source.file);
-        if let Ok(cached) = File::open(&path) {
+        let Some(cache) = cache else {
+            return Err(FetchFailure::Unreachable("no source cache".to_owned()));
+        };
+        let name = source.file.as_str();
+        let path = cache.path_of(name);
+        let unreachable = |e: io::Error| FetchFailure::Unreachable(e.to_string());
+        if let Some(cached) = cache.open_file(name).map_err(unreachable)? {
             self.copy_limited(cached, &mut hasher)?;
             let size = hasher.bytes();
             return Ok((path, size, hasher.finish()));
         }
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", source.file))
-            .tempfile_in(&dir)
-            .map_err(|e| FetchFailure::Unreachable(e.to_string()))?;
+        let temp = cache.temp(name).map_err(unreachable)?;
         let urls = [source.location.clone()];
         let fetched = self.http.fetch(&urls, |body| {
-            let mut out = temp.as_file();
+            let mut out = temp.file();
             let mut tee = Tee {
                 hasher: MultiHasher::new(algorithms.iter().copied()),
                 out: &mut out,
@@ -379,11 +439,11 @@ impl Fetcher<'_> {
                 source: FetchFailure::TooLarge(limit),
                 ..
             } => FetchFailure::TooLarge(limit),
-            other => FetchFailure::Unreachable(other.to_string()),
+            // The finding's subject is the URL: the message need not say it again.
+            other => FetchFailure::Unreachable(other.cause()),
         })?;
         let size = downloaded.bytes();
-        temp.persist(&path)
-            .map_err(|e| FetchFailure::Unreachable(e.to_string()))?;
+        temp.persist(name).map_err(unreachable)?;
         Ok((path, size, downloaded.finish()))
     }
 

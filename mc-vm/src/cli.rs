@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use minicluster::cli::EXIT_STATUS_HELP;
 
-use crate::machine::Forward;
+use crate::{
+    api::{Accel, WaitFor},
+    machine::Forward,
+};
 
 /// QEMU machines driven through QMP and the QEMU guest agent, answering in JSON lines.
 ///
@@ -247,26 +250,6 @@ pub struct DefineArgs {
     /// (`8080:80`, or `tcp:8080:80`); repeatable; implies `--net`.
     #[arg(long = "forward", value_name = "HOST_PORT:GUEST_PORT")]
     pub forwards: Vec<Forward>,
-}
-
-/// The accelerator `up` uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Accel {
-    /// KVM when a probe boot shows it works, else TCG.
-    Auto,
-    /// KVM, unprobed.
-    Kvm,
-    /// TCG, QEMU's emulator: slow, works everywhere.
-    Tcg,
-}
-
-/// What `up` waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum WaitFor {
-    /// Return once QEMU runs.
-    Started,
-    /// Return once the guest agent answers `guest-sync`.
-    Agent,
 }
 
 /// How `up` starts a machine.

@@ -1,66 +1,73 @@
-//! Files in and out of the guest through the agent (`push`, `pull`), and the serial console.
+//! Files in and out of the guest through the agent: `push` and `pull`.
 
-use std::{
-    fs,
-    io::{self, IsTerminal, Read, Write},
-    os::unix::net::UnixStream,
-    process::{Command, Stdio},
-    thread,
-    time::{Duration, Instant},
-};
+use std::{fs, path::Path, time::Duration};
 
 use minicluster::record::VmRecord;
 
 use crate::{
     VmError,
     agent::Agent,
-    cli::{ConsoleArgs, PullArgs, PushArgs},
-    describe,
+    api::{describe, running_with_agent},
     machine::State,
-    qemu::Files,
-    running_with_agent,
 };
 
-/// Copies a host file into the guest.
-pub fn push(state: &State, args: &PushArgs) -> Result<VmRecord, VmError> {
-    let (machine, files, pid) = running_with_agent(state, &args.name)?;
-    let data = fs::read(&args.local).map_err(VmError::io("reading", &args.local))?;
-    let timeout = Duration::from_secs(args.timeout);
-    let _lock = state.lock(&args.name, timeout)?;
-    Agent::connect(&files.agent(), timeout, pid)?.write_file(&args.guest, &data, timeout)?;
-    copied(
-        state,
-        &machine,
-        "push",
-        &args.local,
-        &args.guest,
-        data.len(),
-    )
+/// How [`pull`] copies.
+#[derive(Clone, Debug)]
+pub struct PullOptions {
+    /// The largest file accepted, in bytes.
+    pub max_bytes: u64,
+    /// How long to wait for the agent, and for each chunk.
+    pub timeout: Duration,
 }
 
-/// Copies a guest file to the host: written beside the target, then renamed into place.
-pub fn pull(state: &State, args: &PullArgs) -> Result<VmRecord, VmError> {
-    let (machine, files, pid) = running_with_agent(state, &args.name)?;
-    let timeout = Duration::from_secs(args.timeout);
-    let _lock = state.lock(&args.name, timeout)?;
+impl Default for PullOptions {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 30,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Copies the host file `local` to `guest` in machine `name` (an absolute path whose folder
+/// exists), waiting up to `timeout` for the agent and for each chunk.
+pub fn push(
+    state: &State,
+    name: &str,
+    local: &Path,
+    guest: &str,
+    timeout: Duration,
+) -> Result<VmRecord, VmError> {
+    let (machine, files, pid) = running_with_agent(state, name)?;
+    let data = fs::read(local).map_err(VmError::io("reading", local))?;
+    let _lock = state.lock(name, timeout)?;
+    Agent::connect(&files.agent(), timeout, pid)?.write_file(guest, &data, timeout)?;
+    copied(state, &machine, "push", local, guest, data.len())
+}
+
+/// Copies the file `guest` of machine `name` to `local` on the host: written beside it, then
+/// renamed into place.
+pub fn pull(
+    state: &State,
+    name: &str,
+    guest: &str,
+    local: &Path,
+    options: &PullOptions,
+) -> Result<VmRecord, VmError> {
+    let (machine, files, pid) = running_with_agent(state, name)?;
+    let timeout = options.timeout;
+    let _lock = state.lock(name, timeout)?;
     let data = Agent::connect(&files.agent(), timeout, pid)?.read_file(
-        &args.guest,
-        args.max_bytes,
+        guest,
+        options.max_bytes,
         timeout,
     )?;
-    let mut partial = args.local.clone().into_os_string();
+    let mut partial = local.to_owned().into_os_string();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
     fs::write(&partial, &data).map_err(VmError::io("writing", &partial))?;
-    fs::rename(&partial, &args.local).map_err(VmError::io("renaming", &partial))?;
-    copied(
-        state,
-        &machine,
-        "pull",
-        &args.local,
-        &args.guest,
-        data.len(),
-    )
+    fs::rename(&partial, local).map_err(VmError::io("renaming", &partial))?;
+    copied(state, &machine, "pull", local, guest, data.len())
 }
 
 fn copied(
@@ -81,153 +88,4 @@ fn copied(
     record.guest_path = Some(guest.to_owned());
     record.size_bytes = Some(size as u64);
     Ok(record)
-}
-
-/// The console: its log, an interactive session on a terminal, or stdin sent and the answer
-/// printed.
-pub fn console(state: &State, args: &ConsoleArgs) -> Result<(), VmError> {
-    let machine = state.load(&args.name)?;
-    let files = Files::new(state.dir(&args.name)?);
-    if args.log {
-        let log = fs::read(files.console()).map_err(VmError::io("reading", &files.console()))?;
-        // Locked here only: the interactive session writes stdout from its own thread.
-        return io::stdout()
-            .lock()
-            .write_all(&log)
-            .map_err(VmError::io("writing", "stdout".as_ref()));
-    }
-    if files.running_pid().is_none() {
-        return Err(VmError::NotRunning(machine.name));
-    }
-    let path = files.console_socket();
-    let socket = UnixStream::connect(&path).map_err(VmError::io("connecting to", &path))?;
-    if io::stdin().is_terminal() {
-        interactive(socket, &path)
-    } else {
-        scripted(socket, &path, args)
-    }
-}
-
-/// Sends stdin, then prints the answer until `--until` shows up or `--timeout` passes.
-fn scripted(
-    mut socket: UnixStream,
-    path: &std::path::Path,
-    args: &ConsoleArgs,
-) -> Result<(), VmError> {
-    let mut input = Vec::new();
-    io::stdin()
-        .read_to_end(&mut input)
-        .map_err(VmError::io("reading", "stdin".as_ref()))?;
-    socket
-        .write_all(&input)
-        .map_err(VmError::io("writing to", path))?;
-    let timeout = Duration::from_secs(args.timeout);
-    let started = Instant::now();
-    let mut seen = Vec::new();
-    let mut stdout = io::stdout().lock();
-    let mut buf = [0; 4096];
-    loop {
-        let left = timeout.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            break;
-        }
-        socket
-            .set_read_timeout(Some(left))
-            .map_err(VmError::io("setting a timeout on", path))?;
-        let read = match socket.read(&mut buf) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                break;
-            }
-            Err(error) => return Err(VmError::io("reading from", path)(error)),
-        };
-        stdout
-            .write_all(&buf[..read])
-            .map_err(VmError::io("writing", "stdout".as_ref()))?;
-        let _ = stdout.flush();
-        seen.extend_from_slice(&buf[..read]);
-        if let Some(until) = &args.until
-            && seen
-                .windows(until.len().max(1))
-                .any(|w| w == until.as_bytes())
-        {
-            return Ok(());
-        }
-    }
-    match &args.until {
-        Some(until) => Err(VmError::ConsoleTimeout {
-            until: until.clone(),
-            seconds: args.timeout,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Ctrl-], which ends an interactive session (as in telnet).
-const ESCAPE: u8 = 0x1d;
-
-/// A raw terminal wired to the console until Ctrl-] or the machine goes away.
-fn interactive(socket: UnixStream, path: &std::path::Path) -> Result<(), VmError> {
-    eprintln!("mc-vm: connected to the console; Ctrl-] leaves");
-    let saved = stty(&["-g"]).unwrap_or_default();
-    // stty works on the terminal it is given as stdin; a failure only costs line editing.
-    let _ = stty(&["raw", "-echo"]);
-    let mut reader = socket.try_clone().map_err(VmError::io("cloning", path))?;
-    let restore = saved.trim().to_owned();
-    thread::spawn(move || {
-        let mut stdout = io::stdout();
-        let mut buf = [0; 4096];
-        while let Ok(read @ 1..) = reader.read(&mut buf) {
-            if stdout
-                .write_all(&buf[..read])
-                .and_then(|()| stdout.flush())
-                .is_err()
-            {
-                break;
-            }
-        }
-        // QEMU closed the console (the machine stopped): leave without waiting for a key, as
-        // telnet does; the main thread sits in a read of the terminal that nothing interrupts.
-        let _ = stty(&[&restore]);
-        eprintln!("\r\nmc-vm: the console closed (the machine stopped)");
-        std::process::exit(0);
-    });
-    let mut writer = socket;
-    let mut stdin = io::stdin().lock();
-    let mut buf = [0; 1024];
-    let result = loop {
-        let read = match stdin.read(&mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(read) => read,
-            Err(error) => break Err(VmError::io("reading", "stdin".as_ref())(error)),
-        };
-        let (bytes, done) = match buf[..read].iter().position(|&b| b == ESCAPE) {
-            Some(end) => (&buf[..end], true),
-            None => (&buf[..read], false),
-        };
-        if let Err(error) = writer.write_all(bytes) {
-            break Err(VmError::io("writing to", path)(error));
-        }
-        if done {
-            break Ok(());
-        }
-    };
-    let _ = stty(&[saved.trim()]);
-    eprintln!("\r\nmc-vm: left the console");
-    result
-}
-
-fn stty(args: &[&str]) -> io::Result<String> {
-    let out = Command::new("stty")
-        .args(args)
-        .stdin(Stdio::inherit())
-        .stderr(Stdio::null())
-        .output()?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

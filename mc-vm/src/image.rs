@@ -2,7 +2,7 @@
 //! snapshots of a stopped machine's qcow2 disks.
 //!
 //! A running machine's images belong to its QEMU, so snapshots of a running machine go through
-//! QMP ([`crate::qmp::Qmp::snapshot_save`]); listing reads the images with `qemu-img info -U`
+//! QMP ([`crate::qmp::Qmp::snapshot`]); listing reads the images with `qemu-img info -U`
 //! (shared, read-only) in both cases, so `list` has one source whether the machine runs or not.
 
 use std::{
@@ -31,6 +31,13 @@ pub struct ImageSnapshot {
     pub date_sec: i64,
 }
 
+impl ImageSnapshot {
+    /// When it was taken, RFC 3339 UTC.
+    pub fn created(&self) -> String {
+        minicluster::time::rfc3339(self.date_sec)
+    }
+}
+
 #[derive(Deserialize)]
 struct ImageInfo {
     #[serde(default)]
@@ -51,23 +58,35 @@ pub fn snapshots(path: &Path) -> Result<Vec<ImageSnapshot>, VmError> {
     Ok(info.snapshots)
 }
 
-/// What `qemu-img snapshot` does.
-#[derive(Clone, Copy, Debug)]
-pub enum SnapshotOp {
-    /// `-c`: take one.
+/// What a snapshot operation does, through QMP on a running machine or `qemu-img snapshot` on
+/// a stopped one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotChange {
+    /// Take it.
     Create,
-    /// `-a`: put the image back to it.
-    Apply,
-    /// `-d`: delete it.
+    /// Put the disks (and a running guest) back to it.
+    Revert,
+    /// Delete it.
     Delete,
 }
 
+impl SnapshotChange {
+    /// The action's name in job ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Revert => "revert",
+            Self::Delete => "delete",
+        }
+    }
+}
+
 /// Runs `qemu-img snapshot` on the image at `path`, which no QEMU may have open.
-pub fn snapshot(op: SnapshotOp, tag: &str, path: &Path) -> Result<(), VmError> {
-    let flag = match op {
-        SnapshotOp::Create => "-c",
-        SnapshotOp::Apply => "-a",
-        SnapshotOp::Delete => "-d",
+pub fn snapshot(change: SnapshotChange, tag: &str, path: &Path) -> Result<(), VmError> {
+    let flag = match change {
+        SnapshotChange::Create => "-c",
+        SnapshotChange::Revert => "-a",
+        SnapshotChange::Delete => "-d",
     };
     qemu_img(
         Command::new(QEMU_IMG)

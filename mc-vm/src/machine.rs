@@ -10,6 +10,9 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+/// How long a command waits for another one to release a machine's lock.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+
 /// What went wrong with a machine's definition or state folder.
 #[derive(Debug, thiserror::Error)]
 pub enum MachineError {

@@ -1,9 +1,10 @@
 //! Starting QEMU in the background, and finding out whether it still runs.
 
 use std::{
+    ffi::OsString,
     fs, io,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant},
 };
@@ -176,44 +177,43 @@ fn run_probe(command: &mut Command, log: &Path, needle: &str) -> bool {
     works || debugcon.join().is_ok_and(|text| text.contains(needle))
 }
 
-/// Starts `machine`'s QEMU in the background with `accel`; returns its pid.
-pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmError> {
-    files.clean_up();
-    let log = fs::File::create(files.log()).map_err(VmError::io("creating", &files.log()))?;
-    let mut command = Command::new(QEMU);
-    command
-        .args(["-name", &machine.name, "-accel", accel])
-        .args(["-m", &machine.memory_mib.to_string()])
-        .args(["-smp", &machine.cpus.to_string()])
-        .args(["-nodefaults", "-display", "none", "-daemonize"])
-        .arg("-pidfile")
-        .arg(files.pid())
-        // A socket for `mc-vm console`, logged to a file whether anyone is connected or not.
-        .arg("-chardev")
-        .arg(format!(
+/// QEMU's arguments for `machine` with `files` and `accel`, its disks in `formats` (one per
+/// disk, as [`DiskFormat::of`] found them): daemonized, with a pid file, QMP and console sockets,
+/// and an agent channel when the machine has one.
+pub fn command_line(
+    machine: &Machine,
+    files: &Files,
+    accel: &str,
+    formats: &[DiskFormat],
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-name", &machine.name, "-accel", accel]);
+    push(&["-m", &machine.memory_mib.to_string()]);
+    push(&["-smp", &machine.cpus.to_string()]);
+    push(&["-nodefaults", "-display", "none", "-daemonize"]);
+    push(&["-pidfile", &files.pid().display().to_string()]);
+    // A socket for `mc-vm console`, logged to a file whether anyone is connected or not.
+    push(&[
+        "-chardev",
+        &format!(
             "socket,id=console,path={},server=on,wait=off,logfile={},logappend=off",
             escape(&files.console_socket()),
             escape(&files.console()),
-        ))
-        .args(["-serial", "chardev:console"])
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", escape(&files.qmp())));
-    if let Some(kernel) = &machine.kernel {
-        command.arg("-kernel").arg(kernel);
-    }
-    if let Some(initrd) = &machine.initrd {
-        command.arg("-initrd").arg(initrd);
-    }
-    if let Some(append) = &machine.append {
-        command.args(["-append", append]);
-    }
-    for (index, disk) in machine.disks.iter().enumerate() {
-        let format = DiskFormat::of(disk)?.name();
-        command.args([
+        ),
+    ]);
+    push(&["-serial", "chardev:console"]);
+    push(&[
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", escape(&files.qmp())),
+    ]);
+    for (index, (disk, format)) in machine.disks.iter().zip(formats).enumerate() {
+        push(&[
             "-drive",
             &format!(
-                "file={},format={format},if=virtio,node-name={}",
+                "file={},format={},if=virtio,node-name={}",
                 escape(disk),
+                format.name(),
                 node_name(index)
             ),
         ]);
@@ -226,24 +226,52 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
                 forward.host_port, forward.guest_port
             ));
         }
-        command
-            .args(["-netdev", &netdev])
-            .args(["-device", "virtio-net-pci,netdev=net"]);
+        push(&["-netdev", &netdev]);
+        push(&["-device", "virtio-net-pci,netdev=net"]);
     }
     if machine.agent {
-        command
-            .arg("-chardev")
-            .arg(format!(
+        push(&[
+            "-chardev",
+            &format!(
                 "socket,path={},server=on,wait=off,id=agent",
                 escape(&files.agent())
-            ))
-            .args(["-device", "virtio-serial"])
-            .args([
-                "-device",
-                &format!("virtserialport,chardev=agent,name={AGENT_PORT}"),
-            ]);
+            ),
+        ]);
+        push(&["-device", "virtio-serial"]);
+        push(&[
+            "-device",
+            &format!("virtserialport,chardev=agent,name={AGENT_PORT}"),
+        ]);
     }
-    let mut child = command
+    // Paths as given (not through `display`): a kernel path need not be UTF-8.
+    let files = [
+        ("-kernel", machine.kernel.as_ref()),
+        ("-initrd", machine.initrd.as_ref()),
+    ];
+    for (flag, path) in files {
+        if let Some(path) = path {
+            args.push(flag.into());
+            args.push(path.into());
+        }
+    }
+    if let Some(append) = &machine.append {
+        args.push("-append".into());
+        args.push(append.into());
+    }
+    args
+}
+
+/// Starts `machine`'s QEMU in the background with `accel`; returns its pid.
+pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmError> {
+    let formats = machine
+        .disks
+        .iter()
+        .map(|disk| DiskFormat::of(disk))
+        .collect::<Result<Vec<_>, _>>()?;
+    files.clean_up();
+    let log = fs::File::create(files.log()).map_err(VmError::io("creating", &files.log()))?;
+    let mut child = Command::new(QEMU)
+        .args(command_line(machine, files, accel, &formats))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -252,18 +280,7 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
             program: QEMU,
             source,
         })?;
-    // With -daemonize the first process exits once the machine is set up; it should not hang,
-    // but if it does, the start fails rather than mc-vm.
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() < START_TIMEOUT => {
-                thread::sleep(Duration::from_millis(20))
-            }
-            _ => break None,
-        }
-    };
+    let status = wait_daemonized(&mut child);
     let pid = files.running_pid();
     match (pid, status) {
         (Some(pid), Some(status)) if status.success() => {
@@ -274,22 +291,50 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
             let _ = child.kill();
             let _ = child.wait();
             if let Some(pid) = pid {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
+                kill(pid);
             }
             files.clean_up();
             let log = fs::read_to_string(files.log()).unwrap_or_default();
-            let mut message = log.trim().to_owned();
-            if status.is_none() {
-                message = format!("no answer within {} s. {message}", START_TIMEOUT.as_secs());
-            }
             Err(VmError::Start {
                 name: machine.name.clone(),
-                message,
+                message: start_failure(&log, status.is_none()),
             })
         }
     }
+}
+
+/// Waits for the first QEMU process to exit: with `-daemonize` it does once the machine is set
+/// up. It should not hang, but if it does, the start fails rather than mc-vm: `None` after
+/// [`START_TIMEOUT`].
+fn wait_daemonized(child: &mut Child) -> Option<ExitStatus> {
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if started.elapsed() < START_TIMEOUT => {
+                thread::sleep(Duration::from_millis(20))
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Why a start failed, from QEMU's log and whether it hung.
+fn start_failure(log: &str, hung: bool) -> String {
+    let message = log.trim();
+    if hung {
+        format!("no answer within {} s. {message}", START_TIMEOUT.as_secs())
+    } else {
+        message.to_owned()
+    }
+}
+
+/// Sends SIGKILL to process `pid`; whether it is gone is for the caller to wait for.
+pub fn kill(pid: u32) {
+    // A process that is already gone is what the caller wants.
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
 }
 
 /// The QEMU block node name of the machine's disk number `index`, for QMP commands.
@@ -324,5 +369,106 @@ pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
             return false;
         }
         thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::Forward;
+
+    fn machine() -> Machine {
+        Machine {
+            name: "db".to_owned(),
+            memory_mib: 1024,
+            cpus: 2,
+            kernel: Some(PathBuf::from("/img/vmlinuz")),
+            initrd: Some(PathBuf::from("/img/initrd.img")),
+            append: Some("root=/dev/vda console=ttyS0".to_owned()),
+            disks: vec![
+                PathBuf::from("/img/root,1.qcow2"),
+                PathBuf::from("/img/data.raw"),
+            ],
+            agent: true,
+            net: false,
+            forwards: vec![Forward {
+                host_port: 5432,
+                guest_port: 5432,
+            }],
+        }
+    }
+
+    fn line(machine: &Machine) -> Vec<String> {
+        let files = Files::new(PathBuf::from("/state/db"));
+        command_line(
+            machine,
+            &files,
+            "tcg",
+            &[DiskFormat::Qcow2, DiskFormat::Raw],
+        )
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect()
+    }
+
+    /// The value after `flag`, for each time it appears.
+    fn values<'a>(line: &'a [String], flag: &str) -> Vec<&'a str> {
+        line.windows(2)
+            .filter(|pair| pair[0] == flag)
+            .map(|pair| pair[1].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_command_line_names_every_disk_socket_and_forward() {
+        let line = line(&machine());
+        assert_eq!(values(&line, "-m"), ["1024"]);
+        assert_eq!(values(&line, "-smp"), ["2"]);
+        assert_eq!(
+            values(&line, "-drive"),
+            [
+                "file=/img/root,,1.qcow2,format=qcow2,if=virtio,node-name=disk0",
+                "file=/img/data.raw,format=raw,if=virtio,node-name=disk1",
+            ]
+        );
+        assert_eq!(
+            values(&line, "-netdev"),
+            ["user,id=net,hostfwd=tcp:127.0.0.1:5432-:5432"]
+        );
+        assert_eq!(
+            values(&line, "-qmp"),
+            ["unix:/state/db/qmp.sock,server=on,wait=off"]
+        );
+        assert!(
+            values(&line, "-device")
+                .contains(&"virtserialport,chardev=agent,name=org.qemu.guest_agent.0")
+        );
+        assert_eq!(values(&line, "-kernel"), ["/img/vmlinuz"]);
+        assert_eq!(values(&line, "-append"), ["root=/dev/vda console=ttyS0"]);
+        assert_eq!(values(&line, "-pidfile"), ["/state/db/qemu.pid"]);
+    }
+
+    #[test]
+    fn no_agent_no_network_and_no_kernel_leave_their_options_out() {
+        let bare = Machine {
+            kernel: None,
+            initrd: None,
+            append: None,
+            agent: false,
+            forwards: Vec::new(),
+            disks: Vec::new(),
+            ..machine()
+        };
+        let line = line(&bare);
+        for flag in ["-netdev", "-kernel", "-initrd", "-append", "-drive"] {
+            assert!(values(&line, flag).is_empty(), "{flag}: {line:?}");
+        }
+        assert_eq!(values(&line, "-chardev").len(), 1, "console only: {line:?}");
+    }
+
+    #[test]
+    fn a_hung_start_says_so_before_qemus_words() {
+        assert_eq!(start_failure("  bad drive\n", false), "bad drive");
+        assert!(start_failure("", true).starts_with("no answer within 30 s"));
     }
 }

@@ -17,7 +17,10 @@ use std::{
 
 use qapi::qmp;
 
-use crate::{VmError, snapshot::Change};
+use crate::{VmError, image::SnapshotChange};
+
+/// How long QMP may take to answer once QEMU runs.
+pub const QMP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A QMP connection after the capabilities handshake.
 pub struct Qmp {
@@ -118,7 +121,7 @@ impl Qmp {
     /// and a running guest goes on from there.
     pub fn snapshot(
         &mut self,
-        change: Change,
+        change: SnapshotChange,
         tag: &str,
         devices: &[String],
         timeout: Duration,
@@ -127,19 +130,19 @@ impl Qmp {
         let (tag, devices) = (tag.to_owned(), devices.to_vec());
         let vmstate = devices.first().cloned().unwrap_or_default();
         match change {
-            Change::Create => self.execute(&qmp::snapshot_save {
+            SnapshotChange::Create => self.execute(&qmp::snapshot_save {
                 job_id: job_id.clone(),
                 tag,
                 vmstate,
                 devices,
             })?,
-            Change::Revert => self.execute(&qmp::snapshot_load {
+            SnapshotChange::Revert => self.execute(&qmp::snapshot_load {
                 job_id: job_id.clone(),
                 tag,
                 vmstate,
                 devices,
             })?,
-            Change::Delete => self.execute(&qmp::snapshot_delete {
+            SnapshotChange::Delete => self.execute(&qmp::snapshot_delete {
                 job_id: job_id.clone(),
                 tag,
                 devices,

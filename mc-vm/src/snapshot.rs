@@ -7,40 +7,50 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use minicluster::record::{SnapshotAction, VmSnapshotRecord};
+
 use crate::{
-    LOCK_WAIT, QMP_TIMEOUT, VmError,
-    cli::{SnapshotArgs, SnapshotCommand},
-    image::{self, ImageSnapshot, SnapshotOp},
-    machine::{DiskFormat, Machine, State},
+    VmError,
+    image::{self, ImageSnapshot, SnapshotChange},
+    machine::{DiskFormat, LOCK_WAIT, Machine, State},
     qemu::{self, Files},
-    qmp::Qmp,
-    record::{SnapshotRecord, rfc3339},
+    qmp::{QMP_TIMEOUT, Qmp},
 };
 
-/// Runs a `snapshot` subcommand: the record of the snapshot changed, or one per snapshot.
-pub fn run(state: &State, command: &SnapshotCommand) -> Result<Vec<SnapshotRecord>, VmError> {
-    let (what, args) = match command {
-        SnapshotCommand::List(args) => return list(state, &args.name),
-        SnapshotCommand::Create(args) => (Change::Create, args),
-        SnapshotCommand::Revert(args) => (Change::Revert, args),
-        SnapshotCommand::Delete(args) => (Change::Delete, args),
-    };
-    change(state, what, args).map(|record| vec![record])
+/// How [`snapshot`] waits.
+#[derive(Clone, Debug)]
+pub struct SnapshotOptions {
+    /// How long QEMU's snapshot job may take.
+    pub timeout: Duration,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+        }
+    }
 }
 
 /// A record for every snapshot name found on the machine's disks, in the order of the first
 /// disk's table.
-fn list(state: &State, name: &str) -> Result<Vec<SnapshotRecord>, VmError> {
+pub fn snapshots(state: &State, name: &str) -> Result<Vec<VmSnapshotRecord>, VmError> {
     let machine = state.load(name)?;
     let disks = qcow2_disks(&machine)?;
-    let mut records: Vec<SnapshotRecord> = Vec::new();
+    let mut records: Vec<VmSnapshotRecord> = Vec::new();
     for disk in &disks {
         for snapshot in image::snapshots(disk)? {
             match records.iter_mut().find(|r| r.snapshot == snapshot.name) {
                 Some(record) => record.disks.push(disk.display().to_string()),
                 None => {
                     let live = snapshot.vm_state_size > 0;
-                    records.push(record(&machine, "list", live, &snapshot, disk));
+                    records.push(record(
+                        &machine,
+                        SnapshotAction::List,
+                        live,
+                        &snapshot,
+                        disk,
+                    ));
                 }
             }
         }
@@ -48,92 +58,87 @@ fn list(state: &State, name: &str) -> Result<Vec<SnapshotRecord>, VmError> {
     Ok(records)
 }
 
-/// What [`change`] does to a snapshot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// Take it.
-    Create,
-    /// Go back to it.
-    Revert,
-    /// Delete it.
-    Delete,
-}
-
-impl Change {
-    /// The action's name in records.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Create => "create",
-            Self::Revert => "revert",
-            Self::Delete => "delete",
-        }
+/// Creates, reverts to or deletes snapshot `tag` of every disk of machine `name`.
+pub fn snapshot(
+    state: &State,
+    name: &str,
+    change: SnapshotChange,
+    tag: &str,
+    options: &SnapshotOptions,
+) -> Result<VmSnapshotRecord, VmError> {
+    if !valid_tag(tag) {
+        return Err(VmError::BadSnapshotName(tag.to_owned()));
     }
-}
-
-/// Creates, reverts to or deletes snapshot `args.snapshot` of every disk.
-fn change(state: &State, change: Change, args: &SnapshotArgs) -> Result<SnapshotRecord, VmError> {
-    let tag = &args.snapshot;
-    let valid = !tag.is_empty()
-        && tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid {
-        return Err(VmError::BadSnapshotName(tag.clone()));
-    }
-    let machine = state.load(&args.name)?;
-    let _lock = state.lock(&args.name, LOCK_WAIT)?;
+    let machine = state.load(name)?;
+    let _lock = state.lock(name, LOCK_WAIT)?;
     let disks = qcow2_disks(&machine)?;
-    let files = Files::new(state.dir(&args.name)?);
+    let files = Files::new(state.dir(name)?);
     let live = files.running_pid().is_some();
     let existing = find(&disks, tag)?;
     match (change, existing.is_some()) {
-        (Change::Create, true) => {
+        (SnapshotChange::Create, true) => {
             return Err(VmError::SnapshotExists {
                 name: machine.name,
-                snapshot: tag.clone(),
+                snapshot: tag.to_owned(),
             });
         }
-        (Change::Create, false) => {}
-        (Change::Revert | Change::Delete, _) => {
+        (SnapshotChange::Create, false) => {}
+        (SnapshotChange::Revert | SnapshotChange::Delete, _) => {
             // Every disk must hold it: reverting some disks and not others breaks the guest.
             for disk in &disks {
-                if !image::snapshots(disk)?.iter().any(|s| &s.name == tag) {
+                if !image::snapshots(disk)?.iter().any(|s| s.name == tag) {
                     return Err(VmError::NoSnapshot {
                         name: machine.name,
-                        snapshot: tag.clone(),
+                        snapshot: tag.to_owned(),
                         disk: disk.display().to_string(),
                     });
                 }
             }
         }
     }
-    let timeout = Duration::from_secs(args.timeout);
     if live {
         let devices: Vec<String> = (0..disks.len()).map(qemu::node_name).collect();
-        Qmp::connect(&files.qmp(), QMP_TIMEOUT)?.snapshot(change, tag, &devices, timeout)?;
+        Qmp::connect(&files.qmp(), QMP_TIMEOUT)?.snapshot(
+            change,
+            tag,
+            &devices,
+            options.timeout,
+        )?;
     } else {
-        let op = match change {
-            Change::Create => SnapshotOp::Create,
-            Change::Revert => SnapshotOp::Apply,
-            Change::Delete => SnapshotOp::Delete,
-        };
         for disk in &disks {
-            image::snapshot(op, tag, disk)?;
+            image::snapshot(change, tag, disk)?;
         }
     }
+    let action = action(change);
     let mut record = match find(&disks, tag)? {
-        Some((snapshot, disk)) => record(&machine, change.name(), live, &snapshot, &disk),
-        None => SnapshotRecord {
+        Some((snapshot, disk)) => record(&machine, action, live, &snapshot, &disk),
+        None => VmSnapshotRecord {
             machine: machine.name.clone(),
-            snapshot: tag.clone(),
-            action: change.name().to_owned(),
+            snapshot: tag.to_owned(),
+            action,
             live,
-            ..SnapshotRecord::default()
+            ..VmSnapshotRecord::default()
         },
     };
     record.disks = disks.iter().map(|d| d.display().to_string()).collect();
     Ok(record)
+}
+
+/// Whether `tag` is a plain snapshot name: a letter, then letters, digits, `-`, `_`, `.`.
+fn valid_tag(tag: &str) -> bool {
+    tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The record's name for `change`.
+fn action(change: SnapshotChange) -> SnapshotAction {
+    match change {
+        SnapshotChange::Create => SnapshotAction::Create,
+        SnapshotChange::Revert => SnapshotAction::Revert,
+        SnapshotChange::Delete => SnapshotAction::Delete,
+    }
 }
 
 /// The machine's disks, all of them qcow2, at least one.
@@ -166,19 +171,34 @@ fn find(disks: &[PathBuf], tag: &str) -> Result<Option<(ImageSnapshot, PathBuf)>
 
 fn record(
     machine: &Machine,
-    action: &str,
+    action: SnapshotAction,
     live: bool,
     snapshot: &ImageSnapshot,
     disk: &std::path::Path,
-) -> SnapshotRecord {
-    SnapshotRecord {
+) -> VmSnapshotRecord {
+    VmSnapshotRecord {
         machine: machine.name.clone(),
         snapshot: snapshot.name.clone(),
-        action: action.to_owned(),
+        action,
         live,
         vm_state_bytes: Some(snapshot.vm_state_size),
-        created: Some(rfc3339(snapshot.date_sec)),
+        created: Some(snapshot.created()),
         disks: vec![disk.display().to_string()],
         elapsed_ms: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_names_start_with_a_letter_and_stay_plain() {
+        for good in ["a", "before-upgrade", "s1.2_x"] {
+            assert!(valid_tag(good), "{good}");
+        }
+        for bad in ["", "1st", "-x", "a b", "a/b", "é"] {
+            assert!(!valid_tag(bad), "{bad}");
+        }
     }
 }

@@ -45,7 +45,8 @@ pub struct NetworkArgs {
     /// next mirror is tried.
     #[arg(long, default_value_t = DEFAULT_RETRIES, env = "MC_RETRIES", value_name = "N")]
     pub retries: u32,
-    /// Seconds to wait for a connection, and for each chunk of data, before giving up on it.
+    /// Seconds to wait for a connection, and for each chunk of data, before giving up on it; a
+    /// body bringing less than 1 KiB in that time has stalled too.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT, env = "MC_TIMEOUT", value_name = "SECONDS")]
     pub timeout: u64,
 }

@@ -8,14 +8,11 @@
 //! folder.
 
 use std::{
-    fs::File,
     io::{self, Read},
-    sync::{
-        Arc, OnceLock,
-        atomic::{AtomicBool, Ordering},
-    },
+    path::Path,
+    sync::{Arc, OnceLock},
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// How hard to try.
@@ -75,7 +72,25 @@ pub enum FetchError<E: std::error::Error + 'static> {
         /// What went wrong.
         source: OpenError,
     },
-    /// The download arrived but the caller rejected it, or it broke off.
+    /// The body broke off or stalled while the caller read it (after the retries).
+    #[error("{url}: {source}")]
+    Transfer {
+        /// The last URL tried.
+        url: String,
+        /// What the transfer said; `TimedOut` for a body that stalled.
+        source: io::Error,
+    },
+    /// The body went on past the size the caller declared, or past the hard cap.
+    #[error("{url}: {}", too_large(*.limit, *.declared))]
+    TooLarge {
+        /// The last URL tried.
+        url: String,
+        /// The bytes allowed.
+        limit: u64,
+        /// Whether `limit` is the size the caller declared (else it is the hard cap).
+        declared: bool,
+    },
+    /// The download arrived but the caller rejected it.
     #[error("{url}: {source}")]
     Content {
         /// The last URL tried.
@@ -86,6 +101,30 @@ pub enum FetchError<E: std::error::Error + 'static> {
 }
 
 impl<E: std::error::Error + 'static> FetchError<E> {
+    /// The last URL tried, if one was.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::NoUrl => None,
+            Self::Open { url, .. }
+            | Self::Transfer { url, .. }
+            | Self::TooLarge { url, .. }
+            | Self::Content { url, .. } => Some(url),
+        }
+    }
+
+    /// What went wrong, without the URL: for a message whose subject already names it.
+    pub fn cause(&self) -> String {
+        match self {
+            Self::NoUrl => self.to_string(),
+            Self::Open { source, .. } => source.to_string(),
+            Self::Transfer { source, .. } => source.to_string(),
+            Self::TooLarge {
+                limit, declared, ..
+            } => too_large(*limit, *declared),
+            Self::Content { source, .. } => source.to_string(),
+        }
+    }
+
     /// A stable snake_case name for error records; `content_kind` names caller errors.
     pub fn kind(&self, content_kind: impl Fn(&E) -> &'static str) -> &'static str {
         match self {
@@ -103,16 +142,38 @@ impl<E: std::error::Error + 'static> FetchError<E> {
                 ..
             } => "http_status",
             Self::Open { .. } => "download_failed",
+            Self::Transfer { source, .. } if source.kind() == io::ErrorKind::TimedOut => "timeout",
+            Self::Transfer { .. } => "download_failed",
+            Self::TooLarge { declared: true, .. } => "size_mismatch",
+            Self::TooLarge { .. } => "too_large",
             Self::Content { source, .. } => content_kind(source),
         }
     }
 }
+
+/// What [`FetchError::TooLarge`] says.
+fn too_large(limit: u64, declared: bool) -> String {
+    if declared {
+        format!("the body is longer than the {limit} bytes declared")
+    } else {
+        format!("the body is longer than the limit of {limit} bytes")
+    }
+}
+
+/// The most bytes a download may bring when its size is not declared: more than any package
+/// or source Arch ships, far less than a disk. A body that goes on past it is cut off.
+pub const MAX_DOWNLOAD_BYTES: u64 = 16 << 30;
+
+/// A body slower than this many bytes per read timeout has stalled: a server that sends a
+/// byte now and then never trips the timeout of each read, but must not hold a run forever.
+const LOW_SPEED_BYTES: u64 = 1024;
 
 /// A shared HTTP client.
 #[derive(Clone, Debug)]
 pub struct Http {
     client: reqwest::blocking::Client,
     retry: RetryPolicy,
+    max_download: u64,
     timeouts: (Duration, Duration),
     /// The client for [`Http::post_form`], made on first use: a reqwest client starts a thread,
     /// and most runs never post.
@@ -143,6 +204,7 @@ impl Http {
         Ok(Self {
             client,
             retry,
+            max_download: MAX_DOWNLOAD_BYTES,
             timeouts,
             poster: Arc::default(),
         })
@@ -159,7 +221,7 @@ impl Http {
         fields: &[(&str, &str)],
         cookie: &str,
     ) -> Result<PostReply, OpenError> {
-        let transport = |e: reqwest::Error| OpenError::Transport(error_chain(&e));
+        let transport = |e: reqwest::Error| OpenError::Transport(error_chain(&e.without_url()));
         let poster = match self.poster.get() {
             Some(poster) => poster,
             None => {
@@ -194,13 +256,14 @@ impl Http {
     /// Opens one URL once: an HTTP(S) body, or a local file for `file://` URLs and paths.
     pub fn open(&self, url: &str) -> Result<Box<dyn Read + Send>, OpenError> {
         if let Some(path) = local_path(url) {
-            return Ok(Box::new(File::open(path)?));
+            return Ok(Box::new(crate::file::open_regular(Path::new(path))?));
         }
         let response = self
             .client
             .get(url)
             .send()
-            .map_err(|e| OpenError::Transport(error_chain(&e)))?;
+            // The URL is said once, by whoever reports the error, not again by reqwest.
+            .map_err(|e| OpenError::Transport(error_chain(&e.without_url())))?;
         let status = response.status();
         if !status.is_success() {
             return Err(OpenError::Status(status.as_u16()));
@@ -208,11 +271,32 @@ impl Http {
         Ok(Box::new(response))
     }
 
+    /// The same client with another cap on downloads of undeclared size.
+    #[must_use]
+    pub fn with_max_download(mut self, bytes: u64) -> Self {
+        self.max_download = bytes;
+        self
+    }
+
     /// Streams the first URL that works to `consume`, retrying and failing over as the module
-    /// documentation describes, and returns what `consume` made of it.
+    /// documentation describes, and returns what `consume` made of it. The body is cut off at
+    /// the hard cap ([`MAX_DOWNLOAD_BYTES`]).
     pub fn fetch<T, E: std::error::Error + 'static>(
         &self,
         urls: &[String],
+        consume: impl FnMut(&mut (dyn Read + Send)) -> Result<T, E>,
+    ) -> Result<T, FetchError<E>> {
+        self.fetch_sized(urls, None, consume)
+    }
+
+    /// As [`Http::fetch`], for a body of the declared `size` (a package's `csize`): one that
+    /// goes on past it is cut off there and the next mirror is tried. A body that stalls (no
+    /// byte within the read timeout, or fewer than a kilobyte per timeout) is a transfer
+    /// failure, retried and then failed over like a reset connection.
+    pub fn fetch_sized<T, E: std::error::Error + 'static>(
+        &self,
+        urls: &[String],
+        size: Option<u64>,
         mut consume: impl FnMut(&mut (dyn Read + Send)) -> Result<T, E>,
     ) -> Result<T, FetchError<E>> {
         let mut last = FetchError::NoUrl;
@@ -235,21 +319,34 @@ impl Http {
                         break;
                     }
                 };
-                let failed = Arc::new(AtomicBool::new(false));
                 let mut reader = TransferReader {
                     inner: body,
-                    failed: Arc::clone(&failed),
+                    failure: None,
+                    remaining: size.unwrap_or(self.max_download),
+                    overran: false,
+                    window: (Duration::ZERO, 0),
+                    read_timeout: self.timeouts.1,
                 };
-                match consume(&mut reader) {
-                    Ok(value) => return Ok(value),
-                    Err(source) => {
-                        last = FetchError::Content {
-                            url: url.clone(),
-                            source,
+                let consumed = consume(&mut reader);
+                let url = url.clone();
+                let limit = size.unwrap_or(self.max_download);
+                match (consumed, reader.failure, reader.overran) {
+                    (Ok(value), _, false) => return Ok(value),
+                    (_, _, true) => {
+                        let declared = size.is_some();
+                        last = FetchError::TooLarge {
+                            url,
+                            limit,
+                            declared,
                         };
-                        if !failed.load(Ordering::Relaxed) {
-                            break;
-                        }
+                        break;
+                    }
+                    (Err(_), Some(source), false) => {
+                        last = FetchError::Transfer { url, source };
+                    }
+                    (Err(source), None, false) => {
+                        last = FetchError::Content { url, source };
+                        break;
                     }
                 }
             }
@@ -270,19 +367,84 @@ fn client_builder(
         .timeout(read_timeout)
 }
 
-/// Remembers whether the transfer underneath failed, so a broken-off download is retried while
-/// bad content is not.
+/// Watches the body as the caller reads it: remembers how the transfer underneath failed (so
+/// a broken-off download is retried while bad content is not), cuts the body off at its size
+/// limit, and ends a body that trickles slower than [`LOW_SPEED_BYTES`] per read timeout.
 struct TransferReader {
     inner: Box<dyn Read + Send>,
-    failed: Arc<AtomicBool>,
+    failure: Option<io::Error>,
+    remaining: u64,
+    overran: bool,
+    /// Time spent waiting for the body in the current window, and the bytes it brought (the
+    /// caller's own time between reads does not count).
+    window: (Duration, u64),
+    read_timeout: Duration,
+}
+
+impl TransferReader {
+    fn fail(&mut self, error: io::Error) -> io::Error {
+        let copy = io::Error::new(error.kind(), error.to_string());
+        self.failure = Some(error);
+        copy
+    }
 }
 
 impl Read for TransferReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|_| {
-            self.failed.store(true, Ordering::Relaxed);
-        })
+        if self.overran || self.failure.is_some() {
+            return Err(io::Error::other("the download was cut off"));
+        }
+        // At the limit, one more byte tells a body that ends from one that goes on.
+        let mut probe = [0u8; 1];
+        let room = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        let target: &mut [u8] = if room == 0 {
+            &mut probe
+        } else {
+            let len = buf.len().min(room);
+            &mut buf[..len]
+        };
+        let asked = Instant::now();
+        let read = match self.inner.read(target) {
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Err(error),
+            Err(error) => {
+                let error = if is_timeout(&error) {
+                    io::Error::new(io::ErrorKind::TimedOut, error_chain(&error))
+                } else {
+                    error
+                };
+                return Err(self.fail(error));
+            }
+        };
+        if room == 0 && read > 0 {
+            self.overran = true;
+            return Err(io::Error::other("the body goes on past its size limit"));
+        }
+        self.remaining -= read as u64;
+        let (waited, bytes) = &mut self.window;
+        *waited += asked.elapsed();
+        *bytes += read as u64;
+        if *waited >= self.read_timeout {
+            if *bytes < LOW_SPEED_BYTES && read > 0 {
+                let message = format!(
+                    "the body stalled: {bytes} bytes in {} s",
+                    self.read_timeout.as_secs()
+                );
+                return Err(self.fail(io::Error::new(io::ErrorKind::TimedOut, message)));
+            }
+            self.window = (Duration::ZERO, 0);
+        }
+        Ok(read)
     }
+}
+
+/// Whether a read failed because no byte came within the read timeout.
+fn is_timeout(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::TimedOut
+        || error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
 }
 
 fn local_path(url: &str) -> Option<&str> {

@@ -48,8 +48,10 @@ impl Default for Expectations {
 /// Why a package could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
-    /// Reading, decompressing or walking the tar failed (truncated or corrupt data).
-    #[error("reading the package stream: {0}")]
+    /// Reading, decompressing or walking the tar failed (truncated or corrupt data). The
+    /// message quotes only an excerpt: the tar reader's own quotes the bytes of a bad header,
+    /// which for a file that is no package are that file's contents.
+    #[error("reading the package stream: {}", crate::quote::excerpt(&.0.to_string()))]
     Stream(#[from] io::Error),
     /// The file's sha256 is not the one expected.
     #[error("sha256 mismatch: expected {expected}, got {actual}")]

@@ -37,6 +37,14 @@ pub enum Record {
     Build(BuildRecord),
     /// A QEMU machine, and what `mc-vm` just did with it.
     Vm(Box<VmRecord>),
+    /// What a package's upstream offers now (`mc-fetch upstream`).
+    Upstream(Box<UpstreamRecord>),
+    /// How `mc-fetch upstream --plan` would check an entry, or why it cannot.
+    UpstreamPlan(UpstreamPlanRecord),
+    /// An internal snapshot of a machine's disks, after `mc-vm snapshot`.
+    VmSnapshot(VmSnapshotRecord),
+    /// The verdict of `mc-vm try` on a throwaway copy of a machine.
+    VmTry(VmTryRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -477,6 +485,114 @@ pub struct VmRecord {
     pub elapsed_ms: u64,
 }
 
+/// What `mc-vm snapshot` did with a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotAction {
+    /// Taken.
+    #[default]
+    Create,
+    /// Listed (`snapshot list`).
+    List,
+    /// The disks (and a running guest) put back to it.
+    Revert,
+    /// Deleted.
+    Delete,
+}
+
+/// A snapshot, after `mc-vm snapshot create|revert|delete` or for each of `snapshot list`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmSnapshotRecord {
+    /// The machine.
+    pub machine: String,
+    /// The snapshot's name.
+    pub snapshot: String,
+    /// What was done.
+    pub action: SnapshotAction,
+    /// `create`, `revert`, `delete`: whether the machine ran, so QMP did it with memory and
+    /// device state; else `qemu-img` did, for the disks only. `list`: whether the snapshot holds
+    /// memory and device state (it was taken while the machine ran).
+    pub live: bool,
+    /// Bytes of saved memory and device state (0 for a disk-only snapshot); `null` after delete.
+    pub vm_state_bytes: Option<u64>,
+    /// When the snapshot was taken, RFC 3339 UTC; `null` after delete.
+    pub created: Option<String>,
+    /// The disks holding the snapshot.
+    pub disks: Vec<String>,
+    /// Wall time of the action in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// The verdict of `mc-vm try`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TryVerdict {
+    /// The run step and every check exited 0.
+    Passed,
+    /// A step exited non-zero or did not finish.
+    #[default]
+    Failed,
+}
+
+/// What `mc-vm try` did on a throwaway copy of a machine.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmTryRecord {
+    /// The machine.
+    pub machine: String,
+    /// `passed` when the run step and every check exited 0, else `failed`.
+    pub verdict: TryVerdict,
+    /// Whether the copy's disks were committed into the machine's (`--keep` and passed).
+    pub kept: bool,
+    /// Milliseconds from starting QEMU until the copy's guest agent answered.
+    pub agent_ready_ms: Option<u64>,
+    /// The steps in the order they ran: the `--run` command, then each `--check`.
+    pub steps: Vec<TryStep>,
+    /// Wall time in milliseconds, boot and clean-up included.
+    pub elapsed_ms: u64,
+}
+
+/// Which command of `mc-vm try` a step ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TryStepKind {
+    /// The `--run` command: the change under test.
+    #[default]
+    Run,
+    /// A `--check` command.
+    Check,
+    /// The `sync` before a passing copy is kept.
+    Sync,
+}
+
+/// One command of `mc-vm try`, run in the guest as `sh -c COMMAND`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TryStep {
+    /// `run` or `check`.
+    pub step: TryStepKind,
+    /// The shell command.
+    pub command: String,
+    /// Its exit code (128 + N when killed by signal N); `null` when it did not finish.
+    pub exit_code: Option<i64>,
+    /// Its standard output, as UTF-8 (lossy).
+    pub stdout: String,
+    /// Its standard error, as UTF-8 (lossy).
+    pub stderr: String,
+    /// Why it did not finish (a timeout, the guest gone); else `null`.
+    pub error: Option<String>,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl TryStep {
+    /// Whether the step exited 0.
+    pub fn passed(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+}
+
 /// Counts at the end of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -594,4 +710,61 @@ mod tests {
             r#"{"type":"summary","tool":"mc-index","elapsed_ms":5,"indexed":3}"#
         );
     }
+}
+
+/// The newest upstream version of one nvchecker entry, and how it compares with the version the
+/// user has (`old_version`, from the oldver file or a `package` record on input).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpstreamRecord {
+    /// The entry's name (the table name in nvchecker's TOML).
+    pub name: String,
+    /// The nvchecker source kind (`github`, `git`, `regex`, ...).
+    pub source: String,
+    /// The newest version found; after an error, the last good one (see `kept_last_good`).
+    pub version: Option<String>,
+    /// The version the user has, when known.
+    pub old_version: Option<String>,
+    /// nvchecker's event name: `updated`, `up-to-date`, `no-result` or `error`.
+    pub event: String,
+    /// A page about this version, when the source knows one.
+    pub url: Option<String>,
+    /// The release notes, when the source knows them.
+    pub changelog_url: Option<String>,
+    /// The commit the version points at, when the source knows it.
+    pub revision: Option<String>,
+    /// The git ref (`refs/tags/v1.2`) the version came from.
+    pub gitref: Option<String>,
+    /// When the check ended (RFC 3339, UTC).
+    pub checked_at: Option<String>,
+    /// The file the entry was read from.
+    pub config: Option<String>,
+    /// For a `lilac.yaml` entry: `version` (the first, the package's own) or `trigger`.
+    pub role: Option<String>,
+    /// What went wrong, for an `error` event.
+    pub error: Option<String>,
+    /// Whether `version` is the last good one, kept in the newver file after this check failed.
+    pub kept_last_good: bool,
+    /// When a rate limit that stopped the check ends (RFC 3339, UTC).
+    pub rate_limit_reset: Option<String>,
+    /// The entry's keys that no source reads, passed through for the tools that put them there.
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// How one entry will be checked (`supported`), or why it cannot be (`reason`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpstreamPlanRecord {
+    /// The entry's name.
+    pub name: String,
+    /// The source kind (`alias`, `vcs` for lilac's own kinds).
+    pub source: String,
+    /// The file the entry was read from.
+    pub config: String,
+    /// For a `lilac.yaml` entry: `version` or `trigger`.
+    pub role: Option<String>,
+    /// Whether a check will run.
+    pub supported: bool,
+    /// What will be asked (the URL or command), or why the entry cannot be checked.
+    pub reason: String,
 }

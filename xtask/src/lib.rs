@@ -1,7 +1,8 @@
 //! minicluster's generators, as a library the tests share: man pages ([`man`]), a sample mirror
-//! of real packages ([`sample`]), a loopback mirror server with faults on demand ([`serve`]), and
+//! of real packages ([`sample`]), an `extra`-sized `.files` database ([`files_db`]), a loopback mirror server with faults on demand ([`serve`]), and
 //! a QEMU test guest built from Debian packages ([`guest`]).
 
+pub mod files_db;
 pub mod guest;
 pub mod man;
 pub mod sample;

@@ -44,6 +44,21 @@ enum Task {
         #[arg(long, value_name = "BYTES", default_value_t = 0)]
         big_file_bytes: u64,
     },
+    /// Write a `.files` sync database (and its `.db`) at the scale of Arch's extra, paths only.
+    SampleFilesDb {
+        /// Where to write it (`DIR/REPO/os/x86_64/`).
+        #[arg(long)]
+        out: PathBuf,
+        /// The repository's name.
+        #[arg(long, default_value = "extra")]
+        repo: String,
+        /// Packages.
+        #[arg(long, default_value_t = 14_000)]
+        packages: usize,
+        /// About how many paths over all packages.
+        #[arg(long, default_value_t = 4_600_000)]
+        paths: usize,
+    },
     /// Build mc-vm's test guest from Debian packages: `OUT/vmlinuz`, `OUT/initrd.img` (busybox,
     /// qemu-ga, virtio modules); the kernel package is cached in `OUT/cache`.
     Guest {
@@ -108,6 +123,28 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 summary.package_bytes as f64 / 1e6,
                 out.display(),
                 summary.pycache_packages.len()
+            );
+            Ok(0)
+        }
+        Task::SampleFilesDb {
+            out,
+            repo,
+            packages,
+            paths,
+        } => {
+            let spec = xtask::files_db::FilesSpec {
+                repo,
+                packages,
+                paths,
+                seed: 1,
+            };
+            let summary = xtask::files_db::write_files_db(&out, &spec)?;
+            eprintln!(
+                "xtask: {} packages, {} paths in {}; {} ship __pycache__",
+                summary.packages,
+                summary.paths,
+                out.display(),
+                summary.pycache_packages
             );
             Ok(0)
         }

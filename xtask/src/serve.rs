@@ -28,6 +28,11 @@ pub enum Fault {
     Truncate,
     /// Say nothing for this long, then close: a server that hangs.
     Stall(std::time::Duration),
+    /// Announce the whole length, send half the body, then say nothing for this long and
+    /// close: a body that stalls halfway.
+    StallBody(std::time::Duration),
+    /// Send a body with no length that never ends (zeros, until the client goes away).
+    Endless,
 }
 
 type Faults = Arc<Mutex<HashMap<String, Vec<Fault>>>>;
@@ -249,6 +254,14 @@ fn answer(
         (Some(Fault::Drop), _) => {}
         (Some(Fault::Stall(pause)), _) => thread::sleep(pause),
         (Some(Fault::Status(code)), _) => empty_answer(stream, code, closing)?,
+        (Some(Fault::Endless), _) => {
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{closing}\r\n"
+            )?;
+            // Ends with an error when the client hangs up, which is the only way it ends.
+            io::copy(&mut io::repeat(0), stream)?;
+        }
         (_, None) => empty_answer(stream, 404, closing)?,
         (_, Some(content)) => {
             let Content {
@@ -257,7 +270,7 @@ fn answer(
                 length,
                 body,
             } = content;
-            let sent = if fault == Some(Fault::Truncate) {
+            let sent = if matches!(fault, Some(Fault::Truncate | Fault::StallBody(_))) {
                 length / 2
             } else {
                 length
@@ -269,6 +282,10 @@ fn answer(
                  Content-Length: {length}\r\n{closing}\r\n"
             )?;
             io::copy(&mut body.take(sent), stream)?;
+            if let Some(Fault::StallBody(pause)) = fault {
+                stream.flush()?;
+                thread::sleep(pause);
+            }
         }
     }
     stream.flush()

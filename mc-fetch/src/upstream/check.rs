@@ -1,0 +1,255 @@
+//! Checking every entry: a pool of workers (nvchecker's `max_concurrency`) asks each entry's
+//! source; each answer becomes an `upstream` record with nvchecker's event, handed to the caller
+//! as soon as it is there; the newver file is written once at the end, keeping the last good
+//! version of every entry whose check failed.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+        mpsc,
+    },
+    time::{Duration, SystemTime},
+};
+
+use minicluster::record::UpstreamRecord;
+use serde_json::{Map, Value};
+
+use super::{
+    config::Entry,
+    options,
+    source::{self, AurBatch, COMMON_KEYS, Context, SourceError},
+    versionfile::{self, Versions},
+};
+
+/// nvchecker's default number of checks at once.
+pub const DEFAULT_CONCURRENCY: usize = 20;
+
+/// Versions the user has, from the oldver file and from `package` records on input.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// The oldver file.
+    pub oldver: Versions,
+    /// pkgver by package name and by package base, from `package` records.
+    pub packages: HashMap<String, String>,
+    /// The newver file as it was before this run: failed checks keep their entry.
+    pub previous: Versions,
+}
+
+impl Known {
+    /// The version the user has for an entry: a package record's for an entry that checks a
+    /// package's own version, else the oldver file's.
+    fn old_version(&self, entry: &Entry) -> Option<String> {
+        let own = entry.role != Some("trigger");
+        own.then(|| self.packages.get(&entry.name).cloned())
+            .flatten()
+            .or_else(|| versionfile::version_of(&self.oldver, &entry.name).map(str::to_owned))
+    }
+}
+
+/// What a run found: its records in the order the checks ended, and the new version file.
+pub struct Outcome {
+    /// The newver file's content.
+    pub newver: Versions,
+}
+
+/// Checks every entry with `workers` at once; `emit` gets each record as its check ends.
+pub fn run(
+    ctx: &Context,
+    entries: &[Entry],
+    known: &Known,
+    workers: usize,
+    mut emit: impl FnMut(&UpstreamRecord),
+) -> Outcome {
+    let next = AtomicUsize::new(0);
+    let newver = Mutex::new(Versions::new());
+    let (sender, receiver) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, entries.len().max(1)) {
+            let sender = sender.clone();
+            let (next, newver) = (&next, &newver);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(entry) = entries.get(index) else {
+                        break;
+                    };
+                    let (record, fields) = check_one(ctx, entry, known);
+                    if let Some(fields) = fields {
+                        let mut newver = newver.lock().unwrap_or_else(|e| e.into_inner());
+                        newver.insert(entry.name.clone(), fields);
+                    }
+                    if sender.send(record).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for record in receiver {
+            emit(&record);
+        }
+    });
+    Outcome {
+        newver: newver.into_inner().unwrap_or_else(|e| e.into_inner()),
+    }
+}
+
+/// One entry's record, and what the newver file keeps for it.
+fn check_one(
+    ctx: &Context,
+    entry: &Entry,
+    known: &Known,
+) -> (UpstreamRecord, Option<Map<String, Value>>) {
+    let mut record = UpstreamRecord {
+        name: entry.name.clone(),
+        source: entry.source().to_owned(),
+        old_version: known.old_version(entry),
+        config: Some(entry.config.display().to_string()),
+        role: entry.role.map(str::to_owned),
+        extra: extra_keys(entry),
+        ..UpstreamRecord::default()
+    };
+    let result = source::check(ctx, entry).and_then(|found| options::choose(entry, found));
+    record.checked_at = Some(minicluster::time::rfc3339_at(SystemTime::now()));
+    let previous = known.previous.get(&entry.name).cloned();
+    match result {
+        Ok(Some(release)) => {
+            record.event = if record.old_version.as_deref() == Some(release.version.as_str()) {
+                "up-to-date"
+            } else {
+                "updated"
+            }
+            .to_owned();
+            let mut fields = Map::new();
+            fields.insert("version".to_owned(), Value::from(release.version.clone()));
+            for (key, value) in [
+                ("url", &release.url),
+                ("revision", &release.revision),
+                ("gitref", &release.gitref),
+            ] {
+                if let Some(value) = value {
+                    fields.insert(key.to_owned(), Value::from(value.clone()));
+                }
+            }
+            record.version = Some(release.version);
+            record.url = release.url;
+            record.revision = release.revision;
+            record.gitref = release.gitref;
+            (record, Some(fields))
+        }
+        Ok(None) if entry.flag("missing_ok") => {
+            record.event = "no-result".to_owned();
+            (record, None)
+        }
+        Ok(None) => {
+            record.event = "no-result".to_owned();
+            record.error = Some("no version matched".to_owned());
+            keep(record, previous)
+        }
+        Err(error) => {
+            record.event = "error".to_owned();
+            if let SourceError::Http(super::http::HttpError::RateLimited { reset, .. }) = &error {
+                record.rate_limit_reset = Some(minicluster::time::rfc3339_at(*reset));
+            }
+            record.error = Some(format!(
+                "{}: source {}: {} ({})",
+                entry.name,
+                entry.source(),
+                error,
+                error.kind()
+            ));
+            keep(record, previous)
+        }
+    }
+}
+
+/// A failed entry keeps its last good version in the newver file, and its record says so.
+fn keep(
+    mut record: UpstreamRecord,
+    previous: Option<Map<String, Value>>,
+) -> (UpstreamRecord, Option<Map<String, Value>>) {
+    if let Some(fields) = &previous {
+        record.version = fields
+            .get("version")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        record.kept_last_good = record.version.is_some();
+    }
+    (record, previous)
+}
+
+/// The entry's keys that neither nvchecker's common options nor its source read.
+fn extra_keys(entry: &Entry) -> std::collections::BTreeMap<String, Value> {
+    let source_keys = source_keys(entry.source());
+    entry
+        .options
+        .iter()
+        .filter(|(key, _)| {
+            !COMMON_KEYS.contains(&key.as_str()) && !source_keys.contains(&key.as_str())
+        })
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// The keys each source reads, besides the common ones.
+fn source_keys(source: &str) -> &'static [&'static str] {
+    match source {
+        "github" => &[
+            "github",
+            "host",
+            "branch",
+            "path",
+            "use_latest_release",
+            "use_max_tag",
+            "use_max_release",
+            "include_prereleases",
+            "use_release_name",
+            "use_latest_tag",
+            "use_commit",
+            "query",
+        ],
+        "gitlab" | "gitea" | "bitbucket" => &[
+            "gitlab",
+            "gitea",
+            "bitbucket",
+            "host",
+            "branch",
+            "use_max_tag",
+            "use_latest_release",
+        ],
+        "git" => &["git", "use_commit", "branch"],
+        "regex" => &["url", "regex", "encoding", "post_data", "post_data_type"],
+        "httpheader" => &["url", "regex", "header", "method", "follow_redirects"],
+        "pypi" => &["pypi", "use_pre_release"],
+        "npm" => &["npm"],
+        "cratesio" => &["cratesio", "use_pre_release"],
+        "aur" => &["aur", "strip_release", "use_last_modified"],
+        "archpkg" => &["archpkg", "strip_release", "provided"],
+        "cpan" => &["cpan"],
+        "go" => &["go"],
+        "manual" => &["manual"],
+        "cmd" => &["cmd"],
+        _ => &[],
+    }
+}
+
+/// Asks the AUR about every aur entry in batches, before the checks start.
+pub fn prefetch_aur(ctx: &mut Context, entries: &[Entry]) {
+    let names: Vec<String> = entries
+        .iter()
+        .filter(|entry| entry.source() == "aur")
+        .map(|entry| AurBatch::name(entry).to_owned())
+        .collect();
+    if !names.is_empty() {
+        let base = ctx.base("aur", "https://aur.archlinux.org");
+        ctx.aur = AurBatch::ask(&ctx.http, &base, &names);
+    }
+}
+
+/// The timeout of commands (git, cmd): nvchecker's http_timeout is for requests; commands get
+/// three times as long, since a clone's ls-remote on a slow forge takes longer than one request.
+pub fn command_timeout(http_timeout: Duration) -> Duration {
+    http_timeout * 3
+}
