@@ -67,10 +67,39 @@ impl Report {
         self.out.write(&Record::Error(error))
     }
 
-    fn outcome(&mut self, outcome: Result<ChangeRecord, Box<ErrorRecord>>) -> io::Result<()> {
+    /// The warnings about a package just staged, or why it was refused.
+    fn staged(&mut self, outcome: Result<Vec<FindingRecord>, Box<ErrorRecord>>) -> io::Result<()> {
         match outcome {
-            Ok(change) => self.change(change),
+            Ok(warnings) => warnings.into_iter().try_for_each(|warning| {
+                *self.counts.entry("warnings".to_owned()).or_default() += 1;
+                self.out.write(&Record::Finding(warning))
+            }),
             Err(error) => self.error(*error),
+        }
+    }
+
+    /// The changes a commit made (told only now that they are made), or why it failed.
+    fn committed(&mut self, update: Update<'_>) -> io::Result<()> {
+        let repo = update.repository().name.clone();
+        match update.commit() {
+            Ok(committed) => {
+                for change in committed.changes {
+                    self.change(change)?;
+                }
+                committed
+                    .afterwards
+                    .into_iter()
+                    .try_for_each(|error| self.error(error))
+            }
+            Err(error) => {
+                let subject = serde_json::json!({ "repo": repo });
+                self.error(ErrorRecord::new(
+                    TOOL,
+                    "commit_failed",
+                    error.to_string(),
+                    subject,
+                ))
+            }
         }
     }
 
@@ -146,7 +175,7 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
                     }
                     Record::Package(record) => match refusals.refusal(&record) {
                         Some(error) => report.error(error)?,
-                        None => report.outcome(update.add(Source::Record(record)))?,
+                        None => report.staged(update.add(Source::Record(record)))?,
                     },
                     _ => {}
                 },
@@ -155,10 +184,10 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
         }
     } else {
         for path in &args.packages {
-            report.outcome(update.add(Source::Path(path.clone())))?;
+            report.staged(update.add(Source::Path(path.clone())))?;
         }
     }
-    update.commit()?;
+    report.committed(update)?;
     report.finish()
 }
 
@@ -239,22 +268,19 @@ fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {
     let mut report = Report::new();
     let mut update = Update::new(&mut repository, &http, trust, args.remove_files);
     for name in &args.names {
-        match update.remove(name) {
-            Some(change) => report.change(change)?,
-            None => {
-                let repo = &update.repository().name;
-                let message = format!("{name} is not in repository {repo}");
-                let subject = serde_json::json!({"repo": repo, "name": name});
-                report.error(ErrorRecord::new(
-                    TOOL,
-                    "not_in_repository",
-                    message,
-                    subject,
-                ))?;
-            }
+        if !update.remove(name) {
+            let repo = &update.repository().name;
+            let message = format!("{name} is not in repository {repo}");
+            let subject = serde_json::json!({"repo": repo, "name": name});
+            report.error(ErrorRecord::new(
+                TOOL,
+                "not_in_repository",
+                message,
+                subject,
+            ))?;
         }
     }
-    update.commit()?;
+    report.committed(update)?;
     report.finish()
 }
 
@@ -324,18 +350,16 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
         .cloned()
         .collect();
     for name in unlisted {
-        if let Some(change) = update.remove(&name) {
-            report.change(change)?;
-        }
+        update.remove(&name);
     }
     for (_, record) in std::mem::take(&mut chosen) {
         if let Some(change) = already_held(update.repository(), &record) {
             report.change(change)?;
         } else {
-            report.outcome(update.add(Source::Record(Box::new(record))))?;
+            report.staged(update.add(Source::Record(Box::new(record))))?;
         }
     }
-    update.commit()?;
+    report.committed(update)?;
     report.finish()
 }
 

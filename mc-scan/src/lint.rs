@@ -196,7 +196,7 @@ impl Context {
     /// Learns the build folders from `.BUILDINFO`'s builddir, startdir and pkgbase, the way
     /// makepkg derives `$srcdir` and `$pkgdir` from them.
     pub fn learn_buildinfo(&mut self, buildinfo: &[(String, String)]) {
-        let get = |key: &str| minicluster::keyvalue::first(buildinfo, key).map(str::to_owned);
+        let get = |key: &str| minicluster::keyvalue::last(buildinfo, key).map(str::to_owned);
         let (Some(builddir), Some(pkgbase)) = (get("builddir"), get("pkgbase")) else {
             return;
         };

@@ -374,9 +374,9 @@ impl Walk<'_, '_, '_> {
                 }
             }
         }
-        let get = |key: &str| keyvalue::first(&self.pkginfo, key).unwrap_or_default();
+        let get = |key: &str| keyvalue::last(&self.pkginfo, key).unwrap_or_default();
         let (name, version) = (get("pkgname").to_owned(), get("pkgver").to_owned());
-        let base = keyvalue::first(&self.pkginfo, "pkgbase").unwrap_or(&name);
+        let base = keyvalue::last(&self.pkginfo, "pkgbase").unwrap_or(&name);
         let findings = self
             .found
             .into_iter()

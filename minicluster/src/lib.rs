@@ -18,6 +18,7 @@ pub mod keyvalue;
 pub mod mirror;
 pub mod openpgp;
 pub mod package;
+pub mod pkginfo;
 pub mod quote;
 pub mod record;
 pub mod scriptlet;

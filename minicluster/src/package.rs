@@ -178,12 +178,12 @@ pub struct PackageContents {
 }
 
 impl PackageContents {
-    /// The first value of a `.PKGINFO` key.
+    /// The value of a `.PKGINFO` key (the last one when it repeats, as repo-add and pacman read it).
     pub fn pkginfo(&self, key: &str) -> Option<&str> {
-        keyvalue::first(&self.pkginfo, key)
+        keyvalue::last(&self.pkginfo, key)
     }
 
-    /// The first value of a numeric `.PKGINFO` key, when it is a number.
+    /// The value of a numeric `.PKGINFO` key, when it is a number.
     pub fn pkginfo_number<T: FromStr>(&self, key: &str) -> Option<T> {
         self.pkginfo(key).and_then(|value| value.parse().ok())
     }
