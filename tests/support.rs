@@ -89,14 +89,28 @@ impl Run {
 
     /// The `kind` of every error record, sorted.
     pub fn error_kinds(&self) -> Vec<String> {
-        let mut kinds: Vec<String> = self
-            .of_type("error")
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        kinds.sort();
-        kinds
+        sorted_kinds(self.of_type("error"))
     }
+
+    /// The error records `tool` wrote itself (a tool forwards the records it does not handle).
+    pub fn errors_of(&self, tool: &str) -> Vec<&Value> {
+        let errors = self.of_type("error").into_iter();
+        errors.filter(|e| e["tool"] == tool).collect()
+    }
+
+    /// The `kind` of every error record `tool` wrote itself, sorted.
+    pub fn error_kinds_of(&self, tool: &str) -> Vec<String> {
+        sorted_kinds(self.errors_of(tool))
+    }
+}
+
+fn sorted_kinds(errors: Vec<&Value>) -> Vec<String> {
+    let mut kinds: Vec<String> = errors
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    kinds.sort();
+    kinds
 }
 
 /// Runs `program args` with `stdin` as input.
@@ -336,4 +350,28 @@ pub fn pacman_list(values: &Value, separator: &str) -> String {
     } else {
         values.join(separator)
     }
+}
+
+/// The PostgreSQL image of `mc-vm/recipes/debian-postgresql.toml`, built by `mc-vm image
+/// build` into `target/vm-image/debian-postgresql` once: the folder is a cache keyed by the
+/// recipe's hash, and mc-vm's lock on it makes test processes that ask at once take turns.
+/// Returns the `vm_image` record.
+pub fn postgresql_image() -> Value {
+    require("mmdebstrap", "mmdebstrap");
+    require("mkfs.ext4", "e2fsprogs");
+    let recipe = workspace().join("mc-vm/recipes/debian-postgresql.toml");
+    let out = workspace().join("target/vm-image/debian-postgresql");
+    let built = run(
+        &bin("mc-vm"),
+        &[
+            "image",
+            "build",
+            recipe.to_str().expect("UTF-8 path"),
+            "--out",
+            out.to_str().expect("UTF-8 path"),
+        ],
+        "",
+    );
+    assert_eq!(built.code, 0, "mc-vm image build: {built:?}");
+    built.records[0].clone()
 }

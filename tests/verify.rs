@@ -173,7 +173,7 @@ fn checksums_signatures_and_text_findings_on_a_loopback_upstream() {
         checks(&run),
         [
             "checksum-mismatch",
-            "download-and-execute",
+            "download-execute",
             "hostile-source",
             "insecure-unsigned",
             "insecure-unsigned",
@@ -426,7 +426,7 @@ fn changes_since_the_last_fetched_commit_are_findings() {
         "sources-changed",
         "checksums-changed",
         "install-changed",
-        "download-and-execute",
+        "download-execute",
     ] {
         assert!(
             found.iter().any(|c| c == check),

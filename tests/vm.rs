@@ -14,7 +14,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use pipeline_tests::{Run, bin, require, run, workspace};
+use pipeline_tests::{Run, bin, postgresql_image, require, run, workspace};
 use serde_json::Value;
 
 fn vm(state: &Path, args: &[&str]) -> Run {
@@ -781,4 +781,169 @@ fn exits_within_30_s(child: &mut std::process::Child, what: &str) -> std::proces
         assert!(started.elapsed().as_secs() < 30, "{what}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// A qcow2 overlay over `base` at `path`: machines write there, the built image stays as built.
+fn overlay(base: &str, path: &Path) -> String {
+    let made = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base])
+        .arg(path)
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "qemu-img create -b {base}");
+    path.to_str().expect("UTF-8").to_owned()
+}
+
+/// The slow image and network test: `mc-vm image build` makes the PostgreSQL image from its
+/// recipe (about 4 min the first time; the second build finds it cached), and two machines
+/// booted from it at once under TCG (70-90 s) show what the recipe asked for (systemd running,
+/// the guest agent, the pinned PostgreSQL serving from the data disk, the recipe's files and
+/// users) and reach each other on a private network at their fixed addresses.
+#[test]
+#[ignore = "not yet green on a fresh build: run with --run-ignored all (see the stop 9 note)"]
+fn vm_slow_an_image_from_a_recipe_boots_two_machines_that_reach_each_other_on_a_private_network() {
+    let image = postgresql_image();
+    assert_fields(
+        &image,
+        &[
+            "type",
+            "recipe",
+            "recipe_hash",
+            "dir",
+            "cached",
+            "root_disk",
+            "root_disk_bytes",
+            "data_disk",
+            "kernel",
+            "initrd",
+            "append",
+            "kernel_release",
+            "packages",
+            "manifest",
+            "built",
+            "elapsed_ms",
+        ],
+    );
+    let again = postgresql_image();
+    assert_eq!(again["cached"], true, "{again}");
+    assert_eq!(again["recipe_hash"], image["recipe_hash"]);
+    let manifest: Value = serde_json::from_str(
+        &fs::read_to_string(image["manifest"].as_str().expect("path")).expect("manifest"),
+    )
+    .expect("JSON manifest");
+    assert_eq!(manifest["packages"]["postgresql-15"], "15.18-0+deb12u1");
+    assert!(
+        manifest["packages"]["qemu-guest-agent"].is_string(),
+        "{manifest}"
+    );
+    assert!(manifest["packages"]["systemd"].is_string());
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let forward = format!("{port}:5432");
+    for (name, address, extra) in [
+        (
+            "pg1",
+            "lan:10.77.0.1/24",
+            vec!["--forward", forward.as_str()],
+        ),
+        ("pg2", "lan:10.77.0.2/24", vec![]),
+    ] {
+        let path = |what: &str| image[what].as_str().expect("image field").to_owned();
+        let root = overlay(
+            &path("root_disk"),
+            &dir.path().join(format!("{name}-root.qcow2")),
+        );
+        let data = overlay(
+            &path("data_disk"),
+            &dir.path().join(format!("{name}-data.qcow2")),
+        );
+        let (kernel, initrd, append) = (path("kernel"), path("initrd"), path("append"));
+        let mut args = vec![
+            "define", name, "--memory", "768", "--kernel", &kernel, "--initrd", &initrd,
+            "--append", &append, "--disk", &root, "--disk", &data, "--agent", "--nic", address,
+        ];
+        args.extend(extra);
+        let defined = vm_ok(&state, &args);
+        assert_eq!(defined["nics"], serde_json::json!([address]), "{defined}");
+    }
+    let result = std::panic::catch_unwind(|| {
+        for name in ["pg1", "pg2"] {
+            let up = vm(&state, &["up", name, "--accel", "tcg"]);
+            assert_eq!(up.code, 0, "{up:?}");
+        }
+        let exec = |name: &str, command: &str| {
+            let out = vm_ok(
+                &state,
+                &["exec", name, "--timeout", "900", "--", "sh", "-c", command],
+            );
+            (
+                out["exit_code"].as_i64().unwrap_or(-1),
+                out["stdout"].as_str().unwrap_or_default().trim().to_owned(),
+            )
+        };
+        let (_, running) = exec("pg1", "systemctl is-system-running --wait");
+        assert!(
+            running == "running",
+            "{running}: {:?}",
+            exec("pg1", "systemctl --failed")
+        );
+        assert_eq!(
+            exec("pg1", "findmnt -n -o SOURCE /var/lib/postgresql").1,
+            "/dev/vdb"
+        );
+        assert_eq!(
+            exec("pg1", "stat -c %U /var/lib/postgresql/15/main").1,
+            "postgres"
+        );
+        assert_eq!(exec("pg1", "id -nG dba").1, "dba postgres");
+        let conf = exec("pg1", "cat /etc/postgresql/15/main/conf.d/appliance.conf").1;
+        assert!(conf.contains("wal_level = replica"), "{conf}");
+        let version = exec(
+            "pg1",
+            "runuser -u postgres -- psql -tAc 'show server_version'",
+        );
+        assert_eq!(version, (0, "15.18 (Debian 15.18-0+deb12u1)".to_owned()));
+        // The forward reaches PostgreSQL's port from the host.
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+        // The private network: each has its address, and reaches the other's PostgreSQL.
+        exec("pg2", "systemctl is-system-running --wait");
+        let address = exec("pg2", "ip -4 -o addr show ens16").1;
+        assert!(address.contains("inet 10.77.0.2/24"), "{address}");
+        let reach = exec(
+            "pg2",
+            "timeout 20 bash -c '</dev/tcp/10.77.0.1/5432' && echo open",
+        );
+        assert_eq!(reach, (0, "open".to_owned()));
+        let back = exec(
+            "pg1",
+            "timeout 20 bash -c '</dev/tcp/10.77.0.2/5432' && echo open",
+        );
+        assert_eq!(back, (0, "open".to_owned()));
+        // One machine stopped and started again rejoins: the switch never noticed.
+        assert_eq!(vm(&state, &["down", "pg2"]).code, 0);
+        assert!(vm(&state, &["up", "pg2", "--accel", "tcg"]).code == 0);
+        exec("pg2", "systemctl is-system-running --wait");
+        let again = exec(
+            "pg2",
+            "timeout 20 bash -c '</dev/tcp/10.77.0.1/5432' && echo open",
+        );
+        assert_eq!(again, (0, "open".to_owned()));
+    });
+    let downs: Vec<Run> = ["pg1", "pg2"]
+        .iter()
+        .map(|name| vm(&state, &["down", name]))
+        .collect();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    for down in downs {
+        assert_eq!(down.code, 0, "{down:?}");
+    }
+    // The network's switch stopped with its last machine.
+    let switch_pid = state.join(".net/lan/qemu.pid");
+    assert!(!switch_pid.exists(), "the switch still runs");
 }

@@ -10,7 +10,17 @@
 //!     std::time::Duration::from_secs(10),
 //! )?;
 //! let servers = ["https://geo.mirror.pkgbuild.com/$repo/os/$arch".to_owned()];
-//! let packages = mc_fetch::repo::fetch(&http, &servers, "core", "x86_64", false)?;
+//! let request = mc_fetch::repo::Request {
+//!     servers: &servers,
+//!     repo: "core",
+//!     arch: "x86_64",
+//!     files: false,
+//!     limits: minicluster::syncdb::Limits::default(),
+//! };
+//! let count = mc_fetch::repo::fetch(&http, &request, |package| {
+//!     println!("{:?}", package.map(|p| p.name));
+//!     Ok(())
+//! })?;
 //! let aur = mc_fetch::aur::Aur::new(http, mc_fetch::aur::DEFAULT_AUR);
 //! let found = aur.search("pacman", mc_fetch::aur::SearchBy::Name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -34,6 +44,7 @@ use minicluster::{
     jsonl,
     record::{ErrorRecord, Record},
     report::Report,
+    syncdb::Limits,
 };
 
 use crate::{
@@ -63,23 +74,27 @@ fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
     let http = args.network.client()?;
     let mut out = Report::stdout(TOOL);
     for repo in &args.repos {
-        match repo::fetch(&http, &servers, repo, &args.arch, args.files) {
-            Ok(entries) => {
-                let total = entries.len();
-                for entry in entries {
-                    match entry {
-                        Ok(package) => {
-                            out.count("packages");
-                            out.write(&Record::Package(Box::new(package)))?;
-                        }
-                        Err(error) => out.error(ErrorRecord::new(
-                            TOOL,
-                            "bad_entry",
-                            error.to_string(),
-                            serde_json::json!({"repo": repo, "entry": error.folder}),
-                        ))?,
-                    }
-                }
+        let request = repo::Request {
+            servers: &servers,
+            repo,
+            arch: &args.arch,
+            files: args.files,
+            limits: Limits::from_mib(args.max_entry_mib, args.max_db_mib),
+        };
+        let fetched = repo::fetch(&http, &request, |entry| match entry {
+            Ok(package) => {
+                out.count("packages");
+                out.write(&Record::Package(Box::new(package)))
+            }
+            Err(error) => out.error(ErrorRecord::new(
+                TOOL,
+                error.kind,
+                error.to_string(),
+                serde_json::json!({"repo": repo, "entry": error.folder}),
+            )),
+        });
+        match fetched {
+            Ok(total) => {
                 if !args.quiet {
                     note(&format!("{repo}: {total} packages"));
                 }

@@ -94,6 +94,9 @@ pub struct AddArgs {
     /// record at least this severe (info, warning, error) names it earlier on stdin, as
     /// `mc-scan` writes them before each package record: `mc-build | mc-scan | mc-repo add
     /// --refuse-findings error`. Findings match a package by its file path, or by name and version.
+    /// An `error` record about a package (one mc-scan could not scan completely: a member over
+    /// its size limit, clamd down) counts as a finding of severity error: it refuses the package
+    /// at every threshold.
     #[arg(
         long,
         value_name = "SEVERITY",

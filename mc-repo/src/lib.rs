@@ -44,21 +44,49 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Writes a change record, counted by its action, or the error of a package that failed.
-fn write_outcome(
-    report: &mut Report,
-    outcome: Result<ChangeRecord, Box<ErrorRecord>>,
-) -> io::Result<()> {
-    match outcome {
-        Ok(change) => write_change(report, change),
-        Err(error) => report.error(*error),
-    }
-}
-
 /// Writes a change record, counted by its action.
 fn write_change(report: &mut Report, change: ChangeRecord) -> io::Result<()> {
     report.count(change.action.as_str());
     report.write(&Record::Change(change))
+}
+
+/// The warnings about a package just staged, or why it was refused.
+fn write_staged(
+    report: &mut Report,
+    outcome: Result<Vec<FindingRecord>, Box<ErrorRecord>>,
+) -> io::Result<()> {
+    match outcome {
+        Ok(warnings) => warnings.into_iter().try_for_each(|warning| {
+            report.count("warnings");
+            report.write(&Record::Finding(warning))
+        }),
+        Err(error) => report.error(*error),
+    }
+}
+
+/// The changes a commit made (told only now that they are made), or why it failed.
+fn write_committed(report: &mut Report, update: Update<'_>) -> io::Result<()> {
+    let repo = update.repository().name.clone();
+    match update.commit() {
+        Ok(committed) => {
+            for change in committed.changes {
+                write_change(report, change)?;
+            }
+            committed
+                .afterwards
+                .into_iter()
+                .try_for_each(|error| report.error(error))
+        }
+        Err(error) => {
+            let subject = serde_json::json!({ "repo": repo });
+            report.error(ErrorRecord::new(
+                TOOL,
+                "commit_failed",
+                error.to_string(),
+                subject,
+            ))
+        }
+    }
 }
 
 /// The signing key and keyring the options name, loaded.
@@ -110,11 +138,19 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
                 Ok(line) => match line.record {
                     Record::Package(record) => match refusals.refusal(&record) {
                         Some(error) => report.error(error)?,
-                        None => write_outcome(&mut report, update.add(Source::Record(record)))?,
+                        None => write_staged(&mut report, update.add(Source::Record(record)))?,
                     },
                     Record::Finding(ref finding) => {
                         if let Some(threshold) = args.refuse_findings {
                             refusals.note(finding, threshold);
+                        }
+                        report.forward(&line)?;
+                    }
+                    // A package a checker could not check (mc-scan: a member too large to
+                    // read, clamd down) did not pass: its error counts as an error finding.
+                    Record::Error(ref error) => {
+                        if args.refuse_findings.is_some() {
+                            refusals.note_error(error);
                         }
                         report.forward(&line)?;
                     }
@@ -125,10 +161,10 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
         }
     } else {
         for path in &args.packages {
-            write_outcome(&mut report, update.add(Source::Path(path.clone())))?;
+            write_staged(&mut report, update.add(Source::Path(path.clone())))?;
         }
     }
-    update.commit()?;
+    write_committed(&mut report, update)?;
     Ok(report.finish()?)
 }
 
@@ -153,6 +189,25 @@ impl Refusals {
         for key in finding.path.clone().into_iter().chain(by_name) {
             self.findings.entry(key).or_insert_with(|| finding.clone());
         }
+    }
+
+    /// Notes an error record about a package (its `subject` naming the package's `path`, or its
+    /// `name` and `version`) as a finding of severity `error`.
+    fn note_error(&mut self, error: &ErrorRecord) {
+        let field = |key: &str| error.subject.get(key).and_then(serde_json::Value::as_str);
+        let finding = FindingRecord {
+            check: error.kind.clone(),
+            severity: Severity::Error,
+            message: format!(
+                "{} could not check it completely: {}",
+                error.tool, error.message
+            ),
+            package: field("name").map(str::to_owned),
+            version: field("version").map(str::to_owned),
+            path: field("path").map(str::to_owned),
+            ..FindingRecord::default()
+        };
+        self.note(&finding, Severity::Error);
     }
 
     /// The `refused_findings` error for `record`, when a finding names it.
@@ -190,22 +245,19 @@ fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {
     let mut report = Report::stdout(TOOL);
     let mut update = Update::new(&mut repository, &http, trust, args.remove_files);
     for name in &args.names {
-        match update.remove(name) {
-            Some(change) => write_change(&mut report, change)?,
-            None => {
-                let repo = &update.repository().name;
-                let message = format!("{name} is not in repository {repo}");
-                let subject = serde_json::json!({"repo": repo, "name": name});
-                report.error(ErrorRecord::new(
-                    TOOL,
-                    "not_in_repository",
-                    message,
-                    subject,
-                ))?;
-            }
+        if !update.remove(name) {
+            let repo = &update.repository().name;
+            let message = format!("{name} is not in repository {repo}");
+            let subject = serde_json::json!({"repo": repo, "name": name});
+            report.error(ErrorRecord::new(
+                TOOL,
+                "not_in_repository",
+                message,
+                subject,
+            ))?;
         }
     }
-    update.commit()?;
+    write_committed(&mut report, update)?;
     Ok(report.finish()?)
 }
 
@@ -275,18 +327,16 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
         .cloned()
         .collect();
     for name in unlisted {
-        if let Some(removed) = update.remove(&name) {
-            write_change(&mut report, removed)?;
-        }
+        update.remove(&name);
     }
     for (_, record) in std::mem::take(&mut chosen) {
         if let Some(held) = already_held(update.repository(), &record) {
             write_change(&mut report, held)?;
         } else {
-            write_outcome(&mut report, update.add(Source::Record(Box::new(record))))?;
+            write_staged(&mut report, update.add(Source::Record(Box::new(record))))?;
         }
     }
-    update.commit()?;
+    write_committed(&mut report, update)?;
     Ok(report.finish()?)
 }
 

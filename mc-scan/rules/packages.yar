@@ -1,7 +1,12 @@
 // mc-scan's built-in rules: what matters in a pacman package. Each rule carries a severity
 // (error, warning, info) and a description that `mc-scan --explain RULE` prints.
 // mc-scan defines the external variable `member`: the member's path in the package (".INSTALL",
-// "usr/bin/foo"), so a rule can look only at install scriptlets.
+// "usr/bin/foo"), so a rule can look only at some members. A rule's check name is its
+// identifier in kebab-case (reverse_shell: `reverse-shell`), as every check of every tool.
+// The install scriptlet (.INSTALL) is read by the shared scriptlet checks instead, which undo the
+// simple shell obfuscations first (minicluster::scriptlet: download-execute, decode-execute,
+// reverse-shell, persistence, install-package-manager, install-network), so the shell rules
+// here skip it.
 
 rule eicar_test_file
 {
@@ -29,22 +34,7 @@ rule reverse_shell
         $python = /socket\.socket\([^\n]{0,300}\.connect\(\([^\n]{0,300}os\.dup2\(/
         $perl = /socket\(\s*[A-Z]+\s*,[^\n]{0,200}connect\(\s*[A-Z]+\s*,[^\n]{0,300}open\(\s*STDIN/
     condition:
-        any of them
-}
-
-rule install_download_and_execute
-{
-    meta:
-        severity = "error"
-        description = "An install scriptlet (.INSTALL) that downloads code and runs it: a pipe from curl or wget into a shell or an interpreter, a download made executable and started, or npm/npx fetching packages. pacman runs scriptlets as root on every machine that installs the package, and what they fetch was never reviewed."
-    strings:
-        $pipe_shell = /\b(curl|wget|fetch|aria2c)\s[^\n|]*\|\s*(sudo\s+)?(\/usr)?(\/bin\/)?(ba|z|da|k)?sh\b/
-        $pipe_interpreter = /\b(curl|wget)\s[^\n|]*\|\s*(sudo\s+)?(python[0-9.]*|perl|ruby|node)\b/
-        $substitution = /\b(ba|z|da)?sh\s+(-c\s+)?["']?(\$\(|`|<\()\s*(curl|wget)\s/
-        $download_run = /\b(curl|wget)\s[^\n]{0,200}(-o|-O|--output|--output-document)\s*\S+[^\n]{0,200}(;|&&|\n)\s*(chmod\s+[+0-7ugoa]*x|\.\/|sh\s|bash\s)/
-        $npm = /\b(npm\s+(install|i|exec|x)\b|npx\s)/
-    condition:
-        member == ".INSTALL" and any of them
+        member != ".INSTALL" and any of them
 }
 
 rule cryptocurrency_miner
@@ -76,6 +66,6 @@ rule obfuscated_shell
         $rev_shell = /\|\s*rev\s*\|\s*(ba|z|da)?sh\b/
         $eval_pieces = /eval\s+["']?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?\$\{?[A-Za-z_][A-Za-z0-9_]*/
     condition:
-        (uint16(0) == 0x2123 or member == ".INSTALL" or member endswith ".sh" or member endswith ".install")
-        and any of them
+        (uint16(0) == 0x2123 or member endswith ".sh" or member endswith ".install")
+        and member != ".INSTALL" and any of them
 }

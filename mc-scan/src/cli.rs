@@ -31,13 +31,18 @@ stdout) or a finding reached --fail-on, 2 for bad usage or a fatal error.";
 /// Scan built packages for malware and packaging defects, straight from the compressed stream.
 ///
 /// Every member of each package (`.INSTALL` and the other metadata files included) goes
-/// through YARA rules run in-process (YARA-X: a built-in set for reverse shells,
-/// download-and-execute in `.INSTALL`, miners and obfuscated shell, plus --rules folders),
-/// through ClamAV when asked (--clamd, or the slower --clamscan), and through packaging checks:
-/// Python bytecode for the wrong Python or without its source, setuid and setgid files,
-/// world-writable files, files in /usr/local, /home, /tmp or /var/tmp, ELF RPATH/RUNPATH into
-/// the build folder or /tmp, the build folder embedded in files, `.INSTALL` scriptlets that use
-/// the network, and `.MTREE` entries that disagree with the members. Nothing is unpacked to disk.
+/// through YARA rules run in-process (YARA-X: a built-in set for EICAR, reverse shells, miners
+/// and obfuscated shell, plus --rules folders), through ClamAV when asked (--clamd, or the
+/// slower --clamscan), and through packaging checks: Python bytecode for the wrong Python or
+/// without its source, setuid and setgid files, world-writable files, files in /usr/local,
+/// /home, /tmp or /var/tmp, ELF RPATH/RUNPATH into the build folder or /tmp, the build folder
+/// embedded in files, and `.MTREE` entries that disagree with the members. The `.INSTALL`
+/// scriptlet is read as shell with its simple obfuscations undone (split strings, quotes inside
+/// words, printf/echo -e escapes, eval, base64): downloads or decoded payloads that are run,
+/// reverse shells, persistence (systemd units, cron, shell rc files, autostart,
+/// ld.so.preload), npm/pip installs (all errors) and other network use (a warning), the same
+/// checks mc-verify runs on the `.install` before the build. Nothing is unpacked to disk.
+/// Check names are kebab-case in every tool (`--explain all` lists them).
 ///
 /// Packages come as PKG arguments and as `package` records (with a `path`) or `build` records
 /// on stdin (read unless it is a terminal). Records read are forwarded unchanged, each package
@@ -103,9 +108,11 @@ pub struct Cli {
     /// gets an `info` finding `clamav-not-scanned` instead.
     #[arg(long, value_name = "MIB", default_value_t = 25)]
     pub clamd_max_stream_mib: u64,
-    /// The largest member mc-scan reads (each job holds one member, and a batch for clamd up
-    /// to its stream limit, in memory at a time); a package declaring a larger one is an
-    /// `error` record `member_too_large`.
+    /// The largest member mc-scan reads, and the memory all jobs together hold for members
+    /// (a job whose member does not fit waits; each also holds a batch for clamd up to its
+    /// stream limit). A larger member is not scanned: an `error` record `member_too_large`
+    /// about its package (which `mc-repo add --refuse-findings` then refuses), and the
+    /// members after it are scanned.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub max_member_mib: u64,
     #[command(flatten)]
@@ -115,8 +122,9 @@ pub struct Cli {
     /// never.
     #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = threshold())]
     pub fail_on: Threshold,
-    /// Turn a check off: a packaging check (`setuid`), a YARA rule (`reverse_shell`,
-    /// `rules1.mine`), or a whole engine (`yara`, `clamav`, `lint`); repeat for more.
+    /// Turn a check off: a packaging or scriptlet check (`setuid`, `install-network`), a YARA
+    /// rule by its kebab-case name (`reverse-shell`, `rules1.my-rule` for `my_rule`), or a
+    /// whole engine (`yara`, `clamav`, `lint`); repeat for more.
     #[arg(long, value_name = "CHECK")]
     pub disable: Vec<String>,
     /// Describe a check (packaging check or YARA rule, --rules included) and exit; `all` lists

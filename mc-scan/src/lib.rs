@@ -6,6 +6,7 @@
 //! the packaging checks of [`lint`] ([`mtree`], [`elf`]); [`run`] is the command line around
 //! it: packages from arguments and stdin records, findings out, records forwarded.
 
+pub mod budget;
 pub mod clamav;
 pub mod cli;
 pub mod elf;
@@ -69,7 +70,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
     };
     let options = Options {
         disabled: cli.disable.iter().cloned().collect(),
-        max_member_bytes: cli.max_member_mib << 20,
+        budget: std::sync::Arc::new(budget::Budget::new(cli.max_member_mib << 20)),
         yara_timeout: timeout,
     };
     // Two per core by default: much of a scan waits for clamd (on 2 CPUs, 2,000 packages and
@@ -105,7 +106,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
 
 /// Every name `--disable` and `--explain` know.
 fn known_checks(rules: &yara::Rules) -> BTreeSet<String> {
-    let lint = lint::CHECKS.iter().map(|check| check.name.to_owned());
+    let lint = lint::all().map(|check| check.name.to_owned());
     let yara = rules.describe().into_iter().map(|rule| rule.rule);
     ENGINES
         .iter()
@@ -118,11 +119,11 @@ fn known_checks(rules: &yara::Rules) -> BTreeSet<String> {
 
 /// `--explain CHECK`: its engine, severity and description on stdout.
 fn explain(rules: &yara::Rules, name: &str) -> anyhow::Result<u8> {
-    let lint = lint::CHECKS.iter().map(|check| {
+    let lint = lint::all().map(|check| {
         (
             "lint",
             check.name.to_owned(),
-            check.severity.to_owned(),
+            check.severity.to_string(),
             check.description.to_owned(),
         )
     });

@@ -1,28 +1,17 @@
 //! Packaging checks: what namcap users know, and more. Each looks at members as they stream by
 //! (or, for the few that need the whole list, at the end of the package).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
+use minicluster::{record::Severity, scriptlet::Script};
 
 use crate::elf;
 
-/// A packaging check: its name (for `--explain` and `--disable`), severity and description.
-#[derive(Clone, Copy, Debug)]
-pub struct Check {
-    /// Stable name, the finding's `check`.
-    pub name: &'static str,
-    /// `error`, `warning` or `info`.
-    pub severity: &'static str,
-    /// What it looks for and why it matters.
-    pub description: &'static str,
-}
+pub use minicluster::scriptlet::Check;
 
 /// Every packaging check.
 pub const CHECKS: &[Check] = &[
     Check {
         name: "pyc-wrong-python",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "Python bytecode (.pyc) compiled for another Python version than the one the \
             package is for: its folder (usr/lib/pythonX.Y), its cpython-XY tag or its `python` \
             dependency says one version, the bytecode's magic number another. Python ignores \
@@ -31,74 +20,79 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "pyc-outside-python-path",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "Python bytecode outside usr/lib/pythonX.Y/ (site-packages and the \
             standard library), where installed Python code lives: usually a build leftover.",
     },
     Check {
         name: "pyc-without-source",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "Python bytecode whose .py source is not in the package: the code cannot \
             be read or reviewed, and it breaks when the interpreter changes.",
     },
     Check {
         name: "setuid",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A setuid file: it runs with its owner's rights (root) whoever starts \
             it. Legitimate for a few tools (sudo, passwd); anywhere else a way to become root.",
     },
     Check {
         name: "setgid",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A setgid file: it runs with its group's rights whoever starts it.",
     },
     Check {
         name: "world-writable",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A file or folder anyone may write to (mode o+w; sticky folders such as \
             /tmp excepted): any local user can change what others run or read.",
     },
     Check {
         name: "forbidden-path",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A file in usr/local, home, tmp or var/tmp. /usr/local belongs to the \
             machine's administrator, home to its users, and the temporary folders are emptied: \
             packages never install there (the folders themselves, from `filesystem`, are fine).",
     },
     Check {
         name: "rpath-build-dir",
-        severity: "error",
+        severity: Severity::Error,
         description: "An ELF RPATH or RUNPATH entry in the build folder, in /tmp, /var/tmp or \
             /home, or relative (not $ORIGIN): the program loads libraries from a place any user \
             may fill on the machine it is installed on.",
     },
     Check {
         name: "build-dir-embedded",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "The build's own folders ($srcdir or $pkgdir, from .BUILDINFO) written \
             into a file: a configuration or script that points at the build machine, and a \
             package that does not build reproducibly elsewhere.",
     },
     Check {
-        name: "install-network",
-        severity: "warning",
-        description: "An install scriptlet (.INSTALL) that uses the network (curl, wget, nc, \
-            ssh, rsync, git clone, pip or npm install, /dev/tcp): pacman runs it as root during \
-            the transaction, and what it fetches is not in the package, so it was never \
-            reviewed nor signed.",
+        name: "repeated-metadata",
+        severity: Severity::Error,
+        description: "A second .PKGINFO, .BUILDINFO or .MTREE in one package: repo-add and \
+            mc-repo read the first, other readers may take the last, so the repository can \
+            describe another package than the one that is installed. makepkg never writes two.",
     },
     Check {
         name: "mtree-mismatch",
-        severity: "error",
+        severity: Severity::Error,
         description: "A member that disagrees with .MTREE (type, size, sha256, mode or link \
             target), is missing from it, or is listed but absent: the package was altered after \
             makepkg wrote it.",
     },
 ];
 
+/// Every check of this engine: the packaging checks, then those of install scriptlets
+/// (shared with mc-verify, which reads the `.install` before the build).
+pub fn all() -> impl Iterator<Item = &'static Check> {
+    CHECKS.iter().chain(minicluster::scriptlet::CHECKS)
+}
+
 /// The check named `name`.
 pub fn check(name: &str) -> Option<&'static Check> {
-    CHECKS.iter().find(|check| check.name == name)
+    all().find(|check| check.name == name)
 }
 
 /// The Python version (major, minor) whose bytecode starts with `data`, when it is one this
@@ -202,7 +196,7 @@ impl Context {
     /// Learns the build folders from `.BUILDINFO`'s builddir, startdir and pkgbase, the way
     /// makepkg derives `$srcdir` and `$pkgdir` from them.
     pub fn learn_buildinfo(&mut self, buildinfo: &[(String, String)]) {
-        let get = |key: &str| minicluster::keyvalue::first(buildinfo, key).map(str::to_owned);
+        let get = |key: &str| minicluster::keyvalue::last(buildinfo, key).map(str::to_owned);
         let (Some(builddir), Some(pkgbase)) = (get("builddir"), get("pkgbase")) else {
             return;
         };
@@ -256,7 +250,9 @@ pub fn member(
     }
     if path.starts_with('.') {
         if path == ".INSTALL" {
-            found.extend(install_network(data));
+            let text = String::from_utf8_lossy(data);
+            let detections = minicluster::scriptlet::detect(&text, Script::Scriptlet);
+            found.extend(detections.into_iter().map(|d| problem(d.check, d.message)));
         }
         return found;
     }
@@ -339,32 +335,6 @@ fn rpath(context: &Context, data: &[u8]) -> Vec<Problem> {
                 format!("RPATH/RUNPATH entry {dir:?} (libraries are loaded from there)"),
             )
         })
-        .collect()
-}
-
-fn install_network(data: &[u8]) -> Vec<Problem> {
-    static NETWORK: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"(^|[\s;|&(`$])(curl|wget|aria2c|nc|ncat|netcat|socat|ssh|scp|sftp|rsync|telnet|ftp|git\s+(clone|fetch|pull)|pip3?\s+install|npm\s+(install|i)|npx)(\s|$)|/dev/(tcp|udp)/",
-        )
-        .expect("the pattern is valid")
-    });
-    let text = String::from_utf8_lossy(data);
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim_start().starts_with('#'))
-        .find_map(|(number, line)| {
-            let found = NETWORK.find(line)?;
-            Some(problem(
-                "install-network",
-                format!(
-                    "line {}: {:?} uses the network",
-                    number + 1,
-                    found.as_str().trim()
-                ),
-            ))
-        })
-        .into_iter()
         .collect()
 }
 

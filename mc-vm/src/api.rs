@@ -13,6 +13,7 @@ use crate::{
     VmError,
     agent::Agent,
     machine::{LOCK_WAIT, Machine, State},
+    network,
     power::{self, millis},
     qemu::Files,
     qmp::{QMP_TIMEOUT, Qmp},
@@ -101,6 +102,16 @@ pub fn define(state: &State, machine: Machine) -> Result<VmRecord, VmError> {
             pid,
         });
     }
+    let before = state.load(&machine.name).ok();
+    let left: Vec<String> = before
+        .iter()
+        .flat_map(|old| old.nics.iter().map(|nic| nic.network.clone()))
+        .collect();
+    network::kernel_args(&machine).map_err(|message| VmError::Network {
+        name: machine.name.clone(),
+        message,
+    })?;
+    network::join(state, &machine, &left)?;
     state.define(&machine)?;
     describe(state, &machine, "define")
 }
@@ -152,6 +163,11 @@ pub(crate) fn describe(
         agent: machine.agent,
         net: machine.net || !machine.forwards.is_empty(),
         forwards: machine.forwards.iter().map(ToString::to_string).collect(),
+        nics: machine
+            .nics
+            .iter()
+            .map(|nic| format!("{}:{}", nic.network, nic.address))
+            .collect(),
         pid,
         accel: files.running_accel(),
         ..VmRecord::default()
@@ -175,6 +191,7 @@ pub fn up(state: &State, name: &str, options: &UpOptions) -> Result<VmRecord, Vm
         return Err(VmError::NoAgent(machine.name));
     }
     let (_, agent_ready) = power::boot(
+        state,
         &machine,
         &files,
         options.accel,
@@ -246,5 +263,6 @@ pub fn down(state: &State, name: &str, options: &DownOptions) -> Result<VmRecord
         Some(pid) => power::stop(&files, pid, options.timeout)?,
         None => files.clean_up(),
     }
+    power::release_networks(state, &machine)?;
     describe(state, &machine, "down")
 }

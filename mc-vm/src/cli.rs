@@ -8,6 +8,7 @@ use minicluster::cli::EXIT_STATUS_HELP;
 use crate::{
     api::{Accel, WaitFor},
     machine::Forward,
+    network::Nic,
 };
 
 /// QEMU machines driven through QMP and the QEMU guest agent, answering in JSON lines.
@@ -95,9 +96,43 @@ pub enum Command {
     /// is-system-running' --keep`
     #[command(after_help = EXIT_STATUS_HELP)]
     Try(TryArgs),
+    /// Disk images for machines.
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Stop a machine: ACPI power button first, QEMU `quit` after the timeout; cleans up.
     #[command(after_help = EXIT_STATUS_HELP)]
     Down(DownArgs),
+}
+
+/// The image operations.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build a root disk (qcow2), a data disk, a kernel and an initramfs from a recipe.
+    ///
+    /// The recipe (TOML) names the base (`debian`: mmdebstrap from Debian's mirror; `arch`:
+    /// pacstrap with the host's pacman configuration), packages with optional pinned versions,
+    /// files, services to enable, users, and the folder that lives on the data disk. Every
+    /// image gets systemd, qemu-guest-agent, a kernel and systemd-networkd (DHCP on QEMU's user
+    /// network; fixed addresses from `ip=` on the kernel command line). No loop mounts:
+    /// `mkfs.ext4 -d` makes the file systems. Needs root for the bootstrap.
+    ///
+    /// DIR is a cache keyed by the recipe's hash: when it holds the image of the same recipe
+    /// already, nothing is built (`cached: true`). `DIR/manifest.json` lists every installed
+    /// package's version. Prints one `vm_image` record.
+    ///
+    /// Example: `mc-vm image build postgresql.toml --out ~/.cache/minicluster/images/pg`
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Build(ImageBuildArgs),
+}
+
+/// What `image build` builds.
+#[derive(Args, Debug)]
+pub struct ImageBuildArgs {
+    /// The recipe (TOML).
+    pub recipe: PathBuf,
+    /// The image's folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// The snapshot operations.
@@ -250,6 +285,12 @@ pub struct DefineArgs {
     /// (`8080:80`, or `tcp:8080:80`); repeatable; implies `--net`.
     #[arg(long = "forward", value_name = "HOST_PORT:GUEST_PORT")]
     pub forwards: Vec<Forward>,
+    /// A card on private network NETWORK with the guest's fixed address (`lan:10.77.0.2/24`);
+    /// repeatable. The machines on one network reach each other (the network's switch, a QEMU
+    /// without a machine, joins them over UDP on 127.0.0.1); the guest gets the address through
+    /// `ip=` on its kernel command line (images of `mc-vm image build` apply it).
+    #[arg(long = "nic", value_name = "NETWORK:ADDRESS/PREFIX")]
+    pub nics: Vec<Nic>,
 }
 
 /// How `up` starts a machine.

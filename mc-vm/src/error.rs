@@ -132,6 +132,14 @@ pub enum VmError {
     /// `try` needs a stopped machine: its disks must not change under the copy.
     #[error("machine {0} is running: `try` works on a stopped machine's disks (mc-vm down first)")]
     TryRunning(String),
+    /// A private network could not be set up.
+    #[error("network {name}: {message}")]
+    Network {
+        /// The network.
+        name: String,
+        /// What failed.
+        message: String,
+    },
     /// The console did not show the awaited text in time.
     #[error("the console did not show {until:?} within {seconds} s")]
     ConsoleTimeout {

@@ -6,17 +6,21 @@
 //! [`list`], [`up`], [`status`], [`exec`], [`push`], [`pull`], [`snapshot()`], [`snapshots`],
 //! [`try_change`], [`down`]. Each takes the machine's lock while it works on it.
 //!
+//! [`build`] makes images from recipes (`mc-vm image build`).
+//!
 //! Inside: [`machine`] holds definitions and locks; [`qemu`] builds QEMU's command line and
 //! starts it; [`power`] boots and stops; [`image`] runs `qemu-img`; [`run`] is the command line.
 
 pub mod agent;
 mod api;
+pub mod build;
 pub mod cli;
 mod console;
 mod error;
 mod guest_io;
 pub mod image;
 pub mod machine;
+pub mod network;
 mod power;
 pub mod qemu;
 pub mod qmp;
@@ -32,6 +36,7 @@ pub use crate::{
     guest_io::{PullOptions, pull, push},
     image::SnapshotChange,
     machine::{Forward, Machine, State},
+    network::Nic,
     run::run,
     snapshot::{SnapshotOptions, snapshot, snapshots},
     trial::{TryOptions, try_change},

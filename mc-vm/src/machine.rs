@@ -104,6 +104,9 @@ pub struct Machine {
     /// TCP ports of the host's loopback forwarded to the guest (implies `net`).
     #[serde(default)]
     pub forwards: Vec<Forward>,
+    /// Cards on private networks of machines, each with the guest's fixed address.
+    #[serde(default)]
+    pub nics: Vec<crate::network::Nic>,
 }
 
 /// A TCP port forward from the host's loopback into the guest.

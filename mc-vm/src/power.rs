@@ -7,7 +7,8 @@ use crate::{
     VmError,
     agent::Agent,
     api::{Accel, WaitFor},
-    machine::Machine,
+    machine::{Machine, State},
+    network,
     qemu::{self, Files},
     qmp::{QMP_TIMEOUT, Qmp},
 };
@@ -16,6 +17,7 @@ use crate::{
 /// started, stops it again. Returns the pid, and with [`WaitFor::Agent`] the time from the start
 /// until the agent answered.
 pub fn boot(
+    state: &State,
     machine: &Machine,
     files: &Files,
     accel: Accel,
@@ -27,8 +29,19 @@ pub fn boot(
         Accel::Kvm => "kvm",
         Accel::Tcg => "tcg",
     };
+    let mut networks = Vec::new();
+    for nic in &machine.nics {
+        network::ensure_switch(state, &nic.network)?;
+        networks.push(network::load(state, &nic.network)?);
+    }
     let started = Instant::now();
-    let pid = qemu::start(machine, files, accel)?;
+    let pid = match qemu::start(machine, files, accel, &networks) {
+        Ok(pid) => pid,
+        Err(error) => {
+            let _ = release_networks(state, machine);
+            return Err(error);
+        }
+    };
     let ready = match wait {
         WaitFor::Started => Qmp::connect(&files.qmp(), QMP_TIMEOUT).map(|_| None),
         WaitFor::Agent => {
@@ -40,6 +53,7 @@ pub fn boot(
         Err(error) => {
             // Best effort: the error that matters is the one that stopped the start.
             let _ = stop(files, pid, Duration::ZERO);
+            let _ = release_networks(state, machine);
             Err(error)
         }
     }
@@ -70,6 +84,14 @@ pub fn stop(files: &Files, pid: u32, grace: Duration) -> Result<(), VmError> {
     }
     files.clean_up();
     Ok(())
+}
+
+/// Stops the switches of `machine`'s networks that no running machine uses any more.
+pub fn release_networks(state: &State, machine: &Machine) -> Result<(), VmError> {
+    machine
+        .nics
+        .iter()
+        .try_for_each(|nic| network::release(state, &nic.network))
 }
 
 /// A duration in whole milliseconds, for records.

@@ -12,6 +12,7 @@ use std::{
 use crate::{
     VmError,
     machine::{DiskFormat, Machine},
+    network::{self, Network},
 };
 
 /// The QEMU binary.
@@ -185,10 +186,11 @@ pub fn command_line(
     files: &Files,
     accel: &str,
     formats: &[DiskFormat],
-) -> Vec<OsString> {
+    networks: &[Network],
+) -> Result<Vec<OsString>, String> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
-    push(&["-name", &machine.name, "-accel", accel]);
+    push(&["-name", &machine.name, "-accel", &accel_option(accel)]);
     push(&["-m", &machine.memory_mib.to_string()]);
     push(&["-smp", &machine.cpus.to_string()]);
     push(&["-nodefaults", "-display", "none", "-daemonize"]);
@@ -229,6 +231,9 @@ pub fn command_line(
         push(&["-netdev", &netdev]);
         push(&["-device", "virtio-net-pci,netdev=net"]);
     }
+    let lan = network::machine_args(machine, networks)?;
+    args.extend(lan.into_iter().map(OsString::from));
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     if machine.agent {
         push(&[
             "-chardev",
@@ -254,39 +259,70 @@ pub fn command_line(
             args.push(path.into());
         }
     }
-    if let Some(append) = &machine.append {
+    let addresses = network::kernel_args(machine)?;
+    let append: Vec<&str> = machine
+        .append
+        .iter()
+        .map(String::as_str)
+        .chain(Some(addresses.as_str()).filter(|a| !a.is_empty()))
+        .collect();
+    if !append.is_empty() {
         args.push("-append".into());
-        args.push(append.into());
+        args.push(append.join(" ").into());
     }
-    args
+    Ok(args)
 }
 
-/// Starts `machine`'s QEMU in the background with `accel`; returns its pid.
-pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmError> {
+/// QEMU's `-accel` value: TCG's translation buffer cut to 256 MiB (QEMU's default is 1 GiB
+/// per machine, which several machines on one host cannot afford).
+fn accel_option(accel: &str) -> String {
+    match accel {
+        "tcg" => "tcg,tb-size=256".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Starts `machine`'s QEMU in the background with `accel`, its cards on `networks` (one per
+/// card, in order); returns its pid.
+pub fn start(
+    machine: &Machine,
+    files: &Files,
+    accel: &str,
+    networks: &[Network],
+) -> Result<u32, VmError> {
     let formats = machine
         .disks
         .iter()
         .map(|disk| DiskFormat::of(disk))
         .collect::<Result<Vec<_>, _>>()?;
+    let failed = |message| VmError::Start {
+        name: machine.name.clone(),
+        message,
+    };
+    let args = command_line(machine, files, accel, &formats, networks).map_err(failed)?;
+    let pid = daemonize(&args, files).map_err(failed)?;
+    fs::write(files.accel(), accel).map_err(VmError::io("writing", &files.accel()))?;
+    Ok(pid)
+}
+
+/// Runs QEMU with `args` (which must daemonize and write `files.pid()`); its pid once it runs
+/// in the background, or why it did not start: its log, or that it hung. Nothing is left
+/// running after a failure.
+pub fn daemonize(args: &[OsString], files: &Files) -> Result<u32, String> {
     files.clean_up();
-    let log = fs::File::create(files.log()).map_err(VmError::io("creating", &files.log()))?;
+    let log = fs::File::create(files.log())
+        .map_err(|error| format!("creating {}: {error}", files.log().display()))?;
     let mut child = Command::new(QEMU)
-        .args(command_line(machine, files, accel, &formats))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .map_err(|source| VmError::Spawn {
-            program: QEMU,
-            source,
-        })?;
+        .map_err(|error| format!("running {QEMU}: {error}"))?;
     let status = wait_daemonized(&mut child);
     let pid = files.running_pid();
     match (pid, status) {
-        (Some(pid), Some(status)) if status.success() => {
-            fs::write(files.accel(), accel).map_err(VmError::io("writing", &files.accel()))?;
-            Ok(pid)
-        }
+        (Some(pid), Some(status)) if status.success() => Ok(pid),
         _ => {
             let _ = child.kill();
             let _ = child.wait();
@@ -295,10 +331,7 @@ pub fn start(machine: &Machine, files: &Files, accel: &str) -> Result<u32, VmErr
             }
             files.clean_up();
             let log = fs::read_to_string(files.log()).unwrap_or_default();
-            Err(VmError::Start {
-                name: machine.name.clone(),
-                message: start_failure(&log, status.is_none()),
-            })
+            Err(start_failure(&log, status.is_none()))
         }
     }
 }
@@ -395,6 +428,7 @@ mod tests {
                 host_port: 5432,
                 guest_port: 5432,
             }],
+            nics: Vec::new(),
         }
     }
 
@@ -405,7 +439,9 @@ mod tests {
             &files,
             "tcg",
             &[DiskFormat::Qcow2, DiskFormat::Raw],
+            &[],
         )
+        .expect("no networks to miss")
         .into_iter()
         .map(|arg| arg.to_string_lossy().into_owned())
         .collect()
@@ -423,6 +459,7 @@ mod tests {
     fn the_command_line_names_every_disk_socket_and_forward() {
         let line = line(&machine());
         assert_eq!(values(&line, "-m"), ["1024"]);
+        assert_eq!(values(&line, "-accel"), ["tcg,tb-size=256"]);
         assert_eq!(values(&line, "-smp"), ["2"]);
         assert_eq!(
             values(&line, "-drive"),

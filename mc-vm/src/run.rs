@@ -11,8 +11,8 @@ use minicluster::{
 };
 
 use crate::{
-    DownOptions, PullOptions, SnapshotOptions, TOOL, TryOptions, UpOptions, api,
-    cli::{Cli, Command, DefineArgs, SnapshotCommand},
+    DownOptions, PullOptions, SnapshotOptions, TOOL, TryOptions, UpOptions, api, build,
+    cli::{Cli, Command, DefineArgs, ImageCommand, SnapshotCommand},
     console, guest_io,
     image::SnapshotChange,
     machine::{Machine, State},
@@ -119,6 +119,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 &state, &args.name, &options,
             )?)]
         }
+        Command::Image(ImageCommand::Build(args)) => {
+            vec![Record::VmImage(build::build(&args.recipe, &args.out)?)]
+        }
         Command::Down(args) => {
             let options = DownOptions {
                 timeout: seconds(args.timeout),
@@ -142,6 +145,7 @@ fn machine(args: DefineArgs) -> Machine {
         agent: args.agent,
         net: args.net,
         forwards: args.forwards,
+        nics: args.nics,
     }
 }
 
@@ -161,6 +165,7 @@ fn write(records: Vec<Record>, started: std::time::Instant) -> anyhow::Result<u8
                 false
             }
             Record::VmTry(record) => record.verdict != TryVerdict::Passed,
+            Record::VmImage(_) => false,
             _ => true,
         };
         if failed {

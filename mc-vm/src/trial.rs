@@ -96,6 +96,8 @@ impl Copy {
         Machine {
             name: format!("{}-try", machine.name),
             disks: self.overlays.clone(),
+            // Off the machine's networks: its address there belongs to the machine.
+            nics: Vec::new(),
             ..machine.clone()
         }
     }
@@ -151,6 +153,7 @@ pub fn try_change(state: &State, name: &str, options: &TryOptions) -> Result<VmT
     }
     let mut copy = Copy::create(&machine, state.dir(name)?.join("try"))?;
     let (pid, ready) = power::boot(
+        state,
         &copy.machine(&machine),
         &copy.files,
         options.accel,

@@ -95,6 +95,8 @@ pub enum Record {
     VmSnapshot(VmSnapshotRecord),
     /// The verdict of `mc-vm try` on a throwaway copy of a machine.
     VmTry(VmTryRecord),
+    /// A disk image `mc-vm image build` made (or found made) from a recipe.
+    VmImage(VmImageRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -582,6 +584,8 @@ pub struct VmRecord {
     pub net: bool,
     /// Host loopback TCP ports forwarded into the guest, `tcp:HOST_PORT:GUEST_PORT`.
     pub forwards: Vec<String>,
+    /// Cards on private networks of machines, `NETWORK:ADDRESS/PREFIX`.
+    pub nics: Vec<String>,
     /// QEMU's process id while it runs.
     pub pid: Option<u32>,
     /// The accelerator QEMU runs with (`kvm`, `tcg`); `null` when stopped.
@@ -716,6 +720,42 @@ impl TryStep {
     pub fn passed(&self) -> bool {
         self.exit_code == Some(0)
     }
+}
+
+/// An image `mc-vm image build` made from a recipe, or found already made in its folder.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmImageRecord {
+    /// The recipe file.
+    pub recipe: String,
+    /// The sha256 of the recipe's contents, which names the build.
+    pub recipe_hash: String,
+    /// The image's folder.
+    pub dir: String,
+    /// Whether the folder held this recipe's image already (nothing was built).
+    pub cached: bool,
+    /// The root disk (qcow2).
+    pub root_disk: String,
+    /// Its size on the host in bytes.
+    pub root_disk_bytes: u64,
+    /// The data disk (qcow2), when the recipe has one.
+    pub data_disk: Option<String>,
+    /// The kernel.
+    pub kernel: String,
+    /// The initramfs.
+    pub initrd: String,
+    /// The kernel command line to boot it with.
+    pub append: String,
+    /// The kernel's release.
+    pub kernel_release: String,
+    /// How many packages are installed (their versions are in the manifest).
+    pub packages: u64,
+    /// `manifest.json`: the recipe, and every installed package's version.
+    pub manifest: String,
+    /// When the image was built, RFC 3339 UTC.
+    pub built: String,
+    /// Wall time in milliseconds: of the build, or of finding it cached.
+    pub elapsed_ms: u64,
 }
 
 /// Counts at the end of a run.
