@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-${FUZZ_SECONDS:-60}}
-targets=${FUZZ_TARGETS:-"syncdb desc package package_tar pkginfo mtree srcinfo aur_rpc clamd_reply qmp guest_agent"}
+# Extra `cargo fuzz` build options: CI passes `--codegen-units 16`, a build several times faster
+# than cargo-fuzz's default of one unit, for fuzzing that is a little slower.
+read -r -a build_flags <<<"${FUZZ_BUILD_FLAGS:-}"
 realdata=${REALDATA:-../../shared/realdata}
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
@@ -20,6 +22,9 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "fuzz/run.sh: cargo-fuzz missing (cargo install cargo-fuzz --locked): fuzzing skipped" >&2
     exit 0
 fi
+
+# Every target of fuzz/Cargo.toml unless FUZZ_TARGETS names some.
+targets=${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}
 
 # Seeds: small real inputs, made fresh from realdata into the (ignored) corpus folder.
 corpus=corpus
@@ -56,10 +61,13 @@ make_seeds() {
         bsdtar -xOf "$pkg" .BUILDINFO > "$corpus/pkginfo/real$n-buildinfo" 2>/dev/null || true
         bsdtar -xOf "$pkg" .MTREE > "$corpus/mtree/real$n" 2>/dev/null || true
     done < <(find "$realdata/packages" -name '*.pkg.tar.*' ! -name '*.sig' -size -300k | head -8)
-    # .SRCINFO files of real AUR packages.
-    tar -xzf "$realdata/pkgbuilds/chaotic-aur-packages.tar.gz" -C "$work" --wildcards '*/.SRCINFO' 2>/dev/null || true
+    # .SRCINFO files of real AUR packages, and their PKGBUILDs as shell for the scriptlet reader.
+    tar -xzf "$realdata/pkgbuilds/chaotic-aur-packages.tar.gz" -C "$work" --wildcards '*/.SRCINFO' '*/PKGBUILD' 2>/dev/null || true
     find "$work" -name .SRCINFO | head -40 | while IFS= read -r f; do
         cp "$f" "$corpus/srcinfo/$(basename "$(dirname "$f")")"
+    done
+    find "$work" -name PKGBUILD | head -40 | while IFS= read -r f; do
+        cp "$f" "$corpus/scriptlet/$(basename "$(dirname "$f")")"
     done
     rm -rf "$work"
 }
@@ -71,7 +79,7 @@ for t in $targets; do
     extra=()
     [ -d "seeds/$t" ] && extra=("seeds/$t")
     # -rss_limit_mb: the parsers' own bounds must hold under the fuzzer too.
-    if cargo +nightly fuzz run --release "$t" "$corpus/$t" "${extra[@]}" -- \
+    if cargo +nightly fuzz run --release "${build_flags[@]}" "$t" "$corpus/$t" "${extra[@]}" -- \
         -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=1024 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1; then
         result=ok
