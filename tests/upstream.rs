@@ -8,7 +8,8 @@ use std::{
     collections::BTreeMap,
     path::Path,
     process::Command,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use pipeline_tests::{Run, bin, realdata, run};
@@ -539,7 +540,104 @@ source = "cratesio"
     );
 }
 
-/// A second run with the cache sends conditional requests, and a 304 answers from the cache.
+/// A 429 with `Retry-After` is waited out when it is short (the retry comes no sooner than it
+/// says) and reported when it is long, in seconds or as an HTTP date: the record carries
+/// `rate_limit_reset` and the host is not asked again in the run.
+#[test]
+fn retry_after_is_honoured_and_reported() {
+    let soon_asked: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let asked = Arc::clone(&soon_asked);
+    let soon = Upstream::start(move |_| {
+        let mut asked = asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.push(Instant::now());
+        if asked.len() == 1 {
+            return Answer {
+                status: 429,
+                ..Answer::default()
+            }
+            .header("Retry-After", "1");
+        }
+        Answer::ok(r#"{"releases": {"4.2": [{"yanked": false}]}}"#)
+    });
+    let in_seconds = Upstream::start(|_| {
+        Answer {
+            status: 429,
+            ..Answer::default()
+        }
+        .header("Retry-After", "3600")
+    });
+    let date = SystemTime::now() + Duration::from_secs(7200);
+    let as_date = Upstream::start(move |_| {
+        Answer {
+            status: 429,
+            ..Answer::default()
+        }
+        .header("Retry-After", httpdate::fmt_http_date(date))
+    });
+    let temp = tempfile::tempdir().expect("temp dir");
+    let config = temp.path().join("nv.toml");
+    std::fs::write(
+        &config,
+        "[soon]\nsource = \"pypi\"\n\n[krate-a]\nsource = \"cratesio\"\n\n\
+         [krate-b]\nsource = \"cratesio\"\n\n[dated]\nsource = \"npm\"\n",
+    )
+    .expect("writes config");
+    let apis = [
+        format!("pypi={}", soon.url),
+        format!("cratesio={}", in_seconds.url),
+        format!("npm={}", as_date.url),
+    ];
+    let mut args = vec![
+        "upstream",
+        "--no-cache",
+        "--per-host",
+        "1",
+        "--max-rate-limit-wait",
+        "60",
+    ];
+    let config = config.display().to_string();
+    args.extend(["--config", &config]);
+    for api in &apis {
+        args.extend(["--api", api]);
+    }
+    let checked = run(&bin("mc-fetch"), &args, "");
+    assert_eq!(checked.code, 3, "{}\n{:?}", checked.stderr, checked.records);
+    let by_name: BTreeMap<String, &Value> = checked
+        .of_type("upstream")
+        .into_iter()
+        .map(|r| (r["name"].as_str().unwrap_or("").to_owned(), r))
+        .collect();
+    assert_eq!(by_name["soon"]["version"], "4.2", "{}", by_name["soon"]);
+    let times = soon_asked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(times.len(), 2, "asked again once the limit was over");
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(950),
+        "Retry-After: 1 honoured: {:?}",
+        times[1] - times[0]
+    );
+    let now = minicluster::time::Timestamp::now().unix();
+    for (name, at_least) in [("krate-a", 3000), ("krate-b", 3000), ("dated", 7000)] {
+        let record = by_name[name];
+        assert_eq!(record["event"], "error", "{record}");
+        let error = record["error"].as_str().expect("an error");
+        assert!(error.contains("rate limited"), "{error}");
+        let reset = record["rate_limit_reset"].as_str().expect("reset reported");
+        let reset: minicluster::time::Timestamp = reset.parse().expect("RFC 3339");
+        assert!(
+            reset.unix() >= now + at_least,
+            "{name}: reset {reset}, now {now}"
+        );
+    }
+    assert_eq!(
+        in_seconds.requests(),
+        1,
+        "one 429, then the host was left alone: {:?}",
+        in_seconds.log()
+    );
+}
+
+/// A second run within `--max-age` answers from the cache without a request; `--refresh`
+/// asks again with conditional requests, and a 304 answers from the cache.
 #[test]
 fn second_run_is_answered_from_the_cache() {
     let temp = tempfile::tempdir().expect("temp dir");
@@ -575,13 +673,29 @@ fn second_run_is_answered_from_the_cache() {
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(first.count("requests"), 10);
     assert_eq!(first.count("not_modified"), 0);
+    assert_eq!(upstream.requests(), 10);
     let second = run(&bin("mc-fetch"), &args, "");
     assert_eq!(second.code, 0, "{}", second.stderr);
-    assert_eq!(second.count("not_modified"), 10);
-    assert!(
-        second
-            .of_type("upstream")
-            .iter()
-            .all(|r| r["version"] == "3.10")
+    assert_eq!(
+        second.count("requests"),
+        0,
+        "all fresh: {:?}",
+        second.records
     );
+    assert_eq!(second.count("fresh_from_cache"), 10);
+    assert_eq!(upstream.requests(), 10, "the server was not asked");
+    let mut refresh = args.to_vec();
+    refresh.push("--refresh");
+    let third = run(&bin("mc-fetch"), &refresh, "");
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert_eq!(third.count("requests"), 10);
+    assert_eq!(third.count("not_modified"), 10);
+    for records in [&second, &third] {
+        assert!(
+            records
+                .of_type("upstream")
+                .iter()
+                .all(|r| r["version"] == "3.10")
+        );
+    }
 }
