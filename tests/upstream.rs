@@ -521,7 +521,7 @@ source = "cratesio"
         assert!(error.starts_with(&format!("{name}: source ")), "{error}");
         assert!(error.contains(cause), "{name}: {error}");
     }
-    let reset = by_name["limited"]["rate_limit_reset"]
+    let reset = by_name["limited"]["rate_limit_reset_at"]
         .as_str()
         .expect("reset reported");
     assert!(reset.ends_with('Z'));
@@ -542,7 +542,7 @@ source = "cratesio"
 
 /// A 429 with `Retry-After` is waited out when it is short (the retry comes no sooner than it
 /// says) and reported when it is long, in seconds or as an HTTP date: the record carries
-/// `rate_limit_reset` and the host is not asked again in the run.
+/// `rate_limit_reset_at` and the host is not asked again in the run.
 #[test]
 fn retry_after_is_honoured_and_reported() {
     let soon_asked: Arc<Mutex<Vec<Instant>>> = Arc::default();
@@ -621,7 +621,9 @@ fn retry_after_is_honoured_and_reported() {
         assert_eq!(record["event"], "error", "{record}");
         let error = record["error"].as_str().expect("an error");
         assert!(error.contains("rate limited"), "{error}");
-        let reset = record["rate_limit_reset"].as_str().expect("reset reported");
+        let reset = record["rate_limit_reset_at"]
+            .as_str()
+            .expect("reset reported");
         let reset: minicluster::time::Timestamp = reset.parse().expect("RFC 3339");
         assert!(
             reset.unix() >= now + at_least,

@@ -64,7 +64,7 @@ pub enum Command {
     /// answers kept in `~/.cache/minicluster/upstream` used without asking for --max-age and
     /// asked again conditionally (ETag / If-Modified-Since) after, retries with backoff,
     /// `http_timeout` on each; a rate limit (403/429 with reset headers) is waited out
-    /// when it ends within --max-rate-limit-wait, else reported (`rate_limit_reset`) and that
+    /// when it ends within --max-rate-limit-wait, else reported (`rate_limit_reset_at`) and that
     /// host is not asked again in the run.
     ///
     /// Example: `mc-fetch upstream pkgs/* | jq -r 'select(.event=="updated") | .name'`
