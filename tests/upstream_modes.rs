@@ -374,3 +374,51 @@ fn daily_timer_units_write_records_and_outdated_list() {
         "the records were renamed into place"
     );
 }
+
+/// `--lilac-aliases`: an `alias:` entry of a `lilac.yaml` is checked as the entry lilac's
+/// `aliases.yaml` gives it (its common options too); without the file `--plan` says why not.
+#[test]
+fn lilac_aliases_expand_alias_entries() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let pkg = temp.path().join("python-foo");
+    write(
+        &pkg.join("lilac.yaml"),
+        "update_on:\n  - source: manual\n    manual: \"1.0\"\n  - alias: python\n",
+    );
+    let aliases = temp.path().join("aliases.yaml");
+    write(
+        &aliases,
+        "python:\n  source: manual\n  manual: \"3.13.1\"\n  from_pattern: '^(\\d+\\.\\d+)\\..*'\n  to_pattern: '\\1'\n",
+    );
+    let dir = pkg.display().to_string();
+    let plan = run(&bin("mc-fetch"), &["upstream", "--plan", &dir], "");
+    let alias = plan
+        .of_type("upstream_plan")
+        .into_iter()
+        .find(|p| p["name"] == "python-foo:1")
+        .cloned()
+        .expect("the alias entry");
+    assert_eq!(alias["supported"], false);
+    assert!(
+        alias["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--lilac-aliases")),
+        "{alias}"
+    );
+    let file = aliases.display().to_string();
+    let checked = run(
+        &bin("mc-fetch"),
+        &["upstream", "--no-cache", "--lilac-aliases", &file, &dir],
+        "",
+    );
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    let trigger = checked
+        .of_type("upstream")
+        .into_iter()
+        .find(|r| r["name"] == "python-foo:1")
+        .cloned()
+        .expect("the alias entry");
+    assert_eq!(trigger["source"], "manual");
+    assert_eq!(trigger["version"], "3.13", "the alias's to_pattern applies");
+    assert_eq!(trigger["extra"]["alias"], "python");
+}

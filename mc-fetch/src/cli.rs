@@ -97,6 +97,10 @@ pub struct UpstreamArgs {
     /// be) without any network.
     #[arg(long)]
     pub plan: bool,
+    /// lilac's `aliases.yaml`: an `alias: NAME` entry of a `lilac.yaml` is checked as the
+    /// entry NAME stands for there.
+    #[arg(long, value_name = "FILE", env = "MC_UPSTREAM_LILAC_ALIASES")]
+    pub lilac_aliases: Option<PathBuf>,
     /// Run the shell commands of `cmd` entries.
     #[arg(long)]
     pub allow_cmd: bool,

@@ -6,6 +6,7 @@
 //! nvchecker's version files ([`versionfile`]). Requests share one client with per-host limits,
 //! a conditional-request cache, retries and rate-limit handling ([`http`]).
 
+pub mod aliases;
 pub mod cache;
 pub mod check;
 pub mod config;
@@ -46,6 +47,8 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// How long a kept answer is used without asking (zero with `--refresh`).
     pub max_age: Duration,
+    /// lilac's `aliases.yaml`, to expand `alias:` entries.
+    pub lilac_aliases: Option<PathBuf>,
 }
 
 /// The entries to check and the settings of the `--config` file.
@@ -67,6 +70,9 @@ pub fn load(options: &Options) -> Result<Loaded, ConfigError> {
     }
     for dir in &options.dirs {
         loaded.entries.extend(config::read_package_dir(dir)?);
+    }
+    if let Some(path) = &options.lilac_aliases {
+        aliases::expand(&mut loaded.entries, &aliases::read(path)?);
     }
     if !options.only.is_empty() {
         loaded

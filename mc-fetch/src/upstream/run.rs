@@ -18,7 +18,7 @@ use super::{
     Options,
     check::{self, Known},
     config, http,
-    source::{AurBatch, Context},
+    source::{AlpmBatch, AurBatch, Context},
     versionfile,
 };
 use crate::{
@@ -108,9 +108,11 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
         allow_cmd: options.allow_cmd,
         command_timeout: check::command_timeout(timeout),
         aur: AurBatch::default(),
+        alpm: AlpmBatch::default(),
     };
     let started = Instant::now();
     check::prefetch_aur(&mut ctx, &loaded.entries);
+    check::prefetch_alpm(&mut ctx, &loaded.entries);
     let workers = settings
         .max_concurrency
         .unwrap_or(check::DEFAULT_CONCURRENCY);
@@ -208,6 +210,7 @@ fn options(args: &UpstreamArgs) -> anyhow::Result<Options> {
         attempts: args.retries.max(1),
         max_rate_limit_wait: Duration::from_secs(args.max_rate_limit_wait),
         cache_dir,
+        lilac_aliases: args.lilac_aliases.clone(),
         max_age: if args.refresh {
             Duration::ZERO
         } else {
