@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-${FUZZ_SECONDS:-60}}
-# Extra `cargo fuzz` build options: CI passes `--codegen-units 16`, a build several times faster
-# than cargo-fuzz's default of one unit, for fuzzing that is a little slower.
+# Extra `cargo fuzz` build options. cargo-fuzz builds optimised, with one codegen unit and
+# AddressSanitizer; CI passes `--dev` (no optimisation: a build several times faster, for runs of
+# seconds where the fuzzer's speed matters little).
 read -r -a build_flags <<<"${FUZZ_BUILD_FLAGS:-}"
 realdata=${REALDATA:-../../shared/realdata}
 
@@ -79,7 +80,7 @@ for t in $targets; do
     extra=()
     [ -d "seeds/$t" ] && extra=("seeds/$t")
     # -rss_limit_mb: the parsers' own bounds must hold under the fuzzer too.
-    if cargo +nightly fuzz run --release "${build_flags[@]}" "$t" "$corpus/$t" "${extra[@]}" -- \
+    if cargo +nightly fuzz run "${build_flags[@]}" "$t" "$corpus/$t" "${extra[@]}" -- \
         -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=1024 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1; then
         result=ok
