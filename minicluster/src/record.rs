@@ -47,6 +47,10 @@ pub enum Record {
     VmTry(VmTryRecord),
     /// A disk image `mc-vm image build` made (or found made) from a recipe.
     VmImage(VmImageRecord),
+    /// One step of an `mc-appliance` command, run in a guest (or on the host).
+    ApplianceStep(ApplianceStepRecord),
+    /// An appliance after an `mc-appliance` command: its state, endpoints and outcome.
+    Appliance(Box<ApplianceRecord>),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -631,6 +635,79 @@ pub struct VmImageRecord {
     pub built: String,
     /// Wall time in milliseconds: of the build, or of finding it cached.
     pub elapsed_ms: u64,
+}
+
+/// One step of an `mc-appliance` command.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceStepRecord {
+    /// The appliance.
+    pub appliance: String,
+    /// The command (`up`, `check-health`, `backup`, ...).
+    pub command: String,
+    /// The step's name (`base-backup`, `accepts-queries`, ...).
+    pub step: String,
+    /// The machine it ran on; `null` for a step on the host.
+    pub machine: Option<String>,
+    /// The machine's role when it ran (`primary`, `replica`).
+    pub role: Option<String>,
+    /// The shell command run in the guest (`sh -c`); `null` for a step on the host.
+    pub guest_command: Option<String>,
+    /// Its exit code; `null` when it did not finish or ran on the host.
+    pub exit_code: Option<i64>,
+    /// Whether the step succeeded.
+    pub ok: bool,
+    /// What it printed (standard output, trimmed), or what went wrong.
+    pub output: String,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// An appliance after an `mc-appliance` command.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceRecord {
+    /// The appliance.
+    pub name: String,
+    /// Its application (`postgresql`).
+    pub app: String,
+    /// The command that ran.
+    pub command: String,
+    /// The appliance's state afterwards: `defined`, `running`, `stopped`, or the named state a
+    /// failed command left (`up-failed`, `fail-over-failed`, ...).
+    pub state: String,
+    /// Whether the command did what it was asked.
+    pub ok: bool,
+    /// For a named failure state: the command that recovers from it.
+    pub recover: Option<String>,
+    /// Each role (`primary`, `replica`, `replica-2`, ...) and its client URL on the host.
+    pub endpoints: BTreeMap<String, String>,
+    /// The machines, with role and address.
+    pub machines: Vec<ApplianceMachine>,
+    /// `backup`: the backup file's path; `restore`: the backup restored.
+    pub backup: Option<String>,
+    /// `check-health`: `healthy` or `unhealthy`.
+    pub verdict: Option<String>,
+    /// What went wrong, for people; `null` when nothing did.
+    pub message: Option<String>,
+    /// Wall time of the command in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// One machine of an appliance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceMachine {
+    /// The mc-vm machine's name.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// Its address on the appliance's private network.
+    pub address: String,
+    /// The host port forwarded to the application's port.
+    pub host_port: u16,
+    /// `running` or `stopped`.
+    pub state: String,
 }
 
 /// Counts at the end of a run.
