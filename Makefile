@@ -5,7 +5,7 @@ CARGO ?= cargo
 # nextest when installed (parallel, per-test timing), else cargo's own runner.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),nextest run,test)
 
-.PHONY: demo test lint man bench bench-repo bench-verify bench-build bench-scan bench-vm bench-upstream
+.PHONY: demo test lint man bench bench-repo bench-verify bench-build bench-scan bench-vm bench-upstream fuzz
 
 demo:
 	bash scripts/demo.sh
@@ -20,6 +20,12 @@ lint:
 
 man:
 	$(CARGO) xtask man
+
+# Every fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS each (default 60), on nightly with
+# cargo-fuzz; seeds are made from ../shared/realdata. A crash leaves its input in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 # mc-index against curl|bsdtar, a zstd+tar floor and pacman -F, on a generated mirror (~1 min).
 bench:

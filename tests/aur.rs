@@ -8,6 +8,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use minicluster::record::Timestamp;
 use pipeline_tests::{Run, bin, require, run};
 use serde_json::{Value, json};
 use xtask::serve::{Fault, MirrorServer, Reply};
@@ -292,8 +293,8 @@ fn info_asks_in_batches_and_maps_every_field() {
         "type": "aur_package", "name": "app", "base": "app", "version": "1.2.3-1",
         "desc": "app, for tests", "url_upstream": "https://example.org/app",
         "maintainer": "alice", "submitter": "bob", "co_maintainers": ["carol"], "votes": 7,
-        "popularity": 0.25, "out_of_date": null, "first_submitted": 1_600_000_000,
-        "last_modified": 1_700_000_000, "url_path": "/cgit/aur.git/snapshot/app.tar.gz",
+        "popularity": 0.25, "out_of_date_at": null, "first_submitted_at": "2020-09-13T12:26:40Z",
+        "last_modified_at": "2023-11-14T22:13:20Z", "url_path": "/cgit/aur.git/snapshot/app.tar.gz",
         "depends": ["libfoo>=1.0", "glibc", "sh"], "makedepends": ["cmake", "helper-git"],
         "checkdepends": ["ghost"], "optdepends": ["zsh: completion"], "provides": [],
         "conflicts": [], "replaces": [], "groups": [], "licenses": ["MIT"], "keywords": ["demo"],
@@ -472,7 +473,7 @@ fn clone_then_update_reports_what_changed_and_runs_nothing() {
         "git_url": template.replace("{base}", "app"), "commit": first, "previous_commit": null,
         "files_changed": [], "insertions": 0, "deletions": 0, "maintainer": "alice",
         "previous_maintainer": null, "fetched_before": false, "submitter": "bob",
-        "last_modified": 1_700_000_000,
+        "last_modified_at": "2023-11-14T22:13:20Z",
     });
     assert_eq!(*run.of_type("pkgbuild")[0], expected);
     assert!(checkout.join("PKGBUILD").is_file());
@@ -691,7 +692,7 @@ fn each_clone_reports_the_maintainer_before_and_now() {
             "maintainer",
             "previous_maintainer",
             "fetched_before",
-            "last_modified",
+            "last_modified_at",
         ];
         fields.map(|field| record[field].clone())
     };
@@ -702,7 +703,7 @@ fn each_clone_reports_the_maintainer_before_and_now() {
             json!("alice"),
             Value::Null,
             json!(false),
-            json!(1_700_000_000)
+            json!(Timestamp::from_unix(1_700_000_000))
         ]
     );
     let state = work.path().join("app/.git/minicluster-aur.json");
@@ -718,7 +719,7 @@ fn each_clone_reports_the_maintainer_before_and_now() {
             Value::Null,
             json!("alice"),
             json!(true),
-            json!(1_700_000_100)
+            json!(Timestamp::from_unix(1_700_000_100))
         ]
     );
 
@@ -730,7 +731,7 @@ fn each_clone_reports_the_maintainer_before_and_now() {
             json!("mallory"),
             Value::Null,
             json!(true),
-            json!(1_700_000_200)
+            json!(Timestamp::from_unix(1_700_000_200))
         ]
     );
     let record = aur.fetch(&clone, "").of_type("pkgbuild")[0].clone();

@@ -532,7 +532,7 @@ fn build_records_match_the_documented_shape() {
         keys,
         [
             "base",
-            "duration_ms",
+            "elapsed_ms",
             "first_difference",
             "log_path",
             "packages",
@@ -550,7 +550,7 @@ fn build_records_match_the_documented_shape() {
         .expect("a build line");
     assert!(
         line.starts_with(
-            r#"{"type":"build","base":"shape","version":"1.0-1","status":"built","reason":null,"duration_ms":"#
+            r#"{"type":"build","base":"shape","version":"1.0-1","status":"built","reason":null,"elapsed_ms":"#
         ),
         "{line}"
     );

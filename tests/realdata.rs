@@ -322,7 +322,7 @@ fn mtree_digests(package: &std::path::Path) -> (String, Vec<(String, String)>) {
             ".PKGINFO" => {
                 member.read_to_end(&mut bytes).expect("read");
                 let pairs = minicluster::keyvalue::parse(&String::from_utf8_lossy(&bytes));
-                name = minicluster::keyvalue::first(&pairs, "pkgname")
+                name = minicluster::keyvalue::last(&pairs, "pkgname")
                     .unwrap_or_default()
                     .to_owned();
             }

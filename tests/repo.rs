@@ -573,6 +573,115 @@ fn a_save_cut_between_its_renames_is_finished_by_the_next_run() {
     assert_eq!(entries(Path::new(&db)).len(), 2);
 }
 
+/// Builds a package with real makepkg under Debian's own `/etc/makepkg.conf` (no PACKAGER, no
+/// GPGKEY) as an unprivileged user; returns its path. makepkg writes
+/// `packager = Unknown Packager` into such packages.
+fn makepkg_with_defaults(dir: &Path, name: &str) -> PathBuf {
+    require("makepkg", "makepkg");
+    require("fakeroot", "fakeroot");
+    require("bsdtar", "libarchive-tools");
+    let user = pipeline_tests::makepkg::test_user();
+    let folder = dir.join(name);
+    fs::create_dir_all(&folder).expect("PKGBUILD folder");
+    fs::write(
+        folder.join("PKGBUILD"),
+        format!(
+            "pkgname={name}\npkgver=1.0\npkgrel=1\npkgdesc='made with makepkg defaults'\n\
+             arch=(any)\nlicense=(MIT)\npackage() {{\n  mkdir -p \"$pkgdir/usr/share/{name}\"\n  \
+             echo hello > \"$pkgdir/usr/share/{name}/data\"\n}}\n"
+        ),
+    )
+    .expect("PKGBUILD");
+    let chown = Command::new("chown")
+        .args(["-R", &user])
+        .arg(dir)
+        .status()
+        .expect("chown");
+    assert!(chown.success());
+    let built = Command::new("setpriv")
+        .args(["--reuid", &user, "--regid", &user, "--clear-groups", "--"])
+        .args([
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            "HOME=/nonexistent",
+            "makepkg",
+        ])
+        .current_dir(&folder)
+        .output()
+        .expect("makepkg runs");
+    assert!(
+        built.status.success(),
+        "makepkg: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let package = fs::read_dir(&folder)
+        .expect("PKGBUILD folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.to_string_lossy().contains(".pkg.tar"))
+        .expect("makepkg made a package");
+    let pkginfo = Command::new("bsdtar")
+        .arg("-xOf")
+        .arg(&package)
+        .arg(".PKGINFO")
+        .output()
+        .expect("bsdtar");
+    assert!(
+        String::from_utf8_lossy(&pkginfo.stdout).contains("packager = Unknown Packager"),
+        "makepkg's default packager"
+    );
+    package
+}
+
+#[test]
+fn a_package_from_makepkgs_defaults_goes_through_index_repo_and_scan_and_pacman_installs_it() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let package = makepkg_with_defaults(&work.path().join("build"), "hello-defaults");
+    let path = package.display().to_string();
+    let db = work.path().join("index.sqlite").display().to_string();
+    let record = format!("{{\"type\":\"package\",\"path\":\"{path}\"}}\n");
+    let indexed = pipeline_tests::index(&["--db", &db], &record);
+    assert_eq!(
+        (indexed.code, indexed.count("indexed")),
+        (0, 1),
+        "{indexed:?}"
+    );
+    let scanned = pipeline_tests::run(
+        &pipeline_tests::bin("mc-scan"),
+        &[],
+        &lines(&indexed.records.iter().collect::<Vec<_>>()),
+    );
+    assert_eq!(scanned.code, 0, "{scanned:?}");
+    let errors: Vec<_> = scanned
+        .of_type("finding")
+        .into_iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let dir = work.path().join("mine/os/x86_64");
+    let repo_db = dir.join("mine.db.tar.gz").display().to_string();
+    let added = repo(
+        &["add", "--repo", &repo_db, "--refuse-findings", "error"],
+        &lines(&scanned.records.iter().collect::<Vec<_>>()),
+    );
+    assert_eq!((added.code, added.count("added")), (0, 1), "{added:?}");
+    let warnings = added.of_type("finding");
+    assert!(
+        warnings.len() == 1
+            && warnings[0]["check"] == "pkginfo-nonstandard"
+            && warnings[0]["severity"] == "warning",
+        "{warnings:?}"
+    );
+    let server = MirrorServer::start(work.path(), "127.0.0.1:0").expect("server");
+    let pacman = Pacman::new(&format!("{}/$repo/os/$arch", server.url()), &["mine"]);
+    pacman.run(&["-Sy"]);
+    let info = pacman.run(&["-Si", "mine/hello-defaults"]);
+    assert!(info.contains("Unknown Packager"), "{info}");
+    pacman.run(&["-S", "hello-defaults"]);
+    assert!(pacman.root().join("usr/share/hello-defaults/data").exists());
+}
+
 /// The temporary files mc-repo left in `dir`, with their sizes.
 fn temporaries(dir: &Path) -> Vec<u64> {
     fs::read_dir(dir)

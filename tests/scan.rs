@@ -638,7 +638,7 @@ fn add_refusing_one(db: &str, threshold: &str, stream: &str) -> Run {
         stream,
     );
     assert_eq!(
-        published.error_kinds(),
+        published.error_kinds_of("mc-repo"),
         ["refused_findings"],
         "{published:?}"
     );
@@ -774,7 +774,13 @@ fn a_member_too_large_to_scan_is_an_error_the_rest_is_scanned_and_mc_repo_refuse
         .filter(|r| r["type"] == "error" || r["type"] == "package")
         .collect();
     let published = add_refusing_one(&db, "info", &lines(&unscanned));
-    let message = published.of_type("error")[0]["message"]
+    let forwarded = published.error_kinds_of("mc-scan");
+    assert_eq!(
+        forwarded,
+        ["member_too_large"],
+        "mc-repo forwards what it does not handle"
+    );
+    let message = published.errors_of("mc-repo")[0]["message"]
         .as_str()
         .unwrap_or_default();
     assert!(message.contains("member_too_large"), "{message}");
@@ -912,7 +918,7 @@ fn real_pkgbuild_detections() -> (usize, Vec<(String, String, String)>) {
         for detection in minicluster::scriptlet::detect(&text, kind) {
             found.push((
                 detection.check.to_owned(),
-                detection.severity.to_owned(),
+                detection.severity.to_string(),
                 format!("{name}: {}", detection.message),
             ));
         }

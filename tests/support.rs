@@ -89,14 +89,28 @@ impl Run {
 
     /// The `kind` of every error record, sorted.
     pub fn error_kinds(&self) -> Vec<String> {
-        let mut kinds: Vec<String> = self
-            .of_type("error")
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        kinds.sort();
-        kinds
+        sorted_kinds(self.of_type("error"))
     }
+
+    /// The error records `tool` wrote itself (a tool forwards the records it does not handle).
+    pub fn errors_of(&self, tool: &str) -> Vec<&Value> {
+        let errors = self.of_type("error").into_iter();
+        errors.filter(|e| e["tool"] == tool).collect()
+    }
+
+    /// The `kind` of every error record `tool` wrote itself, sorted.
+    pub fn error_kinds_of(&self, tool: &str) -> Vec<String> {
+        sorted_kinds(self.errors_of(tool))
+    }
+}
+
+fn sorted_kinds(errors: Vec<&Value>) -> Vec<String> {
+    let mut kinds: Vec<String> = errors
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    kinds.sort();
+    kinds
 }
 
 /// Runs `program args` with `stdin` as input.

@@ -675,6 +675,11 @@ fn git_sources_are_mirrored_and_their_revisions_and_signatures_checked() {
     }
 }
 
+/// Unix seconds as the records write times.
+fn rfc3339(unix: i64) -> String {
+    minicluster::record::Timestamp::from_unix(unix).to_string()
+}
+
 /// The Unix time now.
 fn unix_now() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
@@ -692,37 +697,37 @@ fn maintainer_changes_orphans_and_recent_adoptions_are_findings() {
     let cases = [
         (
             "handed-over",
-            json!({"maintainer": "mallory", "previous_maintainer": "alice", "fetched_before": true, "last_modified": now - 400 * day}),
+            json!({"maintainer": "mallory", "previous_maintainer": "alice", "fetched_before": true, "last_modified_at": rfc3339(now - 400 * day)}),
             vec!["maintainer-changed"],
         ),
         (
             "adopted",
-            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": true, "last_modified": now - day}),
+            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": true, "last_modified_at": rfc3339(now - day)}),
             vec!["maintainer-changed"],
         ),
         (
             "disowned",
-            json!({"maintainer": null, "previous_maintainer": "alice", "fetched_before": true, "last_modified": now - 2 * day}),
+            json!({"maintainer": null, "previous_maintainer": "alice", "fetched_before": true, "last_modified_at": rfc3339(now - 2 * day)}),
             vec!["maintainer-changed", "orphan"],
         ),
         (
             "orphaned",
-            json!({"maintainer": null, "previous_maintainer": null, "fetched_before": false, "last_modified": now - 900 * day}),
+            json!({"maintainer": null, "previous_maintainer": null, "fetched_before": false, "last_modified_at": rfc3339(now - 900 * day)}),
             vec!["orphan"],
         ),
         (
             "fresh-hands",
-            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": false, "last_modified": now - 3 * day}),
+            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": false, "last_modified_at": rfc3339(now - 3 * day)}),
             vec!["adopted-recently"],
         ),
         (
             "old-hands",
-            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": false, "last_modified": now - 100 * day}),
+            json!({"maintainer": "mallory", "previous_maintainer": null, "fetched_before": false, "last_modified_at": rfc3339(now - 100 * day)}),
             vec![],
         ),
         (
             "steady",
-            json!({"maintainer": "alice", "previous_maintainer": "alice", "fetched_before": true, "last_modified": now - day}),
+            json!({"maintainer": "alice", "previous_maintainer": "alice", "fetched_before": true, "last_modified_at": rfc3339(now - day)}),
             vec![],
         ),
         ("no-aur-data", json!({}), vec![]),

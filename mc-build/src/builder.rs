@@ -149,7 +149,9 @@ impl Publisher {
     /// A publisher into `repository`; it first finishes a save an earlier run was killed in,
     /// so that what [`Publisher::already_built`] finds is also what pacman reads.
     pub fn new(mut repository: Repository, http: Http) -> Result<Self, RepoError> {
-        Update::new(&mut repository, &http, Trust::default(), true).commit()?;
+        Update::new(&mut repository, &http, Trust::default(), true)
+            .commit()
+            .map_err(|failed| failed.error)?;
         Ok(Self { repository, http })
     }
 
@@ -186,14 +188,17 @@ impl Publisher {
             return Err(Failure("makepkg made no package".to_owned()));
         }
         let mut update = Update::new(&mut self.repository, &self.http, Trust::default(), true);
-        let mut names = BTreeSet::new();
         for file in files {
-            let change = update
+            update
                 .add(Source::Path(file))
                 .map_err(|error| Failure(error.message))?;
-            names.insert(change.name);
         }
-        update.commit()?;
+        let names: BTreeSet<String> = update
+            .commit()?
+            .changes
+            .into_iter()
+            .map(|change| change.name)
+            .collect();
         Ok(names
             .iter()
             .filter_map(|name| self.package_record(name))

@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use minicluster::cli::EXIT_STATUS_HELP;
+use minicluster::cli::{EXIT_STATUS_HELP, JobsArgs};
+
+/// `--jobs` as mc-build counts it.
+const JOBS_HELP: &str = "Builds to run at once: bases that do not need each other build \
+concurrently [default: 1, as makepkg's own MAKEFLAGS keeps every core busy]";
 
 /// Build PKGBUILDs in dependency order: unprivileged, offline, isolated.
 ///
@@ -30,7 +34,12 @@ use minicluster::cli::EXIT_STATUS_HELP;
 ///
 /// Example: `mc-verify ~/aur/* | mc-build --keep-going ~/aur/*`
 #[derive(Debug, Parser)]
-#[command(name = "mc-build", version, after_help = EXIT_STATUS_HELP)]
+#[command(
+    name = "mc-build",
+    version,
+    after_help = EXIT_STATUS_HELP,
+    mut_arg("jobs", |arg| arg.help(JOBS_HELP))
+)]
 pub struct Cli {
     /// PKGBUILD folders (each holding `PKGBUILD` and `.SRCINFO`).
     #[arg(value_name = "PKGBUILD_DIR")]
@@ -61,15 +70,9 @@ pub struct Cli {
         env = "PACKAGER"
     )]
     pub packager: String,
-    /// Builds to run at once: bases that do not need each other build concurrently.
-    #[arg(
-        long,
-        short = 'j',
-        value_name = "N",
-        default_value_t = 1,
-        env = "MC_BUILD_JOBS"
-    )]
-    pub jobs: usize,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub jobs: JobsArgs,
     /// Build every base twice, with the same SOURCE_DATE_EPOCH, and report in its `build`
     /// record whether the packages are bit-identical (and the first member that differs).
     #[arg(long)]

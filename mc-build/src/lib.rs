@@ -11,6 +11,7 @@ pub mod builder;
 pub mod cli;
 pub mod deps;
 pub mod order;
+mod queue;
 pub mod reproducible;
 pub mod sandbox;
 mod schedule;
@@ -20,7 +21,6 @@ use std::{
     collections::BTreeMap,
     io::{self, IsTerminal},
     path::PathBuf,
-    time::Instant,
 };
 
 use alpm_types::SystemArchitecture;
@@ -28,8 +28,9 @@ use anyhow::Context;
 use mc_repo::repository::Repository;
 use minicluster::{
     cli::NetworkArgs,
-    jsonl::{self, RecordWriter},
-    record::{BuildRecord, ErrorRecord, FindingRecord, Record, SummaryRecord},
+    jsonl,
+    record::{BuildRecord, BuildStatus, ErrorRecord, FindingRecord, Record, Severity},
+    report::{FAILED, Report},
 };
 
 use crate::{
@@ -49,52 +50,31 @@ struct Input {
     refusals: BTreeMap<String, FindingRecord>,
 }
 
-/// Records out, and counts for the summary.
-struct Report {
-    out: RecordWriter<io::Stdout>,
-    started: Instant,
-    counts: BTreeMap<String, u64>,
+/// Writes a build's package records, then its build record, counted by status (and as
+/// `unreproducible`). A failed build counts under `failed`, as error records do; a skipped one
+/// makes the run exit 1 too.
+fn write_build(report: &mut Report, build: BuildRecord) -> io::Result<()> {
+    report.count(build.status.as_str());
+    if build.status == BuildStatus::Skipped {
+        report.mark_unsuccessful();
+    }
+    if build.reproducible == Some(false) {
+        report.count("unreproducible");
+    }
+    for package in &build.packages {
+        report.write(&Record::Package(Box::new(package.clone())))?;
+    }
+    report.write(&Record::Build(build))
 }
 
-impl Report {
-    fn count(&mut self, key: &str) {
-        *self.counts.entry(key.to_owned()).or_default() += 1;
-    }
-
-    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
-        self.count("errors");
-        self.out.write(&Record::Error(error))
-    }
-
-    fn build(&mut self, build: BuildRecord) -> io::Result<()> {
-        self.count(&build.status);
-        if build.reproducible == Some(false) {
-            self.count("unreproducible");
-        }
-        for package in &build.packages {
-            self.out
-                .write(&Record::Package(Box::new(package.clone())))?;
-        }
-        self.out.write(&Record::Build(build))
-    }
-
-    fn finish(mut self) -> anyhow::Result<u8> {
-        let get = |key: &str| self.counts.get(key).copied().unwrap_or(0);
-        let (built, failed, skipped, errors) =
-            (get("built"), get("failed"), get("skipped"), get("errors"));
-        let counts = self
-            .counts
-            .iter()
-            .map(|(key, value)| (key.as_str(), *value));
-        let summary = SummaryRecord::new(TOOL, self.started, counts);
-        eprintln!(
-            "{TOOL}: {built} built, {failed} failed, {skipped} skipped in {:.1} s",
-            summary.elapsed_ms as f64 / 1000.0
-        );
-        self.out.write(&Record::Summary(summary))?;
-        self.out.flush()?;
-        Ok(minicluster::cli::status(failed + skipped + errors > 0))
-    }
+/// Writes the summary (also on stderr) and gives the exit status.
+fn finish(report: Report) -> anyhow::Result<u8> {
+    let [built, failed, skipped] = ["built", FAILED, "skipped"].map(|key| report.get(key));
+    eprintln!(
+        "{TOOL}: {built} built, {failed} failed, {skipped} skipped in {:.1} s",
+        report.elapsed_ms() as f64 / 1000.0
+    );
+    Ok(report.finish()?)
 }
 
 /// Runs the command line; returns the exit status.
@@ -127,11 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     } else {
         None
     };
-    let mut report = Report {
-        out: RecordWriter::stdout(),
-        started: Instant::now(),
-        counts: BTreeMap::new(),
-    };
+    let mut report = Report::stdout(TOOL);
     let mut input = Input {
         folders: cli.folders.clone(),
         ..Input::default()
@@ -182,11 +158,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     schedule::Scheduler {
         cli: &cli,
         set: &set,
-        status: BTreeMap::new(),
-        stopped: false,
     }
     .run(&workshop, &mut publisher, &mut report)?;
-    report.finish()
+    finish(report)
 }
 
 /// Reads `pkgbuild` and `finding` records from stdin, forwarding every line.
@@ -194,10 +168,10 @@ fn read_stdin(input: &mut Input, report: &mut Report) -> anyhow::Result<()> {
     for line in jsonl::read_lines(io::stdin().lock()) {
         match line {
             Ok(line) => {
-                report.out.write_raw(&line.raw)?;
+                report.forward(&line)?;
                 match line.record {
                     Record::Pkgbuild(pkgbuild) => input.folders.push(PathBuf::from(pkgbuild.path)),
-                    Record::Finding(finding) if finding.severity == "error" => {
+                    Record::Finding(finding) if finding.severity == Severity::Error => {
                         input
                             .refusals
                             .entry(finding.base.clone())

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 
 use minicluster::{
     http::{FetchError, Http},
-    record::AurPackageRecord,
+    record::{AurPackageRecord, Timestamp},
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
@@ -354,9 +354,9 @@ impl From<RpcPackage> for AurPackageRecord {
             co_maintainers: package.co_maintainers,
             votes: package.num_votes,
             popularity: package.popularity,
-            out_of_date: package.out_of_date,
-            first_submitted: package.first_submitted,
-            last_modified: package.last_modified,
+            out_of_date_at: package.out_of_date.map(Timestamp::from_unix),
+            first_submitted_at: package.first_submitted.map(Timestamp::from_unix),
+            last_modified_at: package.last_modified.map(Timestamp::from_unix),
             url_path: package.url_path,
             depends: package.depends,
             makedepends: package.make_depends,
@@ -407,7 +407,7 @@ mod tests {
         assert_eq!(yay.makedepends, ["go>=1.21"]);
         assert_eq!(yay.licenses, ["GPL-3.0-or-later"]);
         assert_eq!(yay.co_maintainers, ["x"]);
-        assert!(yay.checkdepends.is_empty() && yay.out_of_date.is_none());
+        assert!(yay.checkdepends.is_empty() && yay.out_of_date_at.is_none());
         assert_eq!(
             yay.url_upstream.as_deref(),
             Some("https://github.com/Jguer/yay")

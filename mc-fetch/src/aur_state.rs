@@ -119,7 +119,7 @@ pub fn remember(record: &mut PkgbuildRecord, package: &AurPackageRecord) -> Vec<
     let checkout = PathBuf::from(&record.path);
     record.maintainer.clone_from(&package.maintainer);
     record.submitter.clone_from(&package.submitter);
-    record.last_modified = package.last_modified;
+    record.last_modified_at = package.last_modified_at;
     let mut problems = Vec::new();
     match read(&checkout) {
         Ok(Some(seen)) => {
@@ -146,6 +146,8 @@ pub fn remember(record: &mut PkgbuildRecord, package: &AurPackageRecord) -> Vec<
 
 #[cfg(test)]
 mod tests {
+    use minicluster::record::Timestamp;
+
     use super::*;
 
     fn checkout() -> tempfile::TempDir {
@@ -164,7 +166,7 @@ mod tests {
         let package = AurPackageRecord {
             maintainer: maintainer.map(str::to_owned),
             submitter: Some("bob".into()),
-            last_modified: Some(1_700_000_000),
+            last_modified_at: Some(Timestamp::from_unix(1_700_000_000)),
             ..AurPackageRecord::default()
         };
         let problems = remember(&mut record, &package);
@@ -181,8 +183,8 @@ mod tests {
             (false, None)
         );
         assert_eq!(
-            (first.submitter.as_deref(), first.last_modified),
-            (Some("bob"), Some(1_700_000_000))
+            (first.submitter.as_deref(), first.last_modified_at),
+            (Some("bob"), Some(Timestamp::from_unix(1_700_000_000)))
         );
         let (second, _) = fetch(dir.path(), None);
         assert!(second.fetched_before && second.maintainer.is_none());

@@ -7,6 +7,7 @@ use minicluster::{
     cli::{EXIT_STATUS_HELP, NetworkArgs},
     http::OpenError,
     mirror::DEFAULT_MIRROR,
+    syncdb,
 };
 
 use crate::{
@@ -187,6 +188,14 @@ pub struct RepoArgs {
     /// (`"files"`), which `mc-index --files-db` indexes without downloading packages.
     #[arg(long)]
     pub files: bool,
+    /// The largest `desc` or `files` entry read, in MiB, counting each line as 48 bytes more
+    /// (what it costs parsed); a larger entry is an `entry_too_large` error record.
+    #[arg(long, value_name = "MIB", default_value_t = syncdb::DEFAULT_ENTRY_MIB, env = "MC_MAX_ENTRY_MIB")]
+    pub max_entry_mib: u64,
+    /// The largest database read, decompressed, in MiB; a larger one is a `sync_db_too_large`
+    /// error record for its repository.
+    #[arg(long, value_name = "MIB", default_value_t = syncdb::DEFAULT_DATABASE_MIB, env = "MC_MAX_DB_MIB")]
+    pub max_db_mib: u64,
     /// Say nothing on stderr but errors.
     #[arg(short, long)]
     pub quiet: bool,

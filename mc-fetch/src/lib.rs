@@ -10,7 +10,17 @@
 //!     std::time::Duration::from_secs(10),
 //! )?;
 //! let servers = ["https://geo.mirror.pkgbuild.com/$repo/os/$arch".to_owned()];
-//! let packages = mc_fetch::repo::fetch(&http, &servers, "core", "x86_64", false)?;
+//! let request = mc_fetch::repo::Request {
+//!     servers: &servers,
+//!     repo: "core",
+//!     arch: "x86_64",
+//!     files: false,
+//!     limits: minicluster::syncdb::Limits::default(),
+//! };
+//! let count = mc_fetch::repo::fetch(&http, &request, |package| {
+//!     println!("{:?}", package.map(|p| p.name));
+//!     Ok(())
+//! })?;
 //! let aur = mc_fetch::aur::Aur::new(http, mc_fetch::aur::DEFAULT_AUR);
 //! let found = aur.search("pacman", mc_fetch::aur::SearchBy::Name)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -31,8 +41,10 @@ use std::{
 
 use anyhow::Context;
 use minicluster::{
-    jsonl::{self, RecordWriter},
+    jsonl,
     record::{ErrorRecord, Record},
+    report::Report,
+    syncdb::Limits,
 };
 
 use crate::{
@@ -57,55 +69,32 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Records on stdout, remembering whether an item failed.
-struct Output {
-    out: RecordWriter<io::Stdout>,
-    failed: bool,
-}
-
-impl Output {
-    fn new() -> Self {
-        Self {
-            out: RecordWriter::stdout(),
-            failed: false,
-        }
-    }
-
-    fn write(&mut self, record: &Record) -> io::Result<()> {
-        self.out.write(record)
-    }
-
-    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
-        self.failed = true;
-        self.out.write(&Record::Error(error))
-    }
-
-    /// Flushes, and gives the exit status.
-    fn finish(mut self) -> anyhow::Result<u8> {
-        self.out.flush()?;
-        Ok(minicluster::cli::status(self.failed))
-    }
-}
-
 fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
     let servers = args.servers()?;
     let http = args.network.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     for repo in &args.repos {
-        match repo::fetch(&http, &servers, repo, &args.arch, args.files) {
-            Ok(entries) => {
-                let total = entries.len();
-                for entry in entries {
-                    match entry {
-                        Ok(package) => out.write(&Record::Package(Box::new(package)))?,
-                        Err(error) => out.error(ErrorRecord::new(
-                            TOOL,
-                            "bad_entry",
-                            error.to_string(),
-                            serde_json::json!({"repo": repo, "entry": error.folder}),
-                        ))?,
-                    }
-                }
+        let request = repo::Request {
+            servers: &servers,
+            repo,
+            arch: &args.arch,
+            files: args.files,
+            limits: Limits::from_mib(args.max_entry_mib, args.max_db_mib),
+        };
+        let fetched = repo::fetch(&http, &request, |entry| match entry {
+            Ok(package) => {
+                out.count("packages");
+                out.write(&Record::Package(Box::new(package)))
+            }
+            Err(error) => out.error(ErrorRecord::new(
+                TOOL,
+                error.kind,
+                error.to_string(),
+                serde_json::json!({"repo": repo, "entry": error.folder}),
+            )),
+        });
+        match fetched {
+            Ok(total) => {
                 if !args.quiet {
                     note(&format!("{repo}: {total} packages"));
                 }
@@ -118,12 +107,12 @@ fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
             ))?,
         }
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn run_aur_info(args: &InfoArgs) -> anyhow::Result<u8> {
     let aur = args.rpc.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     for batch in aur.info(&args.names) {
         for name in batch.missing() {
             out.error(Problem::NotFound(name.to_owned()).record())?;
@@ -131,6 +120,7 @@ fn run_aur_info(args: &InfoArgs) -> anyhow::Result<u8> {
         match batch.result {
             Ok(packages) => {
                 for package in packages {
+                    out.count("aur_packages");
                     out.write(&Record::AurPackage(Box::new(package)))?;
                 }
             }
@@ -140,15 +130,16 @@ fn run_aur_info(args: &InfoArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn run_aur_search(args: &SearchArgs) -> anyhow::Result<u8> {
     let aur = args.rpc.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     match aur.search(&args.term, args.by) {
         Ok(packages) => {
             for package in packages {
+                out.count("aur_packages");
                 out.write(&Record::AurPackage(Box::new(package)))?;
             }
         }
@@ -159,7 +150,7 @@ fn run_aur_search(args: &SearchArgs) -> anyhow::Result<u8> {
             serde_json::json!({"term": args.term, "by": args.by.as_str()}),
         ))?,
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
@@ -172,7 +163,7 @@ fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("creating work folder {}", work.display()))?;
     let work = std::path::absolute(&work)?;
     let aur = args.rpc.client()?;
-    let mut out = Output::new();
+    let mut out = Report::stdout(TOOL);
     let official = if args.deps {
         let official = read_official(&mut out)?;
         if official.is_empty() && !args.quiet {
@@ -200,6 +191,7 @@ fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
                     });
                 }
                 let subject = serde_json::json!({"base": base, "path": record.path});
+                out.count("pkgbuilds");
                 out.write(&Record::Pkgbuild(record))?;
                 for problem in problems {
                     let message = problem.to_string();
@@ -219,12 +211,12 @@ fn run_aur_clone(args: &CloneArgs) -> anyhow::Result<u8> {
             ))?,
         }
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 /// What official repositories provide, from `package` records on stdin (unless stdin is a
 /// terminal). Lines that are not records become `bad_input` errors.
-fn read_official(out: &mut Output) -> io::Result<Official> {
+fn read_official(out: &mut Report) -> io::Result<Official> {
     let mut official = Official::default();
     if io::stdin().is_terminal() {
         return Ok(official);

@@ -315,7 +315,7 @@ fn write_all(
         for record in records {
             match record {
                 Printed::Raw(raw) => out.write_raw(&raw)?,
-                Printed::Record(record) => out.write(&record)?,
+                Printed::Record(record) => out.write(&*record)?,
             }
         }
         progress.show(&counts);
@@ -353,7 +353,8 @@ impl Outcome {
 /// What goes to stdout for one outcome, once its batch is committed.
 enum Printed {
     Raw(String),
-    Record(Record),
+    /// Boxed: a record is far larger than a forwarded line.
+    Record(Box<Record>),
 }
 
 /// Writes one outcome into the batch; returns what to print for it.
@@ -370,12 +371,12 @@ fn settle(
         }
         Outcome::Unchanged(package, existing) => {
             counts.unchanged += 1;
-            Printed::Record(result_record(
+            Printed::Record(Box::new(result_record(
                 *package,
                 IndexStatus::Unchanged,
                 existing.source,
                 existing.file_count,
-            ))
+            )))
         }
         Outcome::Ready(package) => {
             let existing = match package.record.repo.as_deref() {
@@ -388,12 +389,12 @@ fn settle(
                 Some(_) => IndexStatus::Unchanged,
                 None if package.record.name.is_empty() => {
                     counts.failed += 1;
-                    return Ok(Printed::Record(Record::Error(ErrorRecord::new(
+                    return Ok(Printed::Record(Box::new(Record::Error(ErrorRecord::new(
                         TOOL,
                         "not_a_package",
                         ".PKGINFO has no pkgname",
                         package.record.subject(),
-                    ))));
+                    )))));
                 }
                 None => batch.write(&package)?,
             };
@@ -403,11 +404,16 @@ fn settle(
                 IndexStatus::Unchanged => counts.unchanged += 1,
             }
             progress.package(package.record.csize.unwrap_or(0));
-            Printed::Record(result_record(package.record, status, source, file_count))
+            Printed::Record(Box::new(result_record(
+                package.record,
+                status,
+                source,
+                file_count,
+            )))
         }
         Outcome::Failed(error) => {
             counts.failed += 1;
-            Printed::Record(Record::Error(*error))
+            Printed::Record(Box::new(Record::Error(*error)))
         }
     })
 }

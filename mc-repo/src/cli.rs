@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, builder::PossibleValuesParser};
+use clap::{Args, Parser, Subcommand};
 use minicluster::{
     cli::{EXIT_STATUS_HELP, NetworkArgs},
-    record::SEVERITIES,
+    record::Severity,
 };
 
 /// Make and maintain pacman repositories: atomic, incremental, readable by real pacman.
@@ -97,8 +97,13 @@ pub struct AddArgs {
     /// An `error` record about a package (one mc-scan could not scan completely: a member over
     /// its size limit, clamd down) counts as a finding of severity error: it refuses the package
     /// at every threshold.
-    #[arg(long, value_name = "SEVERITY", env = "MC_REPO_REFUSE_FINDINGS", value_parser = PossibleValuesParser::new(SEVERITIES))]
-    pub refuse_findings: Option<String>,
+    #[arg(
+        long,
+        value_name = "SEVERITY",
+        env = "MC_REPO_REFUSE_FINDINGS",
+        value_enum
+    )]
+    pub refuse_findings: Option<Severity>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub update: UpdateArgs,

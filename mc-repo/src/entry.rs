@@ -1,34 +1,41 @@
 //! A repository entry: the `desc` and `files` texts pacman reads for one package.
 //!
 //! New entries are made from the package file itself (its `.PKGINFO`, size, sha256, payload
-//! paths and detached signature), with the ALPM project's `alpm-repo-db` types, so what we write
-//! is what the format specification says. Entries already in the repository are kept as the
-//! texts they are: adding one package never re-reads the others.
+//! paths and detached signature) the way repo-add makes them: every value as the package
+//! writes it, in repo-add's order of sections. The ALPM project's types would refuse packages
+//! that repo-add and pacman take (makepkg's own default `packager = Unknown Packager`, for one):
+//! [`minicluster::pkginfo`] refuses only what pacman cannot read and reports the rest as
+//! [`minicluster::pkginfo::Unusual`]. Entries already in the repository are kept as the texts
+//! they are: adding one package never re-reads the others.
 
-use std::str::FromStr;
-
-use alpm_repo_db::{
-    desc::RepoDescFileV2,
-    files::{RepoFiles, RepoFilesV1},
+use minicluster::{
+    desc,
+    package::PackageContents,
+    pkginfo::{self, PkginfoError},
+    record::PackageRecord,
+    syncdb,
 };
-use alpm_types::Base64OpenPGPSignature;
-use minicluster::{desc, package::PackageContents, record::PackageRecord, syncdb};
+
+/// repo-add's limit for a detached package signature ("Invalid package signature file").
+const MAX_SIGNATURE_BYTES: usize = 16384;
 
 /// Why a package cannot become a repository entry.
 #[derive(Debug, thiserror::Error)]
 pub enum EntryError {
-    /// A `.PKGINFO` field is missing.
-    #[error(".PKGINFO has no {0}")]
-    Missing(&'static str),
-    /// A field does not have the form the format requires.
-    #[error("{field} {value:?}: {reason}")]
-    Invalid {
-        /// The `.PKGINFO` key.
-        field: &'static str,
-        /// Its value.
+    /// Its `.PKGINFO` cannot make an entry pacman reads.
+    #[error(transparent)]
+    Pkginfo(#[from] PkginfoError),
+    /// Its detached signature is not one repo-add would put into `%PGPSIG%`.
+    #[error("{0}")]
+    Signature(&'static str),
+    /// A file or member name holds a line break, which would split its line of `desc` or
+    /// `files`.
+    #[error("{what} {value:?} holds a line break")]
+    LineBreak {
+        /// `file name` or `member path`.
+        what: &'static str,
+        /// The name.
         value: String,
-        /// What the ALPM types said.
-        reason: String,
     },
     /// An entry already in the database is unreadable.
     #[error("{0}")]
@@ -62,24 +69,30 @@ impl Entry {
         filename: &str,
         signature: Option<&[u8]>,
     ) -> Result<Self, EntryError> {
-        let desc = describe(contents, filename, signature)?;
+        let (name, version) = pkginfo::required(&contents.pkginfo)?;
         let mut paths: Vec<&str> = contents.entries.iter().map(|e| e.path.as_str()).collect();
+        let names = std::iter::once(("file name", filename))
+            .chain(paths.iter().map(|path| ("member path", *path)));
+        for (what, value) in names {
+            if value.contains(['\n', '\r']) {
+                let value = value.to_owned();
+                return Err(EntryError::LineBreak { what, value });
+            }
+        }
         // As repo-add lists them: `bsdtar -tf | LC_ALL=C sort -u`.
         paths.sort_unstable();
         paths.dedup();
-        let files = RepoFilesV1::try_from(
-            paths
-                .iter()
-                .map(std::path::PathBuf::from)
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| invalid("files", "", &e))?;
+        let mut files = String::from("%FILES%\n");
+        for path in paths {
+            files.push_str(path);
+            files.push('\n');
+        }
         Ok(Self {
-            name: desc.name.to_string(),
-            version: desc.version.to_string(),
+            name: normalize(name),
+            version: normalize(version),
             filename: filename.to_owned(),
-            desc: desc.to_string(),
-            files: Some(RepoFiles::V1(files).to_string()),
+            desc: describe(contents, filename, signature)?,
+            files: Some(files),
         })
     }
 
@@ -112,77 +125,95 @@ impl Entry {
     }
 }
 
+/// The `desc` text repo-add writes for the package, without the `%MD5SUM%` that pacman 6.1's
+/// alpm-repo-desc v2 dropped.
 fn describe(
     contents: &PackageContents,
     filename: &str,
     signature: Option<&[u8]>,
-) -> Result<RepoDescFileV2, EntryError> {
-    let required = |key: &'static str| contents.pkginfo(key).ok_or(EntryError::Missing(key));
-    let name = required("pkgname")?;
-    Ok(RepoDescFileV2 {
-        file_name: parse("filename", filename)?,
-        name: parse("pkgname", name)?,
-        base: parse("pkgbase", contents.pkginfo("pkgbase").unwrap_or(name))?,
-        version: parse("pkgver", required("pkgver")?)?,
-        description: contents.pkginfo("pkgdesc").unwrap_or_default().into(),
-        groups: contents.pkginfo_values("group"),
-        compressed_size: contents.csize,
-        installed_size: parse("size", contents.pkginfo("size").unwrap_or("0"))?,
-        sha256_checksum: parse("sha256", &contents.sha256)?,
-        pgp_signature: signature.map(base64_signature).transpose()?,
-        url: contents
-            .pkginfo("url")
-            .filter(|url| !url.is_empty())
-            .map(|url| parse("url", url))
-            .transpose()?,
-        license: parse_all(contents, "license")?,
-        arch: parse("arch", required("arch")?)?,
-        build_date: parse("builddate", required("builddate")?)?,
-        packager: parse("packager", required("packager")?)?,
-        replaces: parse_all(contents, "replaces")?,
-        conflicts: parse_all(contents, "conflict")?,
-        provides: parse_all(contents, "provides")?,
-        dependencies: parse_all(contents, "depend")?,
-        optional_dependencies: parse_all(contents, "optdepend")?,
-        make_dependencies: parse_all(contents, "makedepend")?,
-        check_dependencies: parse_all(contents, "checkdepend")?,
-    })
-}
-
-fn parse<T: FromStr>(field: &'static str, value: &str) -> Result<T, EntryError>
-where
-    T::Err: std::fmt::Display,
-{
-    value.parse().map_err(|e| invalid(field, value, &e))
-}
-
-fn parse_all<T: FromStr>(
-    contents: &PackageContents,
-    field: &'static str,
-) -> Result<Vec<T>, EntryError>
-where
-    T::Err: std::fmt::Display,
-{
-    contents
-        .pkginfo_values(field)
-        .iter()
-        .map(|value| parse(field, value))
-        .collect()
-}
-
-fn invalid(field: &'static str, value: &str, reason: &dyn std::fmt::Display) -> EntryError {
-    EntryError::Invalid {
-        field,
-        value: value.to_owned(),
-        reason: reason.to_string(),
+) -> Result<String, EntryError> {
+    let one =
+        |key: &str| -> Vec<String> { contents.pkginfo(key).map(normalize).into_iter().collect() };
+    let all = |key: &str| -> Vec<String> {
+        contents
+            .pkginfo_values(key)
+            .iter()
+            .map(|value| normalize(value))
+            .collect()
+    };
+    let name = one("pkgname");
+    let sections: [(&str, Vec<String>); 22] = [
+        ("FILENAME", vec![filename.to_owned()]),
+        ("NAME", name.clone()),
+        // repo-add leaves %BASE% out without a pkgbase; pacman then takes the name.
+        (
+            "BASE",
+            contents
+                .pkginfo("pkgbase")
+                .map_or(name, |base| vec![normalize(base)]),
+        ),
+        ("VERSION", one("pkgver")),
+        ("DESC", one("pkgdesc")),
+        ("GROUPS", all("group")),
+        ("CSIZE", vec![contents.csize.to_string()]),
+        ("ISIZE", one("size")),
+        ("SHA256SUM", vec![contents.sha256.clone()]),
+        (
+            "PGPSIG",
+            signature
+                .map(base64_signature)
+                .transpose()?
+                .into_iter()
+                .collect(),
+        ),
+        ("URL", one("url")),
+        ("LICENSE", all("license")),
+        ("ARCH", one("arch")),
+        ("BUILDDATE", one("builddate")),
+        ("PACKAGER", one("packager")),
+        ("REPLACES", all("replaces")),
+        ("CONFLICTS", all("conflict")),
+        ("PROVIDES", all("provides")),
+        ("DEPENDS", all("depend")),
+        ("OPTDEPENDS", all("optdepend")),
+        ("MAKEDEPENDS", all("makedepend")),
+        ("CHECKDEPENDS", all("checkdepend")),
+    ];
+    let mut desc = String::new();
+    for (section, values) in sections {
+        // An empty value would end the section early for pacman; an empty section is left out.
+        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        if values.is_empty() {
+            continue;
+        }
+        desc.push_str(&format!("%{section}%\n"));
+        for value in values {
+            desc.push_str(&value);
+            desc.push('\n');
+        }
+        desc.push('\n');
     }
+    Ok(desc)
 }
 
-/// A detached signature as `%PGPSIG%` holds it: base64 of the binary `.sig` file.
-fn base64_signature(signature: &[u8]) -> Result<Base64OpenPGPSignature, EntryError> {
+/// A value with every run of white space made one space, as repo-add writes it.
+fn normalize(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A detached signature as `%PGPSIG%` holds it: base64 of the binary `.sig` file. repo-add
+/// refuses armored signatures (pacman reads only binary ones) and signatures over 16 KiB.
+fn base64_signature(signature: &[u8]) -> Result<String, EntryError> {
     use base64::Engine;
-    parse(
-        "pgpsig",
-        &base64::engine::general_purpose::STANDARD.encode(signature),
-    )
+    if signature.starts_with(b"-----BEGIN PGP SIGNATURE") {
+        return Err(EntryError::Signature(
+            "an armored signature (.sig): pacman reads only binary signatures",
+        ));
+    }
+    if signature.len() > MAX_SIGNATURE_BYTES {
+        return Err(EntryError::Signature(
+            "a signature (.sig) over 16 KiB: not a detached package signature",
+        ));
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(signature))
 }

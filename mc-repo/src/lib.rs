@@ -11,14 +11,17 @@ pub mod repository;
 pub mod sync;
 pub mod update;
 
-use std::{collections::BTreeMap, io, path::Path, time::Instant};
+use std::{collections::BTreeMap, io, path::Path};
 
 use anyhow::Context;
 use minicluster::{
     cli::EXIT_OK,
     jsonl::{self, RecordWriter},
     openpgp::{Keyring, SigningKey},
-    record::{ChangeRecord, ErrorRecord, FindingRecord, PackageRecord, Record, SummaryRecord},
+    record::{
+        ChangeAction, ChangeRecord, ErrorRecord, FindingRecord, PackageRecord, Record, Severity,
+    },
+    report::Report,
 };
 
 use crate::{
@@ -41,50 +44,48 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Records and counts of a run: its output, summary record and exit status.
-struct Report {
-    out: RecordWriter<io::Stdout>,
-    started: Instant,
-    counts: BTreeMap<String, u64>,
+/// Writes a change record, counted by its action.
+fn write_change(report: &mut Report, change: ChangeRecord) -> io::Result<()> {
+    report.count(change.action.as_str());
+    report.write(&Record::Change(change))
 }
 
-impl Report {
-    fn new() -> Self {
-        Self {
-            out: RecordWriter::stdout(),
-            started: Instant::now(),
-            counts: BTreeMap::new(),
+/// The warnings about a package just staged, or why it was refused.
+fn write_staged(
+    report: &mut Report,
+    outcome: Result<Vec<FindingRecord>, Box<ErrorRecord>>,
+) -> io::Result<()> {
+    match outcome {
+        Ok(warnings) => warnings.into_iter().try_for_each(|warning| {
+            report.count("warnings");
+            report.write(&Record::Finding(warning))
+        }),
+        Err(error) => report.error(*error),
+    }
+}
+
+/// The changes a commit made (told only now that they are made), or why it failed.
+fn write_committed(report: &mut Report, update: Update<'_>) -> io::Result<()> {
+    let repo = update.repository().name.clone();
+    match update.commit() {
+        Ok(committed) => {
+            for change in committed.changes {
+                write_change(report, change)?;
+            }
+            committed
+                .afterwards
+                .into_iter()
+                .try_for_each(|error| report.error(error))
         }
-    }
-
-    fn change(&mut self, change: ChangeRecord) -> io::Result<()> {
-        *self.counts.entry(change.action.clone()).or_default() += 1;
-        self.out.write(&Record::Change(change))
-    }
-
-    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
-        *self.counts.entry("failed".to_owned()).or_default() += 1;
-        self.out.write(&Record::Error(error))
-    }
-
-    fn outcome(&mut self, outcome: Result<ChangeRecord, Box<ErrorRecord>>) -> io::Result<()> {
-        match outcome {
-            Ok(change) => self.change(change),
-            Err(error) => self.error(*error),
+        Err(error) => {
+            let subject = serde_json::json!({ "repo": repo });
+            report.error(ErrorRecord::new(
+                TOOL,
+                "commit_failed",
+                error.to_string(),
+                subject,
+            ))
         }
-    }
-
-    /// Writes the summary record; the exit status says whether anything failed.
-    fn finish(mut self) -> anyhow::Result<u8> {
-        let failed = self.counts.get("failed").is_some_and(|&n| n > 0);
-        let counts = self
-            .counts
-            .iter()
-            .map(|(key, value)| (key.as_str(), *value));
-        let summary = SummaryRecord::new(TOOL, self.started, counts);
-        self.out.write(&Record::Summary(summary))?;
-        self.out.flush()?;
-        Ok(minicluster::cli::status(failed))
     }
 }
 
@@ -122,7 +123,7 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
     let trust = TrustFiles::load(&args.update.trust)?;
     let mut repository = Repository::open(&args.repo.repo, args.files)?;
     let http = args.update.network.client()?;
-    let mut report = Report::new();
+    let mut report = Report::stdout(TOOL);
     let mut update = Update::new(
         &mut repository,
         &http,
@@ -133,33 +134,38 @@ fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
         let mut refusals = Refusals::default();
         for line in jsonl::read_lines(io::stdin().lock()) {
             match line {
+                // Package records become change records; every other record goes on.
                 Ok(line) => match line.record {
-                    Record::Finding(finding) => {
-                        if let Some(threshold) = &args.refuse_findings {
+                    Record::Package(record) => match refusals.refusal(&record) {
+                        Some(error) => report.error(error)?,
+                        None => write_staged(&mut report, update.add(Source::Record(record)))?,
+                    },
+                    Record::Finding(ref finding) => {
+                        if let Some(threshold) = args.refuse_findings {
                             refusals.note(finding, threshold);
                         }
+                        report.forward(&line)?;
                     }
                     // A package a checker could not check (mc-scan: a member too large to
                     // read, clamd down) did not pass: its error counts as an error finding.
-                    Record::Error(error) if args.refuse_findings.is_some() => {
-                        refusals.note_error(&error);
+                    Record::Error(ref error) => {
+                        if args.refuse_findings.is_some() {
+                            refusals.note_error(error);
+                        }
+                        report.forward(&line)?;
                     }
-                    Record::Package(record) => match refusals.refusal(&record) {
-                        Some(error) => report.error(error)?,
-                        None => report.outcome(update.add(Source::Record(record)))?,
-                    },
-                    _ => {}
+                    _ => report.forward(&line)?,
                 },
                 Err(error) => report.error(error.error_record(TOOL))?,
             }
         }
     } else {
         for path in &args.packages {
-            report.outcome(update.add(Source::Path(path.clone())))?;
+            write_staged(&mut report, update.add(Source::Path(path.clone())))?;
         }
     }
-    update.commit()?;
-    report.finish()
+    write_committed(&mut report, update)?;
+    Ok(report.finish()?)
 }
 
 /// Findings seen on stdin that refuse the packages they name (`add --refuse-findings`).
@@ -171,7 +177,7 @@ struct Refusals {
 }
 
 impl Refusals {
-    fn note(&mut self, finding: FindingRecord, threshold: &str) {
+    fn note(&mut self, finding: &FindingRecord, threshold: Severity) {
         if !finding.at_least(threshold) {
             return;
         }
@@ -191,7 +197,7 @@ impl Refusals {
         let field = |key: &str| error.subject.get(key).and_then(serde_json::Value::as_str);
         let finding = FindingRecord {
             check: error.kind.clone(),
-            severity: "error".to_owned(),
+            severity: Severity::Error,
             message: format!(
                 "{} could not check it completely: {}",
                 error.tool, error.message
@@ -201,7 +207,7 @@ impl Refusals {
             path: field("path").map(str::to_owned),
             ..FindingRecord::default()
         };
-        self.note(finding, "error");
+        self.note(&finding, Severity::Error);
     }
 
     /// The `refused_findings` error for `record`, when a finding names it.
@@ -236,26 +242,23 @@ fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {
         sign: sign.as_ref(),
         verify: None,
     };
-    let mut report = Report::new();
+    let mut report = Report::stdout(TOOL);
     let mut update = Update::new(&mut repository, &http, trust, args.remove_files);
     for name in &args.names {
-        match update.remove(name) {
-            Some(change) => report.change(change)?,
-            None => {
-                let repo = &update.repository().name;
-                let message = format!("{name} is not in repository {repo}");
-                let subject = serde_json::json!({"repo": repo, "name": name});
-                report.error(ErrorRecord::new(
-                    TOOL,
-                    "not_in_repository",
-                    message,
-                    subject,
-                ))?;
-            }
+        if !update.remove(name) {
+            let repo = &update.repository().name;
+            let message = format!("{name} is not in repository {repo}");
+            let subject = serde_json::json!({"repo": repo, "name": name});
+            report.error(ErrorRecord::new(
+                TOOL,
+                "not_in_repository",
+                message,
+                subject,
+            ))?;
         }
     }
-    update.commit()?;
-    report.finish()
+    write_committed(&mut report, update)?;
+    Ok(report.finish()?)
 }
 
 fn run_list(args: &RepoArg) -> anyhow::Result<u8> {
@@ -273,14 +276,14 @@ fn run_list(args: &RepoArg) -> anyhow::Result<u8> {
 fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let keyring = args.verify.as_deref().map(load_keyring).transpose()?;
     let repository = Repository::open_existing(&args.repo.repo)?;
-    let mut report = Report::new();
+    let mut report = Report::stdout(TOOL);
     let problems = check::problems(&repository, keyring.as_ref());
     let checked = repository.entries.len() as u64;
-    report.counts.insert("checked".to_owned(), checked);
+    report.add("checked", checked);
     for problem in problems {
         report.error(problem)?;
     }
-    report.finish()
+    Ok(report.finish()?)
 }
 
 fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
@@ -290,15 +293,15 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
     let trust = TrustFiles::load(&args.update.trust)?;
     let mut repository = Repository::open(&args.repo.repo, true)?;
     let http = args.update.network.client()?;
-    let mut report = Report::new();
+    let mut report = Report::stdout(TOOL);
     let mut candidates: Vec<PackageRecord> = Vec::new();
     for line in jsonl::read_lines(io::stdin().lock()) {
         match line {
-            Ok(line) => {
-                if let Record::Package(record) = line.record {
-                    candidates.push(*record);
-                }
-            }
+            // Package records are the candidates; every other record goes on.
+            Ok(line) => match line.record {
+                Record::Package(record) => candidates.push(*record),
+                _ => report.forward(&line)?,
+            },
             Err(error) => report.error(error.error_record(TOOL))?,
         }
     }
@@ -324,19 +327,17 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
         .cloned()
         .collect();
     for name in unlisted {
-        if let Some(change) = update.remove(&name) {
-            report.change(change)?;
-        }
+        update.remove(&name);
     }
     for (_, record) in std::mem::take(&mut chosen) {
-        if let Some(change) = already_held(update.repository(), &record) {
-            report.change(change)?;
+        if let Some(held) = already_held(update.repository(), &record) {
+            write_change(&mut report, held)?;
         } else {
-            report.outcome(update.add(Source::Record(Box::new(record))))?;
+            write_staged(&mut report, update.add(Source::Record(Box::new(record))))?;
         }
     }
-    update.commit()?;
-    report.finish()
+    write_committed(&mut report, update)?;
+    Ok(report.finish()?)
 }
 
 /// An `unchanged` record when the repository already holds this very package, so a sync does
@@ -347,7 +348,7 @@ fn already_held(repository: &Repository, record: &PackageRecord) -> Option<Chang
     let same =
         held.version == record.version && (record.sha256.is_none() || held.sha256 == record.sha256);
     same.then(|| ChangeRecord {
-        action: "unchanged".to_owned(),
+        action: ChangeAction::Unchanged,
         repo: repository.name.clone(),
         name: record.name.clone(),
         version: Some(held.version.clone()),

@@ -1,6 +1,10 @@
 //! Changing a repository: packages are staged one by one (copied into the folder under a
 //! temporary name, signed or verified, read once), removals are staged by name, and the
 //! databases are written once at the end, only when something changed.
+//!
+//! The changes are told only once they are made: [`Update::commit`] returns them after the
+//! `.db` rename, its commit point. A commit that fails (a full disk) returns one error record
+//! instead, and the repository stays as it was.
 
 use std::{
     collections::BTreeMap,
@@ -13,7 +17,8 @@ use minicluster::{
     http::Http,
     openpgp::{Keyring, SigningKey},
     package::{self, Expectations, PackageError},
-    record::{ChangeRecord, ErrorRecord, PackageRecord},
+    pkginfo,
+    record::{ChangeAction, ChangeRecord, ErrorRecord, FindingRecord, PackageRecord},
 };
 use tempfile::TempPath;
 
@@ -62,7 +67,29 @@ pub struct Update<'a> {
     staged: Vec<Staged>,
     replaced_files: Vec<String>,
     added_this_run: BTreeMap<String, String>,
-    changes: usize,
+    /// What the run does, `unchanged` packages included, told once committed.
+    changes: Vec<ChangeRecord>,
+}
+
+/// A commit that failed before its commit point: the repository is as it was.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{error}; the repository is as it was: none of the {changes} changes of this run were made"
+)]
+pub struct CommitError {
+    /// What went wrong.
+    pub error: RepoError,
+    /// How many changes were staged and are now lost.
+    pub changes: usize,
+}
+
+/// What a commit made.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// The changes, in the order they were staged.
+    pub changes: Vec<ChangeRecord>,
+    /// What went wrong after the commit point (a replaced file that could not be deleted).
+    pub afterwards: Vec<ErrorRecord>,
 }
 
 impl<'a> Update<'a> {
@@ -81,12 +108,12 @@ impl<'a> Update<'a> {
             staged: Vec::new(),
             replaced_files: Vec::new(),
             added_this_run: BTreeMap::new(),
-            changes: 0,
+            changes: Vec::new(),
         }
     }
 
-    /// Stages one package; the change it makes, or why it was refused.
-    pub fn add(&mut self, source: Source) -> Result<ChangeRecord, Box<ErrorRecord>> {
+    /// Stages one package; the warnings about its metadata, or why it was refused.
+    pub fn add(&mut self, source: Source) -> Result<Vec<FindingRecord>, Box<ErrorRecord>> {
         let subject = match &source {
             Source::Path(path) => serde_json::json!({ "path": path }),
             Source::Record(record) => record.subject(),
@@ -117,6 +144,15 @@ impl<'a> Update<'a> {
             .map_err(|e| refuse(e.kind(), format!("{filename}: {e}")))?;
         let entry = Entry::from_package(&contents, &filename, signature.as_deref())
             .map_err(|e| refuse("invalid_metadata", format!("{filename}: {e}")))?;
+        let base = contents.pkginfo("pkgbase").unwrap_or(&entry.name);
+        let shown = match &source {
+            Source::Path(path) => path.display().to_string(),
+            Source::Record(_) => staged.destination.display().to_string(),
+        };
+        let warnings = pkginfo::unusual(&contents.pkginfo)
+            .iter()
+            .map(|unusual| unusual.finding(base, &entry.name, &entry.version, &shown))
+            .collect();
         if let Some(other) = self.added_this_run.get(&entry.name) {
             return Err(refuse(
                 "duplicate_package",
@@ -128,12 +164,12 @@ impl<'a> Update<'a> {
         }
         let old = self.repository.entries.get(&entry.name);
         let action = match old {
-            Some(old) if old.desc == entry.desc => "unchanged",
-            Some(_) => "replaced",
-            None => "added",
+            Some(old) if old.desc == entry.desc => ChangeAction::Unchanged,
+            Some(_) => ChangeAction::Replaced,
+            None => ChangeAction::Added,
         };
         let change = ChangeRecord {
-            action: action.to_owned(),
+            action,
             repo: self.repository.name.clone(),
             name: entry.name.clone(),
             version: Some(entry.version.clone()),
@@ -142,15 +178,15 @@ impl<'a> Update<'a> {
         };
         self.added_this_run
             .insert(entry.name.clone(), entry.version.clone());
-        if action != "unchanged" {
+        if action != ChangeAction::Unchanged {
             if let Some(old) = old.filter(|old| old.filename != filename) {
                 self.replaced_files.push(old.filename.clone());
             }
-            self.changes += 1;
             self.repository.entries.insert(entry.name.clone(), entry);
         }
+        self.changes.push(change);
         self.staged.push(staged);
-        Ok(change)
+        Ok(warnings)
     }
 
     /// The package's detached signature: its own (verified when a keyring is given), or a new
@@ -196,21 +232,23 @@ impl<'a> Update<'a> {
         }
     }
 
-    /// Stages the removal of package `name`; `None` when the repository does not hold it.
-    pub fn remove(&mut self, name: &str) -> Option<ChangeRecord> {
-        let entry = self.repository.entries.remove(name)?;
-        self.changes += 1;
+    /// Stages the removal of package `name`; `false` when the repository does not hold it.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let Some(entry) = self.repository.entries.remove(name) else {
+            return false;
+        };
         if self.remove_old {
             self.replaced_files.push(entry.filename.clone());
         }
-        Some(ChangeRecord {
-            action: "removed".to_owned(),
+        self.changes.push(ChangeRecord {
+            action: ChangeAction::Removed,
             repo: self.repository.name.clone(),
             name: name.to_owned(),
             version: None,
             old_version: Some(entry.version.clone()),
             path: Some(self.repository.path(&entry.filename).display().to_string()),
-        })
+        });
+        true
     }
 
     /// Whether an entry of the repository names the package file `file_name`.
@@ -346,33 +384,69 @@ impl<'a> Update<'a> {
     }
 
     /// Renames the staged files into place, writes (and signs) the databases, and removes
-    /// replaced files. Nothing is written when nothing changed (and no earlier save was cut
-    /// short). Returns how many packages changed.
-    pub fn commit(self) -> Result<usize, RepoError> {
-        if self.changes == 0 && !self.repository.interrupted_save() {
-            return Ok(0);
+    /// replaced files; returns the changes, now made. Nothing is written when nothing changed
+    /// (and no earlier save was cut short).
+    ///
+    /// When writing fails before the commit point, the package files already renamed into
+    /// place are deleted again (on a full disk they hold the space the databases need).
+    pub fn commit(self) -> Result<Committed, CommitError> {
+        let changed = self
+            .changes
+            .iter()
+            .filter(|change| change.action != ChangeAction::Unchanged)
+            .count();
+        if changed == 0 && !self.repository.interrupted_save() {
+            return Ok(Committed {
+                changes: self.changes,
+                afterwards: Vec::new(),
+            });
         }
-        for staged in self.staged {
-            let signature_destination = signature_of(&staged.destination);
-            if let Some(copy) = staged.copy {
-                persist(copy, &staged.destination)?;
+        let mut placed = Vec::new();
+        let written =
+            place(self.staged, &mut placed).and_then(|()| self.repository.save(self.trust.sign));
+        if let Err(error) = written {
+            for path in &placed {
+                let _ = fs::remove_file(path);
             }
-            if let (Some(signature), Some(destination)) =
-                (staged.signature_copy, signature_destination)
-            {
-                persist(signature, &destination)?;
-            }
+            return Err(CommitError {
+                error,
+                changes: changed,
+            });
         }
-        self.repository.save(self.trust.sign)?;
+        let mut afterwards = Vec::new();
         if self.remove_old {
             for file in &self.replaced_files {
                 let path = self.repository.path(file);
                 let _ = fs::remove_file(signature_of(&path).unwrap_or_default());
-                fs::remove_file(&path).map_err(|source| RepoError::Io { path, source })?;
+                if let Err(error) = fs::remove_file(&path) {
+                    let message = format!("removing the replaced {}: {error}", path.display());
+                    let subject = serde_json::json!({"repo": self.repository.name, "path": path});
+                    afterwards.push(ErrorRecord::new(TOOL, "io", message, subject));
+                }
             }
         }
-        Ok(self.changes)
+        Ok(Committed {
+            changes: self.changes,
+            afterwards,
+        })
     }
+}
+
+/// Renames the staged copies into place, noting each file placed (to undo on failure).
+fn place(staged: Vec<Staged>, placed: &mut Vec<PathBuf>) -> Result<(), RepoError> {
+    for staged in staged {
+        let signature_destination = signature_of(&staged.destination);
+        if let Some(copy) = staged.copy {
+            persist(copy, &staged.destination)?;
+            placed.push(staged.destination.clone());
+        }
+        if let (Some(signature), Some(destination)) = (staged.signature_copy, signature_destination)
+        {
+            persist(signature, &destination)?;
+            placed.push(destination);
+        }
+    }
+    Ok(())
 }
 
 fn persist(temp: TempPath, destination: &Path) -> Result<(), RepoError> {

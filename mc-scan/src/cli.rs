@@ -2,8 +2,26 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, builder::PossibleValuesParser};
-use minicluster::record::SEVERITIES;
+use clap::{
+    Parser,
+    builder::{PossibleValuesParser, TypedValueParser},
+};
+use minicluster::{cli::JobsArgs, record::Severity};
+
+/// `--fail-on`: the least severity that makes the run exit 1; `None` for `never`. (An alias, so
+/// that clap takes the whole `Option` from the value parser rather than making the flag optional.)
+pub type Threshold = Option<Severity>;
+
+/// Reads `--fail-on`: a severity, or `never`.
+fn threshold() -> impl TypedValueParser<Value = Threshold> {
+    let words = Severity::ALL.iter().map(|severity| severity.as_str());
+    PossibleValuesParser::new(words.chain(["never"])).map(|word| Severity::from_name(&word))
+}
+
+/// `--jobs` as mc-scan counts it.
+const JOBS_HELP: &str = "Packages scanned at once, each on its own thread with its own clamd \
+session; the output keeps the input's order [default: two per core, as much of a scan waits \
+for clamd]";
 
 /// The exit-status paragraph of the other tools, with what --fail-on adds.
 const EXIT_HELP: &str = "Exit status: 0 when every package was scanned and no finding reached \
@@ -39,7 +57,12 @@ stdout) or a finding reached --fail-on, 2 for bad usage or a fatal error.";
 ///
 /// Example: `mc-scan --clamd /run/clamav/clamd.ctl ~/build/*.pkg.tar.zst | jq -c 'select(.type == "finding")'`
 #[derive(Debug, Parser)]
-#[command(name = "mc-scan", version, after_help = EXIT_HELP)]
+#[command(
+    name = "mc-scan",
+    version,
+    after_help = EXIT_HELP,
+    mut_arg("jobs", |arg| arg.help(JOBS_HELP))
+)]
 pub struct Cli {
     /// Package files to scan (besides the records on stdin).
     #[arg(value_name = "PKG")]
@@ -92,14 +115,13 @@ pub struct Cli {
     /// members after it are scanned.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub max_member_mib: u64,
-    /// Packages scanned at once, each on its own thread with its own clamd session; the output
-    /// keeps the input's order [default: twice the number of CPUs].
-    #[arg(long, short = 'j', value_name = "N", env = "MC_SCAN_JOBS")]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub jobs: JobsArgs,
     /// Exit with status 1 when a finding is at least this severe: info, warning, error, or
     /// never.
-    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = PossibleValuesParser::new(SEVERITIES.into_iter().chain(["never"])))]
-    pub fail_on: String,
+    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = threshold())]
+    pub fail_on: Threshold,
     /// Turn a check off: a packaging or scriptlet check (`setuid`, `install-network`), a YARA
     /// rule by its kebab-case name (`reverse-shell`, `rules1.my-rule` for `my_rule`), or a
     /// whole engine (`yara`, `clamav`, `lint`); repeat for more.

@@ -17,21 +17,22 @@ pub mod scan;
 pub mod yara;
 
 use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
+    collections::{BTreeSet, VecDeque},
     io::{self, IsTerminal},
     path::Path,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use anyhow::Context;
 use minicluster::{
-    jsonl::{self, RecordWriter},
-    record::{ErrorRecord, FindingRecord, PackageRecord, Record, SummaryRecord},
+    cli::Load,
+    jsonl,
+    record::{ErrorRecord, FindingRecord, PackageRecord, Record},
+    report::{FAILED, Report},
 };
 
 use crate::{
     clamav::{ClamAv, Clamd, Clamscan},
-    cli::Cli,
+    cli::{Cli, Threshold},
     pool::Pool,
     scan::Options,
 };
@@ -72,29 +73,20 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
         budget: std::sync::Arc::new(budget::Budget::new(cli.max_member_mib << 20)),
         yara_timeout: timeout,
     };
-    // Twice the CPUs by default: much of a scan waits for clamd (on 2 CPUs, 2,000 packages and
+    // Two per core by default: much of a scan waits for clamd (on 2 CPUs, 2,000 packages and
     // a freshly started clamd: 4 jobs 5.5 s, 2 jobs 15 s; with clamd's cache warm 1.0 s and 1.5 s).
-    let jobs = cli
-        .jobs
-        .or_else(|| {
-            std::thread::available_parallelism()
-                .ok()
-                .map(|n| 2 * usize::from(n))
-        })
-        .unwrap_or(1)
-        .max(1);
+    let jobs = cli.jobs.count(Load::PerCore(2));
     std::thread::scope(|scope| {
         let mut session = Run {
             pool: Pool::start(scope, jobs, &rules, &clamav, &options),
             in_flight: jobs * 4,
             queue: VecDeque::new(),
-            out: RecordWriter::stdout(),
-            started: Instant::now(),
-            counts: BTreeMap::new(),
+            report: Report::stdout(TOOL),
             scanned: BTreeSet::new(),
-            fail_on: cli.fail_on.clone(),
-            tripped: false,
+            fail_on: cli.fail_on,
         };
+        session.report.add("scanned", 0);
+        session.report.add("findings", 0);
         for path in &cli.packages {
             let subject = serde_json::json!({ "path": path });
             session.scan(path, subject)?;
@@ -131,7 +123,7 @@ fn explain(rules: &yara::Rules, name: &str) -> anyhow::Result<u8> {
         (
             "lint",
             check.name.to_owned(),
-            check.severity.to_owned(),
+            check.severity.to_string(),
             check.description.to_owned(),
         )
     });
@@ -176,22 +168,15 @@ struct Run {
     /// How many packages may be scanned ahead of the output.
     in_flight: usize,
     queue: VecDeque<Slot>,
-    out: RecordWriter<io::Stdout>,
-    started: Instant,
-    counts: BTreeMap<String, u64>,
+    report: Report,
     /// Package files scanned already: mc-build prints a package both alone and in its build
     /// record, and it is scanned once.
     scanned: BTreeSet<String>,
-    fail_on: String,
-    /// Whether a finding reached --fail-on.
-    tripped: bool,
+    /// `--fail-on`: a finding at least this severe makes the run exit 1.
+    fail_on: Threshold,
 }
 
 impl Run {
-    fn count(&mut self, key: &str, n: u64) {
-        *self.counts.entry(key.to_owned()).or_default() += n;
-    }
-
     /// Queues `slot`, then writes every slot at the head of the queue that is ready.
     fn push(&mut self, slot: Slot) -> io::Result<()> {
         self.queue.push_back(slot);
@@ -209,8 +194,8 @@ impl Run {
         let mut wait = wait;
         while let Some(slot) = self.queue.pop_front() {
             match slot {
-                Slot::Forward(raw) => self.out.write_raw(&raw)?,
-                Slot::Error(error) => self.error(error)?,
+                Slot::Forward(raw) => self.report.write_raw(&raw)?,
+                Slot::Error(error) => self.report.error(error)?,
                 Slot::Scan { id, subject, shown } => match self.pool.take(id, wait) {
                     Some(outcome) => {
                         self.outcome(&outcome, &subject, &shown)?;
@@ -224,11 +209,6 @@ impl Run {
             }
         }
         Ok(())
-    }
-
-    fn error(&mut self, error: ErrorRecord) -> io::Result<()> {
-        self.count("failed", 1);
-        self.out.write(&Record::Error(error))
     }
 
     /// A record from stdin: packages in it scanned, then the record forwarded.
@@ -286,8 +266,8 @@ impl Run {
         subject: &serde_json::Value,
         shown: &str,
     ) -> io::Result<()> {
-        self.count("scanned", 1);
-        self.count("package_bytes", outcome.bytes);
+        self.report.count("scanned");
+        self.report.add("package_bytes", outcome.bytes);
         for finding in &outcome.findings {
             self.finding(finding)?;
         }
@@ -296,25 +276,31 @@ impl Run {
             failed = true;
             let record =
                 ErrorRecord::new(TOOL, &engine.kind, engine.message.clone(), subject.clone());
-            self.out.write(&Record::Error(record))?;
+            self.report.write_error(record)?;
         }
         if let Some(error) = &outcome.read_error {
             failed = true;
             let message = format!("{shown}: {error}");
             let record = ErrorRecord::new(TOOL, error.kind(), message, subject.clone());
-            self.out.write(&Record::Error(record))?;
+            self.report.write_error(record)?;
         }
+        // A package counts once as failed, however many of its engines failed.
         if failed {
-            self.count("failed", 1);
+            self.report.count(FAILED);
         }
         Ok(())
     }
 
     fn finding(&mut self, finding: &FindingRecord) -> io::Result<()> {
-        self.count("findings", 1);
-        self.count(&format!("findings_{}", finding.severity), 1);
-        self.tripped |= finding.at_least(&self.fail_on);
-        self.out.write(&Record::Finding(finding.clone()))
+        self.report.count("findings");
+        self.report.count(&format!("findings_{}", finding.severity));
+        if self
+            .fail_on
+            .is_some_and(|threshold| finding.at_least(threshold))
+        {
+            self.report.mark_unsuccessful();
+        }
+        self.report.write(&Record::Finding(finding.clone()))
     }
 
     fn finish(mut self) -> anyhow::Result<u8> {
@@ -322,18 +308,6 @@ impl Run {
         while !self.queue.is_empty() {
             self.write_ready(true)?;
         }
-        let failed = self.counts.get("failed").is_some_and(|&n| n > 0);
-        self.counts.entry("scanned".to_owned()).or_default();
-        self.counts.entry("findings".to_owned()).or_default();
-        let counts = self
-            .counts
-            .iter()
-            .map(|(key, value)| (key.as_str(), *value));
-        let summary = SummaryRecord::new(TOOL, self.started, counts);
-        self.out
-            .write(&Record::Summary(summary))
-            .context("writing the summary")?;
-        self.out.flush()?;
-        Ok(minicluster::cli::status(failed || self.tripped))
+        Ok(self.report.finish()?)
     }
 }

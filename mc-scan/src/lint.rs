@@ -1,7 +1,7 @@
 //! Packaging checks: what namcap users know, and more. Each looks at members as they stream by
 //! (or, for the few that need the whole list, at the end of the package).
 
-use minicluster::scriptlet::Script;
+use minicluster::{record::Severity, scriptlet::Script};
 
 use crate::elf;
 
@@ -11,7 +11,7 @@ pub use minicluster::scriptlet::Check;
 pub const CHECKS: &[Check] = &[
     Check {
         name: "pyc-wrong-python",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "Python bytecode (.pyc) compiled for another Python version than the one the \
             package is for: its folder (usr/lib/pythonX.Y), its cpython-XY tag or its `python` \
             dependency says one version, the bytecode's magic number another. Python ignores \
@@ -20,57 +20,64 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "pyc-outside-python-path",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "Python bytecode outside usr/lib/pythonX.Y/ (site-packages and the \
             standard library), where installed Python code lives: usually a build leftover.",
     },
     Check {
         name: "pyc-without-source",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "Python bytecode whose .py source is not in the package: the code cannot \
             be read or reviewed, and it breaks when the interpreter changes.",
     },
     Check {
         name: "setuid",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A setuid file: it runs with its owner's rights (root) whoever starts \
             it. Legitimate for a few tools (sudo, passwd); anywhere else a way to become root.",
     },
     Check {
         name: "setgid",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A setgid file: it runs with its group's rights whoever starts it.",
     },
     Check {
         name: "world-writable",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A file or folder anyone may write to (mode o+w; sticky folders such as \
             /tmp excepted): any local user can change what others run or read.",
     },
     Check {
         name: "forbidden-path",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A file in usr/local, home, tmp or var/tmp. /usr/local belongs to the \
             machine's administrator, home to its users, and the temporary folders are emptied: \
             packages never install there (the folders themselves, from `filesystem`, are fine).",
     },
     Check {
         name: "rpath-build-dir",
-        severity: "error",
+        severity: Severity::Error,
         description: "An ELF RPATH or RUNPATH entry in the build folder, in /tmp, /var/tmp or \
             /home, or relative (not $ORIGIN): the program loads libraries from a place any user \
             may fill on the machine it is installed on.",
     },
     Check {
         name: "build-dir-embedded",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "The build's own folders ($srcdir or $pkgdir, from .BUILDINFO) written \
             into a file: a configuration or script that points at the build machine, and a \
             package that does not build reproducibly elsewhere.",
     },
     Check {
+        name: "repeated-metadata",
+        severity: Severity::Error,
+        description: "A second .PKGINFO, .BUILDINFO or .MTREE in one package: repo-add and \
+            mc-repo read the first, other readers may take the last, so the repository can \
+            describe another package than the one that is installed. makepkg never writes two.",
+    },
+    Check {
         name: "mtree-mismatch",
-        severity: "error",
+        severity: Severity::Error,
         description: "A member that disagrees with .MTREE (type, size, sha256, mode or link \
             target), is missing from it, or is listed but absent: the package was altered after \
             makepkg wrote it.",
@@ -189,7 +196,7 @@ impl Context {
     /// Learns the build folders from `.BUILDINFO`'s builddir, startdir and pkgbase, the way
     /// makepkg derives `$srcdir` and `$pkgdir` from them.
     pub fn learn_buildinfo(&mut self, buildinfo: &[(String, String)]) {
-        let get = |key: &str| minicluster::keyvalue::first(buildinfo, key).map(str::to_owned);
+        let get = |key: &str| minicluster::keyvalue::last(buildinfo, key).map(str::to_owned);
         let (Some(builddir), Some(pkgbase)) = (get("builddir"), get("pkgbase")) else {
             return;
         };

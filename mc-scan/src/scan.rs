@@ -11,7 +11,7 @@ use std::{
 use minicluster::{
     keyvalue,
     package::{self, EntryKind, Expectations, Member, PackageError},
-    record::FindingRecord,
+    record::{FindingRecord, Severity},
 };
 use sha2::{Digest, Sha256};
 
@@ -119,6 +119,7 @@ impl<'r> Scanner<'r> {
             context: lint::Context::default(),
             pkginfo: Vec::new(),
             mtree: None,
+            metadata_seen: Vec::new(),
             paths: Vec::new(),
         };
         let walked = package::walk_package(input, &expect, |member, content| {
@@ -149,6 +150,8 @@ struct Walk<'s, 'r, 'c> {
     context: lint::Context,
     pkginfo: Vec<(String, String)>,
     mtree: Option<BTreeMap<String, mtree::Expected>>,
+    /// The metadata members read so far: a second one is flagged, not read.
+    metadata_seen: Vec<String>,
     /// Every member path seen, without a trailing `/`.
     paths: Vec<String>,
 }
@@ -193,7 +196,23 @@ impl Walk<'_, '_, '_> {
     /// its metadata.
     fn inspect(&mut self, member: &Member, data: &[u8], skipped: bool) -> Result<(), PackageError> {
         let path = member.path.as_str();
+        let repeated = matches!(path, ".PKGINFO" | ".BUILDINFO" | ".MTREE")
+            && self.metadata_seen.iter().any(|seen| seen == path);
+        if repeated {
+            let message =
+                format!("a second {path}: repo-add reads the first, others may read this one");
+            self.lint(
+                lint::Problem {
+                    check: "repeated-metadata",
+                    message,
+                },
+                Some(path),
+            );
+        } else if path.starts_with('.') {
+            self.metadata_seen.push(path.to_owned());
+        }
         match path {
+            _ if repeated => {}
             ".PKGINFO" => {
                 self.pkginfo = keyvalue::parse(&String::from_utf8_lossy(data));
                 self.context.depends = keyvalue::values(&self.pkginfo, "depend")
@@ -303,11 +322,11 @@ impl Walk<'_, '_, '_> {
         if !self.scanner.enabled(problem.check) {
             return;
         }
-        let severity = lint::check(problem.check).map_or("warning", |check| check.severity);
+        let severity = lint::check(problem.check).map_or(Severity::Warning, |check| check.severity);
         self.found.push(Raw {
             engine: "lint",
             check: problem.check.to_owned(),
-            severity: severity.to_owned(),
+            severity: severity.to_string(),
             message: problem.message,
             member: member.map(str::to_owned),
         });
@@ -355,16 +374,17 @@ impl Walk<'_, '_, '_> {
                 }
             }
         }
-        let get = |key: &str| keyvalue::first(&self.pkginfo, key).unwrap_or_default();
+        let get = |key: &str| keyvalue::last(&self.pkginfo, key).unwrap_or_default();
         let (name, version) = (get("pkgname").to_owned(), get("pkgver").to_owned());
-        let base = keyvalue::first(&self.pkginfo, "pkgbase").unwrap_or(&name);
+        let base = keyvalue::last(&self.pkginfo, "pkgbase").unwrap_or(&name);
         let findings = self
             .found
             .into_iter()
             .map(|raw| FindingRecord {
                 base: base.to_owned(),
                 check: raw.check,
-                severity: raw.severity,
+                // A YARA rule may name any severity; an unknown one weighs as an error.
+                severity: Severity::from_name(&raw.severity).unwrap_or_default(),
                 message: raw.message,
                 subject: raw.member.clone(),
                 package: Some(name.clone()),

@@ -5,7 +5,7 @@
 use std::{collections::BTreeSet, path::Path};
 
 use alpm_types::SystemArchitecture;
-use minicluster::record::FindingRecord;
+use minicluster::record::{FindingRecord, Severity};
 
 use crate::plan::{Plan, PlannedSource, plan_text};
 
@@ -17,10 +17,10 @@ pub fn findings(
     plan: &Plan,
     arch: &SystemArchitecture,
 ) -> Vec<FindingRecord> {
-    let finding = |check: &str, severity: &str, message: String| FindingRecord {
+    let finding = |check: &str, severity: Severity, message: String| FindingRecord {
         base: plan.base.clone(),
         check: check.to_owned(),
-        severity: severity.to_owned(),
+        severity,
         message,
         subject: Some(previous.to_owned()),
         ..FindingRecord::default()
@@ -33,7 +33,7 @@ pub fn findings(
         Err(message) => {
             return vec![finding(
                 "history-unavailable",
-                "info",
+                Severity::Info,
                 format!("cannot compare with {previous}: {message}"),
             )];
         }
@@ -46,7 +46,7 @@ pub fn findings(
                 "{}: now downloaded from {new_host}, a host no source used at {previous}",
                 source.file
             );
-            findings.push(finding("source-host-changed", "warning", message));
+            findings.push(finding("source-host-changed", Severity::Warning, message));
         }
     }
     let names = |plan: &Plan| {
@@ -61,14 +61,18 @@ pub fn findings(
         let removed: Vec<_> = before.difference(&after).cloned().collect();
         let message =
             format!("sources changed since {previous}: added {added:?}, removed {removed:?}");
-        findings.push(finding("sources-changed", "info", message));
+        findings.push(finding("sources-changed", Severity::Info, message));
     }
     let same_version = old.version == plan.version;
     for source in &plan.sources {
         let earlier = old.sources.iter().find(|s| s.file == source.file);
         if earlier.is_some_and(|earlier| earlier.expected != source.expected) {
             // New checksums come with new versions; without one, the bytes changed under a name.
-            let severity = if same_version { "warning" } else { "info" };
+            let severity = if same_version {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
             let message = format!(
                 "{}: checksums changed since {previous}{}",
                 source.file,
@@ -85,7 +89,7 @@ pub fn findings(
         let changed = git(folder, &["diff", "--quiet", previous, "--", install]).is_err()
             || plan.install != old.install;
         if changed {
-            findings.push(finding("install-changed", "warning", format!("the install scriptlet {install} changed since {previous}: read it before upgrading")));
+            findings.push(finding("install-changed", Severity::Warning, format!("the install scriptlet {install} changed since {previous}: read it before upgrading")));
         }
     }
     findings

@@ -22,15 +22,15 @@ use std::{
     io::{self, IsTerminal},
     path::PathBuf,
     str::FromStr,
-    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use alpm_types::SystemArchitecture;
 use anyhow::Context;
 use minicluster::{
     cli::NetworkArgs,
-    jsonl::{self, RecordWriter},
-    record::{ErrorRecord, PkgbuildRecord, Record, SummaryRecord},
+    jsonl,
+    record::{ErrorRecord, FindingRecord, PkgbuildRecord, Record, Severity, Timestamp},
+    report::{FAILED, Report},
 };
 
 use crate::{
@@ -52,7 +52,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
-    let started = Instant::now();
     let poster = match (args.post, &args.cookie) {
         (false, _) => None,
         (true, None) => anyhow::bail!("--post needs --cookie FILE: the AUR login to post as"),
@@ -62,56 +61,47 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
             Some(Poster::new(http, &args.aur_url, session))
         }
     };
-    let mut out = RecordWriter::stdout();
+    let mut report = Report::stdout(TOOL);
     let mut findings = Vec::new();
     for line in jsonl::read_lines(io::stdin().lock()) {
         match line {
-            Ok(line) => {
-                if let Record::Finding(finding) = line.record {
-                    findings.push(finding);
-                }
-            }
-            Err(error) => out.write(&Record::Error(error.error_record(TOOL)))?,
+            // Findings become comments; every other record goes on.
+            Ok(line) => match line.record {
+                Record::Finding(finding) => findings.push(finding),
+                _ => report.forward(&line)?,
+            },
+            Err(error) => report.error(error.error_record(TOOL))?,
         }
     }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let comments = report::comments(&findings);
-    let (mut posted, mut failed) = (0u64, 0u64);
+    report.add("comments", comments.len() as u64);
+    report.add("posted", 0);
+    report.add(FAILED, 0);
     for comment in &comments {
         if let Some(dir) = &args.out {
             let path = dir.join(format!("{}.md", comment.base.replace('/', "_")));
             std::fs::write(&path, &comment.markdown)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        out.write(&Record::Comment(comment.clone()))?;
+        report.write(&Record::Comment(comment.clone()))?;
         let Some(poster) = &poster else { continue };
         match poster.post(comment) {
-            Ok(()) => posted += 1,
+            Ok(()) => report.count("posted"),
             Err(error) => {
-                failed += 1;
                 let subject =
                     serde_json::json!({"base": comment.base, "url": poster.url(&comment.base)});
                 let record = ErrorRecord::new(TOOL, PostError::KIND, error.to_string(), subject);
-                out.write(&Record::Error(record))?;
+                report.error(record)?;
             }
         }
     }
-    finish(
-        &mut out,
-        started,
-        [
-            ("comments", comments.len() as u64),
-            ("posted", posted),
-            ("failed", failed),
-        ],
-        failed,
-    )
+    Ok(report.finish()?)
 }
 
 fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
-    let started = Instant::now();
     let arch = SystemArchitecture::from_str(&cli.arch)
         .map_err(|e| anyhow::anyhow!("--arch {}: {e}", cli.arch))?;
     let http = cli.network.client()?;
@@ -121,34 +111,35 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
         None => minicluster::cli::cache_dir("sources")
             .context("no --cache, and neither XDG_CACHE_HOME nor HOME is set")?,
     };
-    let mut out = RecordWriter::stdout();
+    let mut report = Report::stdout(TOOL);
     let folders = if cli.folders.is_empty() {
-        folders_from_stdin(&mut out)?
+        folders_from_stdin(&mut report)?
     } else {
         cli.folders
             .iter()
             .map(|folder| (folder.clone(), None))
             .collect()
     };
-    let now = unix_now();
-    let (mut sources, mut findings, mut failed) = (0u64, 0u64, 0u64);
+    let now = Timestamp::now().unix();
+    report.add("pkgbuilds", folders.len() as u64);
+    for key in ["sources", "findings", FAILED] {
+        report.add(key, 0);
+    }
     for (folder, fetched) in &folders {
         // Who maintains it is known without `.SRCINFO`, and matters most when that is broken.
         for finding in fetched.iter().flat_map(|f| maintainer::findings(f, now)) {
-            findings += 1;
-            out.write(&Record::Finding(finding))?;
+            write_finding(&mut report, finding)?;
         }
         let plan = match plan::plan(folder, &arch) {
             Ok(plan) => plan,
             Err(error) => {
-                failed += 1;
                 let subject = serde_json::json!({ "path": folder });
-                out.write(&Record::Error(ErrorRecord::new(
+                report.error(ErrorRecord::new(
                     TOOL,
                     "bad_srcinfo",
                     error.to_string(),
                     subject,
-                )))?;
+                ))?;
                 continue;
             }
         };
@@ -169,33 +160,30 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
                 .extend(history::findings(folder, previous, &plan, &arch));
         }
         for source in outcome.sources {
-            sources += 1;
-            out.write(&Record::Source(source))?;
+            report.count("sources");
+            report.write(&Record::Source(source))?;
         }
         for finding in outcome.findings {
-            findings += 1;
-            failed += u64::from(finding.severity == "error");
-            out.write(&Record::Finding(finding))?;
+            write_finding(&mut report, finding)?;
         }
     }
-    finish(
-        &mut out,
-        started,
-        [
-            ("pkgbuilds", folders.len() as u64),
-            ("sources", sources),
-            ("findings", findings),
-            ("failed", failed),
-        ],
-        failed,
-    )
+    Ok(report.finish()?)
+}
+
+/// Writes a finding; one of severity error counts as a failed item (exit status 1).
+fn write_finding(report: &mut Report, finding: FindingRecord) -> io::Result<()> {
+    report.count("findings");
+    if finding.severity == Severity::Error {
+        report.count(FAILED);
+    }
+    report.write(&Record::Finding(finding))
 }
 
 /// A PKGBUILD folder to check, with the `pkgbuild` record that named it, if one did.
 type Folder = (PathBuf, Option<PkgbuildRecord>);
 
 /// The folder of every `pkgbuild` record on stdin, with the record; other records pass through.
-fn folders_from_stdin(out: &mut RecordWriter<io::Stdout>) -> anyhow::Result<Vec<Folder>> {
+fn folders_from_stdin(report: &mut Report) -> anyhow::Result<Vec<Folder>> {
     let stdin = io::stdin();
     anyhow::ensure!(
         !stdin.is_terminal(),
@@ -208,31 +196,10 @@ fn folders_from_stdin(out: &mut RecordWriter<io::Stdout>) -> anyhow::Result<Vec<
                 Record::Pkgbuild(pkgbuild) => {
                     folders.push((PathBuf::from(&pkgbuild.path), Some(pkgbuild)));
                 }
-                _ => out.write_raw(&line.raw)?,
+                _ => report.forward(&line)?,
             },
-            Err(error) => out.write(&Record::Error(error.error_record(TOOL)))?,
+            Err(error) => report.error(error.error_record(TOOL))?,
         }
     }
     Ok(folders)
-}
-
-/// The current time in Unix seconds (0 on a clock before 1970).
-fn unix_now() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH);
-    since.map_or(0, |since| {
-        i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-    })
-}
-
-/// Writes the summary record of a run that began at `started`; the exit status says whether
-/// `failed` items failed.
-fn finish<'a>(
-    out: &mut RecordWriter<io::Stdout>,
-    started: Instant,
-    counts: impl IntoIterator<Item = (&'a str, u64)>,
-    failed: u64,
-) -> anyhow::Result<u8> {
-    out.write(&Record::Summary(SummaryRecord::new(TOOL, started, counts)))?;
-    out.flush()?;
-    Ok(minicluster::cli::status(failed > 0))
 }

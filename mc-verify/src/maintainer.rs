@@ -3,7 +3,7 @@
 //! `pkgbuild` records of `mc-fetch aur clone`: the maintainer now (from the RPC), the one seen
 //! at the previous fetch (its state file), the submitter, and the AUR's last change.
 
-use minicluster::record::{FindingRecord, PkgbuildRecord};
+use minicluster::record::{FindingRecord, PkgbuildRecord, Severity, Timestamp};
 
 /// The checks of this module; their findings are for the user, not for the maintainers (see
 /// [`crate::report`]).
@@ -30,14 +30,14 @@ pub fn findings(pkgbuild: &PkgbuildRecord, now: i64) -> Vec<FindingRecord> {
     let knows_the_aur = pkgbuild.fetched_before
         || pkgbuild.maintainer.is_some()
         || pkgbuild.submitter.is_some()
-        || pkgbuild.last_modified.is_some();
+        || pkgbuild.last_modified_at.is_some();
     if !knows_the_aur {
         return Vec::new();
     }
-    let finding = |check: &str, severity: &str, message: String| FindingRecord {
+    let finding = |check: &str, severity: Severity, message: String| FindingRecord {
         base: pkgbuild.base.clone(),
         check: check.to_owned(),
-        severity: severity.to_owned(),
+        severity,
         message,
         subject: pkgbuild.maintainer.clone(),
         ..FindingRecord::default()
@@ -60,17 +60,19 @@ pub fn findings(pkgbuild: &PkgbuildRecord, now: i64) -> Vec<FindingRecord> {
         (None, None) => None,
     };
     if let Some(message) = change {
-        findings.push(finding("maintainer-changed", "warning", message));
+        findings.push(finding("maintainer-changed", Severity::Warning, message));
     }
     if now_by.is_none() {
         let message = "no one maintains it (an orphan): anyone can adopt it and push changes, so \
                        read every update before building"
             .to_owned();
-        findings.push(finding("orphan", "info", message));
+        findings.push(finding("orphan", Severity::Info, message));
     }
-    if let (false, Some(maintainer), Some(changed)) =
-        (pkgbuild.fetched_before, now_by, pkgbuild.last_modified)
-    {
+    if let (false, Some(maintainer), Some(changed)) = (
+        pkgbuild.fetched_before,
+        now_by,
+        pkgbuild.last_modified_at.map(Timestamp::unix),
+    ) {
         let age_days = (now - changed).max(0) / DAY;
         if pkgbuild.submitter.as_ref() != Some(maintainer) && age_days <= RECENT_DAYS {
             let submitter = pkgbuild
@@ -88,7 +90,7 @@ pub fn findings(pkgbuild: &PkgbuildRecord, now: i64) -> Vec<FindingRecord> {
                  maintainer history and there was no earlier fetch to compare with): read its git \
                  log before building"
             );
-            findings.push(finding("adopted-recently", "warning", message));
+            findings.push(finding("adopted-recently", Severity::Warning, message));
         }
     }
     findings
@@ -112,20 +114,20 @@ mod tests {
             previous_maintainer: previous.map(str::to_owned),
             fetched_before,
             submitter: Some("alice".into()),
-            last_modified: Some(NOW - age_days * DAY),
+            last_modified_at: Some(Timestamp::from_unix(NOW - age_days * DAY)),
             ..PkgbuildRecord::default()
         }
     }
 
-    fn checks(record: &PkgbuildRecord) -> Vec<(String, String)> {
+    fn checks(record: &PkgbuildRecord) -> Vec<(String, Severity)> {
         findings(record, NOW)
             .into_iter()
             .map(|f| (f.check, f.severity))
             .collect()
     }
 
-    fn pair(check: &str, severity: &str) -> (String, String) {
-        (check.to_owned(), severity.to_owned())
+    fn pair(check: &str, severity: Severity) -> (String, Severity) {
+        (check.to_owned(), severity)
     }
 
     #[test]
@@ -133,7 +135,10 @@ mod tests {
         let same = record(Some("alice"), Some("alice"), true, 1);
         assert!(checks(&same).is_empty());
         let changed = record(Some("mallory"), Some("alice"), true, 1);
-        assert_eq!(checks(&changed), [pair("maintainer-changed", "warning")]);
+        assert_eq!(
+            checks(&changed),
+            [pair("maintainer-changed", Severity::Warning)]
+        );
         let adopted = findings(&record(Some("mallory"), None, true, 400), NOW);
         assert!(adopted[0].message.starts_with("adopted by mallory"));
         assert_eq!(adopted[0].subject.as_deref(), Some("mallory"));
@@ -141,8 +146,8 @@ mod tests {
         assert_eq!(
             checks(&disowned),
             [
-                pair("maintainer-changed", "warning"),
-                pair("orphan", "info")
+                pair("maintainer-changed", Severity::Warning),
+                pair("orphan", Severity::Info)
             ]
         );
     }
@@ -171,7 +176,7 @@ mod tests {
     #[test]
     fn orphans_are_told_but_unknown_maintainers_are_not() {
         let orphan = record(None, None, false, 1000);
-        assert_eq!(checks(&orphan), [pair("orphan", "info")]);
+        assert_eq!(checks(&orphan), [pair("orphan", Severity::Info)]);
         let unknown = PkgbuildRecord {
             base: "app".into(),
             ..PkgbuildRecord::default()

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use minicluster::record::{CommentRecord, FindingRecord};
+use minicluster::record::{CommentRecord, FindingRecord, Severity};
 
 use crate::maintainer;
 
@@ -13,8 +13,7 @@ use crate::maintainer;
 pub fn comments(findings: &[FindingRecord]) -> Vec<CommentRecord> {
     let mut by_base: BTreeMap<&str, Vec<&FindingRecord>> = BTreeMap::new();
     for finding in findings.iter().filter(|f| {
-        matches!(f.severity.as_str(), "error" | "warning")
-            && !maintainer::CHECKS.contains(&f.check.as_str())
+        f.severity >= Severity::Warning && !maintainer::CHECKS.contains(&f.check.as_str())
     }) {
         by_base.entry(&finding.base).or_default().push(finding);
     }
@@ -22,7 +21,7 @@ pub fn comments(findings: &[FindingRecord]) -> Vec<CommentRecord> {
         .into_iter()
         .map(|(base, mut found)| {
             // Errors first, then in check order, so the comment reads most-important-first.
-            found.sort_by_key(|f| (f.severity != "error", f.check.clone()));
+            found.sort_by_key(|f| (f.severity != Severity::Error, f.check.clone()));
             let mut markdown = format!(
                 "Hello! An automated check of the sources of `{base}` (minicluster's mc-verify, which \
                  reads .SRCINFO and never runs the PKGBUILD) noticed:\n\n"
@@ -54,11 +53,11 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn finding(base: &str, check: &str, severity: &str) -> FindingRecord {
+    fn finding(base: &str, check: &str, severity: Severity) -> FindingRecord {
         FindingRecord {
             base: base.into(),
             check: check.into(),
-            severity: severity.into(),
+            severity,
             message: format!("{check} in `PKGBUILD` [link](x)"),
             subject: None,
             ..FindingRecord::default()
@@ -68,12 +67,12 @@ mod tests {
     #[test]
     fn one_comment_per_base_errors_first_info_and_maintainers_left_out() {
         let comments = comments(&[
-            finding("a", "weak-checksums", "warning"),
-            finding("a", "checksum-mismatch", "error"),
-            finding("a", "vcs-source", "info"),
-            finding("b", "vcs-source", "info"),
-            finding("c", "maintainer-changed", "warning"),
-            finding("c", "adopted-recently", "warning"),
+            finding("a", "weak-checksums", Severity::Warning),
+            finding("a", "checksum-mismatch", Severity::Error),
+            finding("a", "vcs-source", Severity::Info),
+            finding("b", "vcs-source", Severity::Info),
+            finding("c", "maintainer-changed", Severity::Warning),
+            finding("c", "adopted-recently", Severity::Warning),
         ]);
         assert_eq!(comments.len(), 1);
         let text = &comments[0].markdown;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use minicluster::{
-    record::FindingRecord,
+    record::{FindingRecord, Severity},
     scriptlet::{self, Script},
 };
 
@@ -14,10 +14,10 @@ use crate::plan::Plan;
 /// Problems visible in the text of the PKGBUILD and its install scriptlet.
 pub fn findings(folder: &Path, plan: &Plan) -> Vec<FindingRecord> {
     let mut findings = Vec::new();
-    let finding = |check: &str, severity: &str, message: String, subject: &str| FindingRecord {
+    let finding = |check: &str, severity: Severity, message: String, subject: &str| FindingRecord {
         base: plan.base.clone(),
         check: check.to_owned(),
-        severity: severity.to_owned(),
+        severity,
         message,
         subject: Some(subject.to_owned()),
         ..FindingRecord::default()
@@ -28,7 +28,12 @@ pub fn findings(folder: &Path, plan: &Plan) -> Vec<FindingRecord> {
             "PKGBUILD declares {declared}, .SRCINFO says {}: .SRCINFO is out of date",
             plan.version
         );
-        findings.push(finding("srcinfo-outdated", "warning", message, "PKGBUILD"));
+        findings.push(finding(
+            "srcinfo-outdated",
+            Severity::Warning,
+            message,
+            "PKGBUILD",
+        ));
     }
     let mut scripts = vec![("PKGBUILD".to_owned(), pkgbuild, Script::Pkgbuild)];
     if let Some(install) = &plan.install
@@ -47,7 +52,7 @@ pub fn findings(folder: &Path, plan: &Plan) -> Vec<FindingRecord> {
                 let message = format!(
                     "{place}: a {length}-character base64 blob, a common way to hide a payload"
                 );
-                findings.push(finding("base64-blob", "warning", message, name));
+                findings.push(finding("base64-blob", Severity::Warning, message, name));
             }
         }
     }

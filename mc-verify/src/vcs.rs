@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use alpm_types::url::{GitFragment, VcsInfo};
-use minicluster::record::SourceRecord;
+use minicluster::record::{Severity, SourceRecord, Verdict};
 use rustix::fs::FileType;
 
 use crate::{
@@ -44,12 +44,19 @@ fn before_mirror(
 ) -> (Vec<Note>, Result<bool, ()>) {
     if scheme == "file" {
         let message = "a file:// URL reads the builder's own repositories".to_owned();
-        return (vec![Note::new("hostile-source", "error", message)], Err(()));
+        return (
+            vec![Note::new("hostile-source", Severity::Error, message)],
+            Err(()),
+        );
     }
     if !matches!(scheme, "https" | "http" | "git") {
         let message = format!("git over {scheme} is not fetched; it was not checked");
         return (
-            vec![Note::new("unsupported-protocol", "warning", message)],
+            vec![Note::new(
+                "unsupported-protocol",
+                Severity::Warning,
+                message,
+            )],
             Ok(false),
         );
     }
@@ -58,7 +65,7 @@ fn before_mirror(
         let note = if VCS_PACKAGE_SUFFIXES.iter().any(|s| base.ends_with(s)) {
             Note::new(
                 "vcs-floating-ref",
-                "info",
+                Severity::Info,
                 format!("{reason}: expected of a VCS package"),
             )
         } else {
@@ -66,7 +73,7 @@ fn before_mirror(
                 "{reason}: the source changes whenever upstream pushes; pin a commit or a \
                  signed tag"
             );
-            Note::new("vcs-floating-ref", "warning", message)
+            Note::new("vcs-floating-ref", Severity::Warning, message)
         };
         notes.push(note);
     }
@@ -76,7 +83,7 @@ fn before_mirror(
             "fetched over {scheme}:// without a signature or a full commit id: anyone on the \
              path can change it"
         );
-        notes.push(Note::new("insecure-unsigned", "warning", message));
+        notes.push(Note::new("insecure-unsigned", Severity::Warning, message));
     }
     (notes, Ok(true))
 }
@@ -98,7 +105,7 @@ fn forged_tag(fragment: Option<&GitFragment>, tag: Option<&[u8]>) -> Option<Note
     };
     let named = tag_name(object).filter(|named| named != name)?;
     let message = format!("tag {name} is a tag object named {named}: the tag has been forged");
-    Some(Note::new("vcs-tag-forged", "error", message))
+    Some(Note::new("vcs-tag-forged", Severity::Error, message))
 }
 
 impl Fetcher<'_> {
@@ -126,7 +133,7 @@ impl Fetcher<'_> {
         }
         match go {
             Err(()) => {
-                record.verdict = "unreachable".to_owned();
+                record.verdict = Verdict::Unreachable;
                 return;
             }
             Ok(false) => return,
@@ -134,34 +141,34 @@ impl Fetcher<'_> {
         }
         let dir = cache.path_of(&source.file);
         let resolved = mirror(cache, &source.file, &source.location)
-            .map_err(|message| Note::new("source-unreachable", "error", message))
+            .map_err(|message| Note::new("source-unreachable", Severity::Error, message))
             .and_then(|()| {
                 record.path = Some(dir.display().to_string());
                 resolve(&dir, fragment).map_err(|_| {
                     let message = format!("{} is not in {}", wanted(fragment), source.location);
-                    Note::new("vcs-ref-missing", "error", message)
+                    Note::new("vcs-ref-missing", Severity::Error, message)
                 })
             });
         let (commit, tag) = match resolved {
             Ok(resolved) => resolved,
             Err(note) => {
                 outcome.note(base, source, note);
-                record.verdict = "unreachable".to_owned();
+                record.verdict = Verdict::Unreachable;
                 return;
             }
         };
         record.checksums.insert("commit".to_owned(), commit.clone());
         if let Some(note) = forged_tag(fragment, tag.as_deref()) {
             outcome.note(base, source, note);
-            record.verdict = "mismatch".to_owned();
+            record.verdict = Verdict::Mismatch;
             return;
         }
-        record.verdict = "ok".to_owned();
+        record.verdict = Verdict::Ok;
         if signed {
             let verified = signed_parts(&dir, fragment, &commit, tag.as_deref())
                 .and_then(|(payload, signature)| self.keys.verify_bytes(&payload, &signature));
             let (verdict, signer) = outcome.signature(plan, &source.file, verified);
-            record.verdict = verdict.to_owned();
+            record.verdict = verdict;
             record.signer = signer;
         }
     }

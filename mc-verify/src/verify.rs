@@ -13,7 +13,7 @@ use std::{
 
 use minicluster::{
     http::Http,
-    record::{FindingRecord, SourceRecord},
+    record::{FindingRecord, Severity, SourceRecord, Verdict},
 };
 
 use crate::{
@@ -49,14 +49,14 @@ impl Outcome {
         &mut self,
         base: &str,
         check: &str,
-        severity: &str,
+        severity: Severity,
         message: String,
         subject: Option<&str>,
     ) {
         self.findings.push(FindingRecord {
             base: base.to_owned(),
             check: check.to_owned(),
-            severity: severity.to_owned(),
+            severity,
             message,
             subject: subject.map(str::to_owned),
             ..FindingRecord::default()
@@ -70,7 +70,7 @@ impl Outcome {
         plan: &Plan,
         name: &str,
         verified: Result<String, String>,
-    ) -> (&'static str, Option<String>) {
+    ) -> (Verdict, Option<String>) {
         let base = plan.base.as_str();
         match verified {
             Ok(signer)
@@ -79,27 +79,27 @@ impl Outcome {
                     .iter()
                     .any(|key| signer.ends_with(key.as_str())) =>
             {
-                ("signature_ok", Some(signer))
+                (Verdict::SignatureOk, Some(signer))
             }
             Ok(signer) => {
                 self.finding(
                     base,
                     "signature-unknown-key",
-                    "error",
+                    Severity::Error,
                     format!("{name}: signed by {signer}, which `validpgpkeys` does not list"),
                     Some(name),
                 );
-                ("signature_bad", Some(signer))
+                (Verdict::SignatureBad, Some(signer))
             }
             Err(message) => {
                 self.finding(
                     base,
                     "signature-invalid",
-                    "error",
+                    Severity::Error,
                     format!("{name}: {message}"),
                     Some(name),
                 );
-                ("signature_bad", None)
+                (Verdict::SignatureBad, None)
             }
         }
     }
@@ -120,12 +120,12 @@ enum FetchFailure {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Note {
     pub check: &'static str,
-    pub severity: &'static str,
+    pub severity: Severity,
     pub message: String,
 }
 
 impl Note {
-    pub(crate) fn new(check: &'static str, severity: &'static str, message: String) -> Self {
+    pub(crate) fn new(check: &'static str, severity: Severity, message: String) -> Self {
         Self {
             check,
             severity,
@@ -151,7 +151,7 @@ enum Next {
     /// Fetch its bytes and compare its checksums.
     Fetch,
     /// Nothing more: the source's verdict.
-    Stop(&'static str),
+    Stop(Verdict),
 }
 
 /// The algorithms with a checksum declared (not `SKIP`).
@@ -178,23 +178,27 @@ fn before_fetch(plan: &Plan, source: &PlannedSource) -> (Vec<Note>, Next) {
     if source.is_vcs() {
         let message = format!("a {} source; its revision is not checked yet", source.kind);
         return (
-            vec![Note::new("vcs-source", "info", message)],
-            Next::Stop("unverified"),
+            vec![Note::new("vcs-source", Severity::Info, message)],
+            Next::Stop(Verdict::Unverified),
         );
     }
     match source.kind.as_str() {
         "file" => {
             let message = "a file:// URL reads the builder's own files".to_owned();
             return (
-                vec![Note::new("hostile-source", "error", message)],
-                Next::Stop("unreachable"),
+                vec![Note::new("hostile-source", Severity::Error, message)],
+                Next::Stop(Verdict::Unreachable),
             );
         }
         "ftp" => {
             let message = "ftp sources are not fetched; it was not checked".to_owned();
             return (
-                vec![Note::new("unsupported-protocol", "warning", message)],
-                Next::Stop("unverified"),
+                vec![Note::new(
+                    "unsupported-protocol",
+                    Severity::Warning,
+                    message,
+                )],
+                Next::Stop(Verdict::Unverified),
             );
         }
         _ => {}
@@ -202,17 +206,17 @@ fn before_fetch(plan: &Plan, source: &PlannedSource) -> (Vec<Note>, Next) {
     let mut notes = Vec::new();
     if all_skipped(source) && !source.is_signature() {
         let message = "checksum SKIP on a source with fixed content".to_owned();
-        notes.push(Note::new("skip-non-vcs", "warning", message));
+        notes.push(Note::new("skip-non-vcs", Severity::Warning, message));
     }
     let declared = declared(source);
     if !declared.is_empty() && declared.iter().all(|algo| matches!(*algo, "md5" | "sha1")) {
         let message = format!("only {} checksums, which can be forged", declared.join("/"));
-        notes.push(Note::new("weak-checksums", "warning", message));
+        notes.push(Note::new("weak-checksums", Severity::Warning, message));
     }
     if source.kind == "http" && !source.is_signature() && !signed(plan, source) {
         let message =
             "fetched over http without a signature: anyone on the path can change it".to_owned();
-        notes.push(Note::new("insecure-unsigned", "warning", message));
+        notes.push(Note::new("insecure-unsigned", Severity::Warning, message));
     }
     (notes, Next::Fetch)
 }
@@ -221,7 +225,7 @@ fn before_fetch(plan: &Plan, source: &PlannedSource) -> (Vec<Note>, Next) {
 fn after_fetch(
     source: &PlannedSource,
     checksums: &BTreeMap<String, String>,
-) -> (&'static str, Option<Note>) {
+) -> (Verdict, Option<Note>) {
     let mismatched: Vec<&str> = source
         .expected
         .iter()
@@ -235,14 +239,14 @@ fn after_fetch(
     if !mismatched.is_empty() {
         let message = format!("{} checksum does not match", mismatched.join(", "));
         return (
-            "mismatch",
-            Some(Note::new("checksum-mismatch", "error", message)),
+            Verdict::Mismatch,
+            Some(Note::new("checksum-mismatch", Severity::Error, message)),
         );
     }
     let verdict = match (declared(source).is_empty(), all_skipped(source)) {
-        (false, _) => "ok",
-        (true, true) => "skipped",
-        (true, false) => "unverified",
+        (false, _) => Verdict::Ok,
+        (true, true) => Verdict::Skipped,
+        (true, false) => Verdict::Unverified,
     };
     (verdict, None)
 }
@@ -277,7 +281,7 @@ impl Fetcher<'_> {
                 file: source.file.clone(),
                 url: source.location.clone(),
                 kind: source.kind.clone(),
-                verdict: "unverified".to_owned(),
+                verdict: Verdict::Unverified,
                 ..SourceRecord::default()
             };
             if let Some((_, reason)) = refused.iter().find(|(at, _)| *at == index) {
@@ -286,8 +290,8 @@ impl Fetcher<'_> {
                     source.file.escape_debug()
                 );
                 let subject = Some(source.location.as_str());
-                outcome.finding(base, "hostile-source", "error", message, subject);
-                record.verdict = "unreachable".to_owned();
+                outcome.finding(base, "hostile-source", Severity::Error, message, subject);
+                record.verdict = Verdict::Unreachable;
             } else if refused.is_empty() {
                 self.check_source(
                     folder,
@@ -309,7 +313,7 @@ impl Fetcher<'_> {
             outcome.finding(
                 base,
                 "validpgpkeys-missing",
-                "warning",
+                Severity::Warning,
                 "the sources include signatures, but no `validpgpkeys` says whose to accept"
                     .to_owned(),
                 None,
@@ -338,9 +342,9 @@ impl Fetcher<'_> {
                 return;
             }
             (_, Err(message)) if source.kind != "local" => {
-                let note = Note::new("source-unreachable", "error", message.clone());
+                let note = Note::new("source-unreachable", Severity::Error, message.clone());
                 outcome.note(base, source, note);
-                record.verdict = "unreachable".to_owned();
+                record.verdict = Verdict::Unreachable;
                 return;
             }
             (Next::Git, Ok(cache)) => return self.check_git(plan, source, cache, record, outcome),
@@ -358,8 +362,12 @@ impl Fetcher<'_> {
                     FetchFailure::Refused(_) => "hostile-source",
                     _ => "source-unreachable",
                 };
-                outcome.note(base, source, Note::new(check, "error", failure.to_string()));
-                record.verdict = "unreachable".to_owned();
+                outcome.note(
+                    base,
+                    source,
+                    Note::new(check, Severity::Error, failure.to_string()),
+                );
+                record.verdict = Verdict::Unreachable;
             }
             Ok((path, size, checksums)) => {
                 let (verdict, note) = after_fetch(source, &checksums);
@@ -479,7 +487,7 @@ impl Fetcher<'_> {
             };
             let verified = self.verify(&data, &signature_path);
             let (verdict, signer) = outcome.signature(plan, &stem, verified);
-            outcome.sources[index].verdict = verdict.to_owned();
+            outcome.sources[index].verdict = verdict;
             outcome.sources[index].signer = signer;
         }
     }

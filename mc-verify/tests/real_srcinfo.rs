@@ -8,6 +8,7 @@ use mc_verify::{
     plan::{PlanError, plan},
     verify::Fetcher,
 };
+use minicluster::record::Verdict;
 
 fn unpacked() -> tempfile::TempDir {
     let archive = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -78,9 +79,9 @@ fn real_local_sources_verify_against_their_checksums() {
         plan.sources
             .retain(|source| source.kind == "local" && folder.join(&source.location).exists());
         for source in fetcher.check(&folder, &plan).sources {
-            match source.verdict.as_str() {
-                "ok" => ok += 1,
-                "skipped" | "unverified" => skipped += 1,
+            match source.verdict {
+                Verdict::Ok => ok += 1,
+                Verdict::Skipped | Verdict::Unverified => skipped += 1,
                 _ => bad.push(format!(
                     "{}/{}: {}",
                     source.base, source.file, source.verdict

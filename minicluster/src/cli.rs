@@ -1,4 +1,5 @@
-//! What every tool's command line shares: network options and exit codes.
+//! What every tool's command line shares: network options, `--jobs`, `--quiet`, sizes in MiB, and
+//! exit codes.
 
 use std::{io, time::Duration};
 
@@ -73,6 +74,57 @@ impl NetworkArgs {
         let timeout = Duration::from_secs(self.timeout.max(1));
         Http::new(retry, timeout, timeout)
     }
+}
+
+/// `--jobs`, the same in every tool that works on several items at once.
+///
+/// One environment variable, `MC_JOBS`, sets it for every tool of a pipeline. One default rule:
+/// as many jobs as keep every core busy, which depends on how much of a job's time it waits
+/// ([`Load`]); each tool's `--help` names its figure.
+#[derive(Args, Clone, Debug, Default)]
+pub struct JobsArgs {
+    /// Items worked on at once [default: enough to keep every core busy; see above].
+    #[arg(long, short = 'j', value_name = "N", env = "MC_JOBS")]
+    pub jobs: Option<usize>,
+}
+
+/// How much of the machine one job keeps busy, which sets the default `--jobs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    /// One job uses every core by itself (makepkg with its own `MAKEFLAGS`): one at a time.
+    AllCores,
+    /// One job keeps one core busy for 1/N of its time, waiting the rest (for the network,
+    /// clamd): N per core.
+    PerCore(usize),
+}
+
+impl JobsArgs {
+    /// The jobs to run: `--jobs` if given (at least 1), else the default for `load`.
+    pub fn count(&self, load: Load) -> usize {
+        self.jobs.unwrap_or_else(|| default_jobs(load)).max(1)
+    }
+}
+
+/// The default `--jobs` for `load` on this machine.
+pub fn default_jobs(load: Load) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    match load {
+        Load::AllCores => 1,
+        Load::PerCore(n) => cores.saturating_mul(n).max(1),
+    }
+}
+
+/// `--quiet`, the same in every tool that tells people on stderr how it goes.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct QuietArgs {
+    /// Say nothing on stderr but errors (no progress, no notes).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Bytes in `mib` MiB, the one unit of size options (`--max-member-mib`); saturates.
+pub fn mib(mib: u64) -> u64 {
+    mib.saturating_mul(1 << 20)
 }
 
 /// Whether an error only says that the reader of our stdout went away (`mc-index query | head`),

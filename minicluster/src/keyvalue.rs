@@ -24,9 +24,10 @@ pub fn values<'a>(pairs: &'a [(String, String)], key: &str) -> impl Iterator<Ite
         .map(|(_, value)| value.as_str())
 }
 
-/// The first value of `key`.
-pub fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    values(pairs, key).next()
+/// The value of a key that should appear once: the last one when it repeats, as repo-add
+/// (which assigns each line to a shell variable) and pacman (which overwrites) read it.
+pub fn last<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    values(pairs, key).last()
 }
 
 #[cfg(test)]
@@ -36,9 +37,9 @@ mod tests {
     #[test]
     fn repeated_keys_comments_and_equals_in_values() {
         let pairs = parse("# generated\npkgname = a\ndepend = b>=1\ndepend = c\npkgdesc = x = y\n");
-        assert_eq!(first(&pairs, "pkgname"), Some("a"));
+        assert_eq!(last(&pairs, "pkgname"), Some("a"));
         assert_eq!(values(&pairs, "depend").collect::<Vec<_>>(), ["b>=1", "c"]);
-        assert_eq!(first(&pairs, "pkgdesc"), Some("x = y"));
-        assert_eq!(first(&pairs, "url"), None);
+        assert_eq!(last(&pairs, "pkgdesc"), Some("x = y"));
+        assert_eq!(last(&pairs, "url"), None);
     }
 }

@@ -21,8 +21,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{compress, keyvalue};
 
-/// The largest metadata member (`.PKGINFO`, `.BUILDINFO`) read into memory.
-const MAX_METADATA_BYTES: u64 = 64 << 20;
+/// The largest metadata member (`.PKGINFO`, `.BUILDINFO`) read: real ones hold a few KiB, and
+/// every value of one ends up in a record and an index row, so a larger one is refused rather
+/// than carried (a 50 MB `.PKGINFO` made a 300 MB index).
+pub const MAX_METADATA_BYTES: u64 = 1 << 20;
 
 /// What the reader checks and how far it goes.
 #[derive(Clone, Debug)]
@@ -85,6 +87,16 @@ pub enum PackageError {
     /// The archive has no `.PKGINFO`: it is not a pacman package.
     #[error("no .PKGINFO member: not a pacman package")]
     NoPkginfo,
+    /// A metadata member is larger than [`MAX_METADATA_BYTES`].
+    #[error("{path} declares {size} bytes, over the {limit} bytes a metadata file may hold")]
+    MetadataTooLarge {
+        /// The member's path.
+        path: String,
+        /// Its declared size.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
 }
 
 impl PackageError {
@@ -97,6 +109,7 @@ impl PackageError {
             Self::UnsafePath(_) => "unsafe_path",
             Self::MemberTooLarge { .. } => "member_too_large",
             Self::NoPkginfo => "not_a_package",
+            Self::MetadataTooLarge { .. } => "metadata_too_large",
         }
     }
 }
@@ -159,15 +172,18 @@ pub struct PackageContents {
     pub buildinfo: Vec<(String, String)>,
     /// Payload members in archive order (the package root's dot-files left out, as `.files` does).
     pub entries: Vec<Entry>,
+    /// Metadata members that came again after the first and were ignored, as repo-add
+    /// (`bsdtar -xOqf`, which stops at the first match) ignores them.
+    pub repeated_metadata: Vec<String>,
 }
 
 impl PackageContents {
-    /// The first value of a `.PKGINFO` key.
+    /// The value of a `.PKGINFO` key (the last one when it repeats, as repo-add and pacman read it).
     pub fn pkginfo(&self, key: &str) -> Option<&str> {
-        keyvalue::first(&self.pkginfo, key)
+        keyvalue::last(&self.pkginfo, key)
     }
 
-    /// The first value of a numeric `.PKGINFO` key, when it is a number.
+    /// The value of a numeric `.PKGINFO` key, when it is a number.
     pub fn pkginfo_number<T: FromStr>(&self, key: &str) -> Option<T> {
         self.pkginfo(key).and_then(|value| value.parse().ok())
     }
@@ -226,11 +242,21 @@ pub fn read_package(
     expect: &Expectations,
 ) -> Result<PackageContents, PackageError> {
     let mut contents = PackageContents::default();
+    let (mut seen_pkginfo, mut seen_buildinfo) = (false, false);
     let walked = walk_package(input, expect, |member, content| {
         match member.path.as_str() {
-            ".PKGINFO" => contents.pkginfo = keyvalue::parse(&read_text(content, member.size)?),
-            ".BUILDINFO" => {
-                contents.buildinfo = keyvalue::parse(&read_text(content, member.size)?);
+            name @ (".PKGINFO" | ".BUILDINFO") => {
+                let (seen, pairs) = if name == ".PKGINFO" {
+                    (&mut seen_pkginfo, &mut contents.pkginfo)
+                } else {
+                    (&mut seen_buildinfo, &mut contents.buildinfo)
+                };
+                if *seen {
+                    contents.repeated_metadata.push(name.to_owned());
+                } else {
+                    *pairs = keyvalue::parse(&read_metadata(member, content)?);
+                    *seen = true;
+                }
             }
             // The package root's other dot-files (.MTREE, .INSTALL, .CHANGELOG) are metadata too.
             path if path.starts_with('.') => {}
@@ -365,16 +391,19 @@ fn safe_path(raw: &str) -> Result<String, PackageError> {
     Ok(path.to_owned())
 }
 
-fn read_bytes(member: &mut (impl Read + ?Sized), size: u64) -> Result<Vec<u8>, PackageError> {
-    let limit = size.min(MAX_METADATA_BYTES);
+/// The text of a metadata member, refused when it is over [`MAX_METADATA_BYTES`].
+pub fn read_metadata(member: &Member, content: &mut dyn Read) -> Result<String, PackageError> {
+    if member.size > MAX_METADATA_BYTES {
+        return Err(PackageError::MetadataTooLarge {
+            path: member.path.clone(),
+            size: member.size,
+            limit: MAX_METADATA_BYTES,
+        });
+    }
     // Capacity from what arrives, not from what a (possibly hostile) header declares.
-    let mut bytes = Vec::with_capacity(usize::try_from(limit.min(1 << 20)).unwrap_or(0));
-    member.take(limit).read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-fn read_text(member: &mut (impl Read + ?Sized), size: u64) -> Result<String, PackageError> {
-    Ok(String::from_utf8_lossy(&read_bytes(member, size)?).into_owned())
+    let mut bytes = Vec::with_capacity(usize::try_from(member.size.min(64 << 10)).unwrap_or(0));
+    content.take(MAX_METADATA_BYTES).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn hash_content(member: &mut (impl Read + ?Sized)) -> io::Result<String> {

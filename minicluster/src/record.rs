@@ -4,10 +4,60 @@
 //! record type defines is always written (as `null` when unknown), so `jq` filters never have to
 //! guess. Readers accept missing fields and unknown record types: a tool forwards records it does
 //! not handle unchanged (see [`crate::jsonl::Line`]). `man 7 mc-records` describes every field.
+//!
+//! Closed sets of words are enums ([`Severity`], [`Verdict`], [`BuildStatus`], [`ChangeAction`],
+//! [`IndexStatus`]); times are [`Timestamp`]s, RFC 3339 UTC, in fields named `*_at`; durations are
+//! milliseconds in fields named `elapsed_ms` (or `*_ms`).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::time::Timestamp;
+
+/// `as_str`, `ALL` and `Display` for an enum of words, each variant with the word serde writes
+/// for it (a unit test checks that they agree).
+macro_rules! words {
+    ($name:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The word records use.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+words!(Severity { Info => "info", Warning => "warning", Error => "error" });
+words!(Verdict {
+    Ok => "ok",
+    Mismatch => "mismatch",
+    Skipped => "skipped",
+    Unverified => "unverified",
+    Unreachable => "unreachable",
+    SignatureOk => "signature_ok",
+    SignatureBad => "signature_bad",
+});
+words!(BuildStatus { Built => "built", Failed => "failed", Skipped => "skipped" });
+words!(ChangeAction {
+    Added => "added",
+    Replaced => "replaced",
+    Removed => "removed",
+    Unchanged => "unchanged",
+});
+words!(IndexStatus { Indexed => "indexed", Replaced => "replaced", Unchanged => "unchanged" });
+words!(IndexSource { Package => "package", FilesDb => "files_db" });
 
 /// One JSON-lines record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,7 +135,9 @@ pub struct PackageRecord {
     pub csize: Option<u64>,
     /// Installed size in bytes.
     pub isize: Option<u64>,
-    /// Build time, seconds since the Unix epoch.
+    /// Build time, seconds since the Unix epoch: pacman's own `BUILDDATE`, kept as `.PKGINFO`
+    /// and the sync database write it (not a `*_at` time), so it goes back into a repository
+    /// database unchanged and compares with `SOURCE_DATE_EPOCH`.
     pub builddate: Option<i64>,
     /// Who built the package.
     pub packager: Option<String>,
@@ -145,18 +197,12 @@ pub enum IndexSource {
 }
 
 impl IndexSource {
-    /// The name used in records and in the index database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Package => "package",
-            Self::FilesDb => "files_db",
-        }
-    }
-
-    /// The source named `name` (as [`IndexSource::as_str`] writes it).
+    /// The source named `name` (as [`IndexSource::as_str`] writes it in records and in the
+    /// index database).
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Package, Self::FilesDb]
-            .into_iter()
+        Self::ALL
+            .iter()
+            .copied()
             .find(|source| source.as_str() == name)
     }
 }
@@ -221,8 +267,8 @@ pub struct ErrorRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChangeRecord {
-    /// `added`, `replaced`, `removed` or `unchanged`.
-    pub action: String,
+    /// What happened to the package.
+    pub action: ChangeAction,
     /// The repository name.
     pub repo: String,
     /// The package name.
@@ -233,6 +279,23 @@ pub struct ChangeRecord {
     pub old_version: Option<String>,
     /// The package file in the repository folder.
     pub path: Option<String>,
+}
+
+/// What `mc-repo` did to one package of a repository.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeAction {
+    /// It was not there before.
+    #[default]
+    Added,
+    /// Another version of it was there.
+    Replaced,
+    /// It is gone.
+    Removed,
+    /// It was there already, the very same package.
+    Unchanged,
 }
 
 /// A package of the AUR, as its RPC (v5 `info`/`search`) describes it.
@@ -259,12 +322,12 @@ pub struct AurPackageRecord {
     pub votes: u64,
     /// Popularity score.
     pub popularity: f64,
-    /// When it was flagged out of date (Unix seconds), if it is.
-    pub out_of_date: Option<i64>,
-    /// First submission (Unix seconds).
-    pub first_submitted: Option<i64>,
-    /// Last modification (Unix seconds).
-    pub last_modified: Option<i64>,
+    /// When it was flagged out of date, if it is.
+    pub out_of_date_at: Option<Timestamp>,
+    /// When it was first submitted.
+    pub first_submitted_at: Option<Timestamp>,
+    /// When it was last modified.
+    pub last_modified_at: Option<Timestamp>,
     /// Snapshot path on the AUR (`/cgit/aur.git/snapshot/BASE.tar.gz`).
     pub url_path: Option<String>,
     /// Run-time dependencies (`info` only, as all lists below).
@@ -317,8 +380,8 @@ pub struct PkgbuildRecord {
     pub fetched_before: bool,
     /// Who first submitted the package base.
     pub submitter: Option<String>,
-    /// When the AUR last changed it (Unix seconds).
-    pub last_modified: Option<i64>,
+    /// When the AUR last changed it.
+    pub last_modified_at: Option<Timestamp>,
 }
 
 /// One source of a package base, downloaded into the source cache and checked.
@@ -340,11 +403,33 @@ pub struct SourceRecord {
     /// Checksums computed while streaming it, by algorithm (`sha256`, `b2`, ...), lower-case hex;
     /// for a git source, `commit`: the commit its fragment resolved to.
     pub checksums: BTreeMap<String, String>,
-    /// `ok`, `mismatch`, `skipped` (`SKIP`), `signature_ok`, `signature_bad`, `unverified` or
-    /// `unreachable`.
-    pub verdict: String,
+    /// What the checks of this source concluded.
+    pub verdict: Verdict,
     /// For signatures and `?signed` git sources: the fingerprint of the key that made it.
     pub signer: Option<String>,
+}
+
+/// What `mc-verify` concluded about one source.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every declared checksum matched.
+    Ok,
+    /// A declared checksum did not match (for a git source: a forged tag).
+    Mismatch,
+    /// Every checksum is `SKIP`.
+    Skipped,
+    /// Nothing was declared to check, or a VCS or ftp source was not fetched.
+    #[default]
+    Unverified,
+    /// It could not be fetched (for a git source also: its revision is missing).
+    Unreachable,
+    /// A signature made by a key of `validpgpkeys`.
+    SignatureOk,
+    /// A signature that does not verify (also of a `?signed` git source's tag or commit).
+    SignatureBad,
 }
 
 /// A problem found by a check (`mc-verify` on PKGBUILDs, `mc-scan` in built packages).
@@ -356,8 +441,8 @@ pub struct FindingRecord {
     /// Stable identifier of the check (`checksum-mismatch`, `skip-non-vcs`, ...); for `mc-scan`
     /// the YARA rule, the ClamAV signature or the packaging check that matched.
     pub check: String,
-    /// `error`, `warning` or `info`.
-    pub severity: String,
+    /// How much it weighs.
+    pub severity: Severity,
     /// The explanation, for people.
     pub message: String,
     /// The source, file or URL it concerns, if one; for `mc-scan` the member path, as `member`.
@@ -375,23 +460,48 @@ pub struct FindingRecord {
     pub engine: Option<String>,
 }
 
-/// The severities of findings, least severe first.
-pub const SEVERITIES: [&str; 3] = ["info", "warning", "error"];
+/// How much a finding weighs, least severe first: the order compares them, and clap reads
+/// them as option values (`--fail-on warning`). A finding read without a severity weighs as an
+/// error: a check that says something unexpected is not ignored.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; nothing to fix.
+    Info,
+    /// Worth a look: often harmless, sometimes not.
+    Warning,
+    /// A problem: refuse the package.
+    #[default]
+    Error,
+}
+
+impl Severity {
+    /// The severity a word names (`info`, `warning`, `error`), as a YARA rule's metadata says it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|severity| severity.as_str() == name)
+    }
+}
 
 impl FindingRecord {
-    /// Where `severity` stands: `info` 0, `warning` 1, `error` 2; `None` for other words.
-    pub fn severity_rank(severity: &str) -> Option<u8> {
-        SEVERITIES
-            .iter()
-            .position(|known| *known == severity)
-            .and_then(|rank| u8::try_from(rank).ok())
-    }
-
-    /// Whether this finding is at least as severe as `threshold` (an unknown severity counts as
-    /// `error`: a scanner that says something unexpected is not ignored).
-    pub fn at_least(&self, threshold: &str) -> bool {
-        let rank = Self::severity_rank(&self.severity).unwrap_or(2);
-        Self::severity_rank(threshold).is_some_and(|limit| rank >= limit)
+    /// Whether this finding is at least as severe as `threshold`.
+    pub fn at_least(&self, threshold: Severity) -> bool {
+        self.severity >= threshold
     }
 }
 
@@ -416,12 +526,12 @@ pub struct BuildRecord {
     pub base: String,
     /// Its full version as `.SRCINFO` declares it; `null` when `.SRCINFO` could not be read.
     pub version: Option<String>,
-    /// `built`, `failed` or `skipped` (a dependency was not built).
-    pub status: String,
+    /// What became of it.
+    pub status: BuildStatus,
     /// Why it failed or was skipped, or `already built`; `null` for a fresh build.
     pub reason: Option<String>,
     /// Wall time spent on it in milliseconds (installing dependencies and makepkg).
-    pub duration_ms: u64,
+    pub elapsed_ms: u64,
     /// The build log, kept after the run.
     pub log_path: Option<String>,
     /// The packages it made, as they sit in the repository.
@@ -431,6 +541,21 @@ pub struct BuildRecord {
     pub reproducible: Option<bool>,
     /// When not reproducible: `FILE: MEMBER`, the first tar member that differs.
     pub first_difference: Option<String>,
+}
+
+/// What became of a package base in `mc-build`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildStatus {
+    /// Its packages are in the repository (built now, or already there).
+    Built,
+    /// Its build failed, or it was refused.
+    #[default]
+    Failed,
+    /// It was not built: a dependency was not built, or an earlier build failed.
+    Skipped,
 }
 
 /// A QEMU machine as `mc-vm` describes it after an action: its definition, its run state and,
@@ -812,6 +937,43 @@ mod tests {
             "{line}"
         );
         assert!(line.contains(r#""exit_code":null"#), "{line}");
+    }
+
+    /// The words of `as_str` are the words serde reads and writes.
+    fn words_agree<T>(all: &[T])
+    where
+        T: Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Display
+            + PartialEq
+            + std::fmt::Debug,
+    {
+        for value in all {
+            let json = serde_json::to_string(value).expect("serializes");
+            assert_eq!(json, format!("\"{value}\""));
+            assert_eq!(
+                &serde_json::from_str::<T>(&json).expect("reads back"),
+                value
+            );
+        }
+    }
+
+    #[test]
+    fn closed_sets_write_their_words() {
+        words_agree(Severity::ALL);
+        words_agree(Verdict::ALL);
+        words_agree(BuildStatus::ALL);
+        words_agree(ChangeAction::ALL);
+        words_agree(IndexStatus::ALL);
+        words_agree(IndexSource::ALL);
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
+        let finding: FindingRecord =
+            serde_json::from_str(r#"{"check":"x"}"#).expect("a finding without severity");
+        assert_eq!(
+            finding.severity,
+            Severity::Error,
+            "unknown weight counts as error"
+        );
     }
 
     #[test]

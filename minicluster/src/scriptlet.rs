@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::shell;
+use crate::{record::Severity, shell};
 
 /// A check: its name (a finding's `check`, kebab-case as every check of every tool), severity
 /// and description (for `--explain`).
@@ -17,8 +17,8 @@ use crate::shell;
 pub struct Check {
     /// Stable kebab-case name.
     pub name: &'static str,
-    /// `error`, `warning` or `info`.
-    pub severity: &'static str,
+    /// How bad a match is.
+    pub severity: Severity,
     /// What it looks for and why it matters.
     pub description: &'static str,
 }
@@ -36,7 +36,7 @@ pub enum Script {
 pub const CHECKS: &[Check] = &[
     Check {
         name: "download-execute",
-        severity: "error",
+        severity: Severity::Error,
         description: "Code downloaded and run: curl or wget piped into a shell or interpreter, \
             a shell or `eval` running what a download prints (`sh -c \"$(curl ...)\"`, \
             `bash <(curl ...)`), or a file downloaded, then made executable or started. What it \
@@ -46,21 +46,21 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "decode-execute",
-        severity: "error",
+        severity: Severity::Error,
         description: "A payload decoded and run: a base64 or hex blob, reversed text or \
             `printf`/`echo -e` escapes decoded and handed to a shell or `eval`. Nobody writes an \
             install step like this except to hide what it does; the decoded text is checked too.",
     },
     Check {
         name: "reverse-shell",
-        severity: "error",
+        severity: Severity::Error,
         description: "A reverse shell: a shell wired to a network connection (bash /dev/tcp \
             redirections, nc -e, a fifo relayed through nc, socat exec, Python, Perl, Ruby or \
             PHP socket code). It hands a remote attacker a shell on the machine.",
     },
     Check {
         name: "persistence",
-        severity: "error",
+        severity: Severity::Error,
         description: "A script that writes to the places that start code later: systemd units \
             and timers, cron tables, shell start-up files (/etc/profile, ~/.bashrc, ...), XDG \
             autostart, /etc/ld.so.preload, rc.local. A scriptlet that writes a service and \
@@ -69,7 +69,7 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "pkgbuild-runs-download",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "A PKGBUILD that downloads a file itself (not through source=(), so \
             without a checksum) and runs it while building: what it runs can change under the \
             same PKGBUILD. Real packages do this for vendor installers (hplip's plugin); a \
@@ -77,7 +77,7 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "install-package-manager",
-        severity: "error",
+        severity: Severity::Error,
         description: "An install scriptlet that installs packages of another package manager \
             (npm, npx, pnpm, yarn, bun, pip, gem, cargo install): pacman runs it as root, and \
             what it fetches is not in the package, so it was never reviewed nor signed (the \
@@ -85,7 +85,7 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "install-network",
-        severity: "warning",
+        severity: Severity::Warning,
         description: "An install scriptlet that uses the network (curl, wget, nc, ssh, rsync, \
             git clone, /dev/tcp): pacman runs it as root during the transaction, and what it \
             fetches is not in the package, so it was never reviewed nor signed.",
@@ -98,7 +98,7 @@ pub struct Detection {
     /// The check's name (one of [`CHECKS`]).
     pub check: &'static str,
     /// Its severity.
-    pub severity: &'static str,
+    pub severity: Severity,
     /// Where and what, for people: `line 3: downloads code and runs it: "curl ... | sh"`.
     pub message: String,
 }
@@ -114,7 +114,7 @@ pub fn detect(text: &str, kind: Script) -> Vec<Detection> {
         let severity = CHECKS
             .iter()
             .find(|c| c.name == check)
-            .map_or("error", |c| c.severity);
+            .map_or(Severity::Error, |c| c.severity);
         let decoded = if line.payload {
             " (in text it decodes or evaluates)"
         } else {
@@ -382,7 +382,7 @@ mod tests {
     fn errors(text: &str) -> Vec<&'static str> {
         let mut found: Vec<_> = detect(text, Script::Scriptlet)
             .into_iter()
-            .filter(|d| d.severity == "error")
+            .filter(|d| d.severity == Severity::Error)
             .map(|d| d.check)
             .collect();
         found.sort_unstable();
@@ -499,6 +499,6 @@ EOF
         let found = detect(wget, Script::Scriptlet);
         assert_eq!(found.len(), 1);
         assert!(found[0].message.starts_with("line 3"), "{found:?}");
-        assert_eq!(found[0].severity, "warning");
+        assert_eq!(found[0].severity, Severity::Warning);
     }
 }

@@ -208,7 +208,7 @@ impl Session<'_> {
 }
 
 /// `1: stream: OK`, `1: stream: Eicar-Signature FOUND`, `1: INSTREAM size limit exceeded. ERROR`.
-fn parse_reply(reply: &str) -> Result<Verdict, ClamError> {
+pub fn parse_reply(reply: &str) -> Result<Verdict, ClamError> {
     // In a session every reply starts with the request's number.
     let text = reply
         .split_once(": ")

@@ -15,7 +15,7 @@ mod clamscan;
 
 use std::{io, path::PathBuf};
 
-pub use clamd::{Clamd, Session, Verdict};
+pub use clamd::{Clamd, Session, Verdict, parse_reply};
 pub use clamscan::{Clamscan, ClamscanRun};
 
 /// Why ClamAV could not give a verdict.

@@ -190,11 +190,12 @@ impl Image {
 /// Builds the image of the recipe at `recipe` into `out`, or finds it built there already.
 pub fn build(recipe_path: &Path, out: &Path) -> Result<VmImageRecord, BuildError> {
     let started = Instant::now();
-    // Absolute: useradd and systemctl take --root only as an absolute path.
-    let out = &std::path::absolute(out).map_err(io("resolving", out))?;
+    fs::create_dir_all(out).map_err(io("creating", out))?;
+    // Canonical: useradd and systemctl take --root only as an absolute path, and systemctl
+    // fails to enable units under a root whose path holds `..` (`tests/../target`).
+    let out = &fs::canonicalize(out).map_err(io("resolving", out))?;
     let recipe = Recipe::read(recipe_path)?;
     let hash = recipe.hash();
-    fs::create_dir_all(out).map_err(io("creating", out))?;
     let lock_path = out.join(".lock");
     let lock = fs::File::create(&lock_path).map_err(io("creating", &lock_path))?;
     // Blocking: the other builder of this folder finishes its image, which is then ours too.
