@@ -64,8 +64,20 @@ pub struct Step {
     pub run: String,
 }
 
+/// A limit on one of the metrics the `monitor` phase prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alert {
+    /// The alert's name in records.
+    pub name: String,
+    /// The metric.
+    pub metric: String,
+    /// The alert is raised when the metric is above this.
+    pub above: f64,
+}
+
 /// An application's definition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct App {
     /// Its name (`postgresql`).
@@ -89,6 +101,9 @@ pub struct App {
     pub package: Option<String>,
     /// The steps of each phase, by phase name.
     pub phase: BTreeMap<String, Vec<Step>>,
+    /// The limits `monitor` raises an alert past.
+    #[serde(default)]
+    pub alert: Vec<Alert>,
     /// The folder the definition was read from (for its image recipe); built-in: none.
     #[serde(skip)]
     pub dir: Option<PathBuf>,
@@ -100,7 +115,17 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("check-health", &["check-health"]),
     ("backup", &["backup", "backup-done"]),
     ("restore", &["restore"]),
-    ("fail-over", &["promote", "rejoin"]),
+    ("fail-over", &["probe", "fence", "promote", "rejoin"]),
+    (
+        "upgrade",
+        &["installed-version", "change-version", "rollback"],
+    ),
+    (
+        "downgrade",
+        &["installed-version", "change-version", "rollback"],
+    ),
+    ("monitor", &["monitor"]),
+    ("cleanup", &["cleanup"]),
 ];
 
 impl App {
@@ -230,7 +255,17 @@ mod tests {
         let pg = find(&apps, "postgresql").expect("there");
         assert_eq!(
             pg.offers(),
-            ["up", "check-health", "backup", "restore", "fail-over"]
+            [
+                "up",
+                "check-health",
+                "backup",
+                "restore",
+                "fail-over",
+                "upgrade",
+                "downgrade",
+                "monitor",
+                "cleanup"
+            ]
         );
         let (name, recipe) = pg.recipe().expect("built in");
         assert_eq!(name, "debian-postgresql");

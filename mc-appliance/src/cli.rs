@@ -74,9 +74,65 @@ pub enum Command {
     #[command(after_help = EXIT_STATUS_HELP)]
     Restore(RestoreArgs),
     /// Promote the first replica, point the primary endpoint at it, and rejoin the old primary
-    /// as a replica (pg_rewind for PostgreSQL).
+    /// as a replica (pg_rewind for PostgreSQL). A primary that answers is stopped first; with
+    /// `--when-down` a primary that answers is left as it is.
     #[command(name = "fail-over", after_help = EXIT_STATUS_HELP)]
     FailOver(FailOverArgs),
+    /// Move every machine to a newer version of the app's package (`--to`, else the newest),
+    /// after a live snapshot of each; restart and check health. Any failure rolls every
+    /// machine back to its snapshot by itself (`rolled_back` in the record, exit status 1).
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Upgrade(VersionArgs),
+    /// Move every machine back to the version before the last upgrade (or `--to`), the data
+    /// kept, guarded by snapshots like `upgrade`.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Downgrade(VersionArgs),
+    /// Sample every machine each `--interval`: one `appliance_metrics` record per machine
+    /// (PostgreSQL: connections, lag_bytes, transactions_per_s, disk_used_percent), an
+    /// `appliance_alert` record for a machine that does not answer or a metric past the app's
+    /// limits (exit status 1 when any was raised).
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Monitor(MonitorArgs),
+    /// Remove what piles up: old WAL, the journal past 16 MiB, staging files, snapshots an
+    /// interrupted upgrade left, and with `--backups DIR --keep N` the backups past retention.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Cleanup(CleanupArgs),
+}
+
+/// How `monitor` samples.
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// The appliance.
+    pub name: String,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 10, value_name = "S")]
+    pub interval: u64,
+    /// Stop after N samples (else run until stopped).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// What `cleanup` removes besides the guests' leftovers.
+#[derive(Args, Debug)]
+pub struct CleanupArgs {
+    /// The appliance.
+    pub name: String,
+    /// The folder of the appliance's backups.
+    #[arg(long, value_name = "DIR", requires = "keep")]
+    pub backups: Option<PathBuf>,
+    /// How many of its newest complete backups to keep there.
+    #[arg(long, value_name = "N", requires = "backups")]
+    pub keep: Option<usize>,
+}
+
+/// Which version `upgrade` or `downgrade` installs.
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// The appliance.
+    pub name: String,
+    /// The package version (Debian's, like `15.20-0+deb12u1`).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
 }
 
 /// An appliance's name.

@@ -3,14 +3,16 @@
 //!
 //! [`catalog`] reads appliance definitions (TOML data: image recipe, roles, ports, each phase's
 //! steps); [`state`] keeps each appliance's state under the XDG folders; [`steps`] runs a
-//! phase's steps through the guest agent; [`ops`] has the commands; [`run`] is the command line.
+//! phase's steps through the guest agent; [`ops`] has the commands, [`upgrade`] the version changes, [`monitor`] monitoring and cleanup; [`run`] is the command line.
 
 pub mod catalog;
 pub mod cli;
+pub mod monitor;
 pub mod ops;
 mod run;
 pub mod state;
 pub mod steps;
+pub mod upgrade;
 
 pub use run::run;
 

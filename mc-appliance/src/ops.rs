@@ -83,6 +83,7 @@ pub fn define(
         primary: 0,
         state: "defined".to_owned(),
         recover: None,
+        previous_version: None,
     };
     appliance.save(env.folders)?;
     Ok(record(&appliance, &app, "define", None, started))
@@ -316,7 +317,8 @@ pub fn backups(dir: &Path, name: &str) -> Result<Vec<(PathBuf, BackupManifest)>,
     Ok(found)
 }
 
-fn prune(dir: &Path, name: &str, keep: usize) -> Result<(), ApplianceError> {
+/// Removes the oldest complete backups of `name` in `dir` past the newest `keep`; how many.
+pub(crate) fn prune(dir: &Path, name: &str, keep: usize) -> Result<usize, ApplianceError> {
     let all = backups(dir, name)?;
     let excess = all.len().saturating_sub(keep);
     for (path, _) in all.into_iter().take(excess) {
@@ -325,7 +327,7 @@ fn prune(dir: &Path, name: &str, keep: usize) -> Result<(), ApplianceError> {
         fs::remove_file(&manifest).map_err(state::io("removing", &manifest))?;
         fs::remove_file(&path).map_err(state::io("removing", &path))?;
     }
-    Ok(())
+    Ok(excess)
 }
 
 /// How [`restore`] restores.
@@ -460,8 +462,10 @@ pub struct FailOverOptions {
     pub run: RunOptions,
 }
 
-/// Promotes the first replica, points the primary endpoint at it, and rejoins the old
-/// primary (started again when it was stopped) as a replica with pg_rewind.
+/// Probes the primary (with `when_down`, a primary that answers ends it there); stops the old
+/// primary's service when it answers (no write may land on it after the promotion); promotes
+/// the first replica and points the primary endpoint at it; rejoins the old primary (booted
+/// again when it was down) as a replica with pg_rewind.
 pub fn fail_over(
     env: &mut Env,
     name: &str,
@@ -477,28 +481,24 @@ pub fn fail_over(
         )));
     };
     let old_primary = appliance.primary;
-    if options.when_down {
-        let probe = Instant::now();
-        let machine = &appliance.slots[old_primary].machine;
-        let answers = mc_vm::exec(&vms, machine, &["true".to_owned()], Duration::from_secs(10))
-            .is_ok_and(|r| r.exit_code == Some(0));
-        env.sink.record(Record::ApplianceStep(host_step(
-            name,
+    let answers = phase(&appliance, &app, &vms, "fail-over").run("probe", env.sink);
+    if answers && options.when_down {
+        let mut result = record(&appliance, &app, "fail-over", None, started);
+        result.message = Some("the primary answers: nothing to do".to_owned());
+        return Ok(result);
+    }
+    if answers && !phase(&appliance, &app, &vms, "fail-over").run("fence", env.sink) {
+        return fail(
+            env,
+            &mut appliance,
+            &app,
             "fail-over",
-            "primary-answers",
-            probe,
-            if answers {
-                Ok("the primary answers: nothing to do".to_owned())
-            } else {
-                Err("the primary does not answer".to_owned())
-            },
-        )));
-        if answers {
-            return Ok(record(&appliance, &app, "fail-over", None, started));
-        }
+            "mc-appliance fail-over NAME",
+            started,
+        );
     }
     appliance.primary = new_primary;
-    if !phase(&appliance, &app, &vms, "promote").run("promote", env.sink) {
+    if !phase(&appliance, &app, &vms, "fail-over").run("promote", env.sink) {
         appliance.primary = old_primary;
         return fail(
             env,
@@ -536,7 +536,7 @@ pub fn fail_over(
 
 /// Starts machine number `index` unless it runs; a `boot` step record says how it went.
 /// Whether it runs now.
-fn boot(
+pub(crate) fn boot(
     env: &mut Env,
     vms: &mc_vm::State,
     appliance: &Appliance,
@@ -564,7 +564,7 @@ fn boot(
 }
 
 /// Saves the appliance as `running` (no recovery pending); its record for `command`.
-fn running(
+pub(crate) fn running(
     env: &mut Env,
     appliance: &mut Appliance,
     app: &App,
@@ -579,7 +579,7 @@ fn running(
 
 /// Saves the appliance in state `COMMAND-failed` with `recover` (NAME replaced), and returns
 /// its failed record.
-fn fail(
+pub(crate) fn fail(
     env: &mut Env,
     appliance: &mut Appliance,
     app: &App,
@@ -607,7 +607,7 @@ fn fail(
 }
 
 /// A failed command that changed nothing: the record says so, the state stays.
-fn failed_command(
+pub(crate) fn failed_command(
     appliance: &Appliance,
     app: &App,
     command: &str,
@@ -620,17 +620,17 @@ fn failed_command(
     Ok(result)
 }
 
-fn load(env: &Env, name: &str) -> Result<(Appliance, App), ApplianceError> {
+pub(crate) fn load(env: &Env, name: &str) -> Result<(Appliance, App), ApplianceError> {
     let appliance = Appliance::load(env.folders, name)?;
     let app = catalog::find(env.apps, &appliance.app)?;
     Ok((appliance, app))
 }
 
-fn vms(folders: &Folders, name: &str) -> Result<mc_vm::State, ApplianceError> {
+pub(crate) fn vms(folders: &Folders, name: &str) -> Result<mc_vm::State, ApplianceError> {
     Ok(mc_vm::State::new(folders.dir(name)?.join("vms")))
 }
 
-fn phase<'a>(
+pub(crate) fn phase<'a>(
     appliance: &'a Appliance,
     app: &'a App,
     vms: &'a mc_vm::State,
@@ -644,6 +644,7 @@ fn phase<'a>(
         ),
         ("replicas", appliance.replicas().len().to_string()),
         ("file", app.file.clone()),
+        ("now", unix_now().to_string()),
     ]);
     Phase {
         appliance,
@@ -752,7 +753,7 @@ fn define_machine(
 }
 
 /// The `appliance` record; with `vms`, each machine's run state asked of mc-vm.
-fn record(
+pub(crate) fn record(
     appliance: &Appliance,
     app: &App,
     command: &str,
@@ -850,7 +851,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ApplianceError> {
     Ok(())
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -8,12 +8,16 @@ use minicluster::{
     record::Record,
 };
 
+use std::time::Duration;
+
 use crate::{
     catalog,
     cli::{Cli, Command},
+    monitor::{self, CleanupOptions, MonitorOptions},
     ops::{self, BackupOptions, DefineOptions, Env, FailOverOptions, RestoreOptions, RunOptions},
     state::Folders,
     steps::Sink,
+    upgrade::{self, Direction, VersionOptions},
 };
 
 /// Records straight to stdout, so a long command shows its steps as they finish.
@@ -75,6 +79,37 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             FailOverOptions {
                 when_down: args.when_down,
                 run,
+            },
+        ),
+        Command::Upgrade(args) => upgrade::change_version(
+            &mut env,
+            &args.name,
+            &VersionOptions {
+                direction: Direction::Upgrade,
+                to: args.to,
+            },
+        ),
+        Command::Downgrade(args) => upgrade::change_version(
+            &mut env,
+            &args.name,
+            &VersionOptions {
+                direction: Direction::Downgrade,
+                to: args.to,
+            },
+        ),
+        Command::Monitor(args) => monitor::monitor(
+            &mut env,
+            &args.name,
+            MonitorOptions {
+                interval: Duration::from_secs(args.interval),
+                count: args.count,
+            },
+        ),
+        Command::Cleanup(args) => monitor::cleanup(
+            &mut env,
+            &args.name,
+            &CleanupOptions {
+                backups: args.backups.zip(args.keep),
             },
         ),
     };

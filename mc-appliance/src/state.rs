@@ -128,6 +128,9 @@ pub struct Appliance {
     pub state: String,
     /// For a failed command's state: the command that recovers from it.
     pub recover: Option<String>,
+    /// The package version before the last upgrade or downgrade: where `downgrade` goes back to.
+    #[serde(default)]
+    pub previous_version: Option<String>,
 }
 
 impl Appliance {
@@ -209,6 +212,7 @@ mod tests {
             primary,
             state: "running".into(),
             recover: None,
+            previous_version: None,
         }
     }
 

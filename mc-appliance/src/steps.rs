@@ -11,7 +11,7 @@ use std::{
 use minicluster::record::{ApplianceStepRecord, Record};
 
 use crate::{
-    catalog::{App, On},
+    catalog::{App, On, Step},
     state::Appliance,
 };
 
@@ -58,6 +58,13 @@ pub struct Phase<'a> {
 impl Phase<'_> {
     /// Runs phase `name`'s steps; whether every one succeeded.
     pub fn run(&self, name: &str, sink: &mut dyn Sink) -> bool {
+        self.outputs(name, sink).is_some()
+    }
+
+    /// Runs phase `name`'s steps: what each printed (one per step and machine), or `None`
+    /// when one failed.
+    pub fn outputs(&self, name: &str, sink: &mut dyn Sink) -> Option<Vec<String>> {
+        let mut outputs = Vec::new();
         for step in self.app.steps(name) {
             let machines: Vec<usize> = match step.on {
                 On::Primary => vec![self.appliance.primary],
@@ -65,19 +72,23 @@ impl Phase<'_> {
                 On::All => (0..self.appliance.slots.len()).collect(),
             };
             for index in machines {
-                let slot = &self.appliance.slots[index];
-                let mut vars = self.vars.clone();
-                vars.insert("address", slot.address.clone());
-                let command = fill(&step.run, &vars);
-                let record = self.exec(&step.step, index, command);
+                let record = self.step(step, index);
                 let ok = record.ok;
+                outputs.push(record.output.clone());
                 sink.record(Record::ApplianceStep(record));
                 if !ok {
-                    return false;
+                    return None;
                 }
             }
         }
-        true
+        Some(outputs)
+    }
+
+    /// Runs `step` (its placeholders filled) on machine number `index`: the step's record.
+    pub fn step(&self, step: &Step, index: usize) -> ApplianceStepRecord {
+        let mut vars = self.vars.clone();
+        vars.insert("address", self.appliance.slots[index].address.clone());
+        self.exec(&step.step, index, fill(&step.run, &vars))
     }
 
     /// Runs `command` on machine number `index`: the step's record.

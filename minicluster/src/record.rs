@@ -101,6 +101,10 @@ pub enum Record {
     ApplianceStep(ApplianceStepRecord),
     /// An appliance after an `mc-appliance` command: its state, endpoints and outcome.
     Appliance(Box<ApplianceRecord>),
+    /// One machine's metrics at one moment (`mc-appliance monitor`).
+    ApplianceMetrics(ApplianceMetricsRecord),
+    /// A machine that did not answer or a metric past its limit (`mc-appliance monitor`).
+    ApplianceAlert(ApplianceAlertRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -813,10 +817,53 @@ pub struct ApplianceRecord {
     pub backup: Option<String>,
     /// `check-health`: `healthy` or `unhealthy`.
     pub verdict: Option<String>,
+    /// `upgrade`, `downgrade`: the app's package version afterwards (after a rollback, the
+    /// version it rolled back to).
+    pub version: Option<String>,
+    /// `upgrade`, `downgrade`: whether a failure rolled the machines back to the snapshot taken
+    /// before.
+    pub rolled_back: Option<bool>,
     /// What went wrong, for people; `null` when nothing did.
     pub message: Option<String>,
     /// Wall time of the command in milliseconds.
     pub elapsed_ms: u64,
+}
+
+/// One machine's metrics at one moment, from `mc-appliance monitor`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceMetricsRecord {
+    /// The appliance.
+    pub appliance: String,
+    /// The machine.
+    pub machine: String,
+    /// Its role then.
+    pub role: String,
+    /// When the sample was taken, RFC 3339 UTC.
+    pub time: String,
+    /// The app's metrics, units in their names (PostgreSQL: `connections`, `lag_bytes`,
+    /// `transactions_total`, `disk_used_percent`); each counter `X_total` also gets its rate
+    /// `X_per_s` from the sample before.
+    #[serde(flatten)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Something `mc-appliance monitor` saw go wrong.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceAlertRecord {
+    /// The appliance.
+    pub appliance: String,
+    /// The machine.
+    pub machine: String,
+    /// Its role then.
+    pub role: String,
+    /// When, RFC 3339 UTC.
+    pub time: String,
+    /// The alert's name (`no-answer`, or the app's: `replication-lag`, `disk-full`, ...).
+    pub alert: String,
+    /// What was seen, for people.
+    pub message: String,
 }
 
 /// One machine of an appliance.
