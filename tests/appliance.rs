@@ -152,17 +152,8 @@ fn vm_slow_a_postgresql_primary_and_replica_back_up_fail_over_restore_upgrade_an
             "create table t (n int primary key); insert into t select generate_series(1, 100)",
         );
 
-        let backup = ok(
-            &state,
-            &[
-                "backup",
-                "db",
-                "--to",
-                backups.to_str().expect("UTF-8"),
-                "--keep",
-                "2",
-            ],
-        );
+        let to = backups.to_str().expect("UTF-8");
+        let backup = ok(&state, &["backup", "db", "--to", to, "--keep", "2"]);
         figures.push(format!("backup: {}", took(&backup)));
         let file = backup["backup"].as_str().expect("a backup path").to_owned();
         assert!(Path::new(&file).is_file(), "{backup}");
@@ -348,22 +339,9 @@ fn vm_slow_a_postgresql_primary_and_replica_back_up_fail_over_restore_upgrade_an
         assert!(!state.join("db3").exists());
 
         // A second backup; cleanup keeps only it.
-        let second = ok(
-            &state,
-            &["backup", "db", "--to", backups.to_str().expect("UTF-8")],
-        );
+        let second = ok(&state, &["backup", "db", "--to", to]);
         let second = second["backup"].as_str().expect("a backup path").to_owned();
-        let cleaned = ok(
-            &state,
-            &[
-                "cleanup",
-                "db",
-                "--backups",
-                backups.to_str().expect("UTF-8"),
-                "--keep",
-                "1",
-            ],
-        );
+        let cleaned = ok(&state, &["cleanup", "db", "--backups", to, "--keep", "1"]);
         figures.push(format!("cleanup: {}", took(&cleaned)));
         assert!(!Path::new(&file).exists() && Path::new(&second).is_file());
     }));

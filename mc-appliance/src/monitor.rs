@@ -20,7 +20,7 @@ use minicluster::record::{
 use crate::{
     ApplianceError,
     ops::{self, Env},
-    state::{self, Appliance},
+    state::Appliance,
     steps::host_step,
 };
 
@@ -156,9 +156,7 @@ pub fn cleanup(
     options: &CleanupOptions,
 ) -> Result<ApplianceRecord, ApplianceError> {
     let started = Instant::now();
-    let _lock = state::lock(env.folders, name)?;
-    let (appliance, app) = ops::load(env, name)?;
-    let vms = ops::vms(env.folders, name)?;
+    let (_lock, appliance, app, vms) = ops::open(env, name)?;
     let mut ok = ops::phase(&appliance, &app, &vms, "cleanup").run("cleanup", env.sink);
     for slot in &appliance.slots {
         let step = stale_snapshots(&appliance, &vms, &slot.machine);

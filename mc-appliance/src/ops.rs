@@ -96,10 +96,8 @@ pub fn up(
     options: RunOptions,
 ) -> Result<ApplianceRecord, ApplianceError> {
     let started = Instant::now();
-    let _lock = state::lock(env.folders, name)?;
-    let (mut appliance, app) = load(env, name)?;
+    let (_lock, mut appliance, app, vms) = open(env, name)?;
     let image = image(env, &appliance, &app, "up")?;
-    let vms = vms(env.folders, name)?;
     for index in 0..appliance.slots.len() {
         define_machine(env.folders, &appliance, &app, &image, &vms, index)?;
         if !boot(env, &vms, &appliance, index, options, "up") {
@@ -131,9 +129,7 @@ pub fn up(
 /// appliance is `stopped` and the next `up` starts it fresh from the image.
 pub fn down(env: &mut Env, name: &str) -> Result<ApplianceRecord, ApplianceError> {
     let started = Instant::now();
-    let _lock = state::lock(env.folders, name)?;
-    let (mut appliance, app) = load(env, name)?;
-    let vms = vms(env.folders, name)?;
+    let (_lock, mut appliance, app, vms) = open(env, name)?;
     for slot in &appliance.slots {
         if mc_vm::show(&vms, &slot.machine).is_ok() {
             let stop = Instant::now();
@@ -187,9 +183,7 @@ pub fn show(env: &mut Env, name: &str) -> Result<ApplianceRecord, ApplianceError
 /// Runs the app's health checks; the verdict is `healthy` when every one passed.
 pub fn check_health(env: &mut Env, name: &str) -> Result<ApplianceRecord, ApplianceError> {
     let started = Instant::now();
-    let _lock = state::lock(env.folders, name)?;
-    let (appliance, app) = load(env, name)?;
-    let vms = vms(env.folders, name)?;
+    let (_lock, appliance, app, vms) = open(env, name)?;
     let healthy = phase(&appliance, &app, &vms, "check-health").run("check-health", env.sink);
     let mut result = record(&appliance, &app, "check-health", Some(&vms), started);
     result.ok = healthy;
@@ -232,9 +226,7 @@ pub fn backup(
     options: &BackupOptions,
 ) -> Result<ApplianceRecord, ApplianceError> {
     let started = Instant::now();
-    let _lock = state::lock(env.folders, name)?;
-    let (appliance, app) = load(env, name)?;
-    let vms = vms(env.folders, name)?;
+    let (_lock, appliance, app, vms) = open(env, name)?;
     let phase = phase(&appliance, &app, &vms, "backup");
     if !phase.run("backup", env.sink) {
         return failed_command(&appliance, &app, "backup", "the dump failed", started);
@@ -472,9 +464,7 @@ pub fn fail_over(
     options: FailOverOptions,
 ) -> Result<ApplianceRecord, ApplianceError> {
     let started = Instant::now();
-    let _lock = state::lock(env.folders, name)?;
-    let (mut appliance, app) = load(env, name)?;
-    let vms = vms(env.folders, name)?;
+    let (_lock, mut appliance, app, vms) = open(env, name)?;
     let Some(&new_primary) = appliance.replicas().first() else {
         return Err(ApplianceError::Usage(format!(
             "{name} has no replica to fail over to"
@@ -618,6 +608,16 @@ pub(crate) fn failed_command(
     result.ok = false;
     result.message = Some(message.to_owned());
     Ok(result)
+}
+
+/// Appliance `name` for one command: its lock (held until dropped), state, app and machines.
+pub(crate) fn open(
+    env: &Env,
+    name: &str,
+) -> Result<(fs::File, Appliance, App, mc_vm::State), ApplianceError> {
+    let lock = state::lock(env.folders, name)?;
+    let (appliance, app) = load(env, name)?;
+    Ok((lock, appliance, app, vms(env.folders, name)?))
 }
 
 pub(crate) fn load(env: &Env, name: &str) -> Result<(Appliance, App), ApplianceError> {

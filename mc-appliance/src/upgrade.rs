@@ -11,7 +11,7 @@ use minicluster::record::{ApplianceRecord, Record};
 use crate::{
     ApplianceError,
     ops::{self, Env},
-    state::{self, Appliance},
+    state::Appliance,
     steps::host_step,
 };
 
@@ -55,9 +55,7 @@ pub fn change_version(
 ) -> Result<ApplianceRecord, ApplianceError> {
     let started = Instant::now();
     let command = options.direction.command();
-    let _lock = state::lock(env.folders, name)?;
-    let (mut appliance, app) = ops::load(env, name)?;
-    let vms = ops::vms(env.folders, name)?;
+    let (_lock, mut appliance, app, vms) = ops::open(env, name)?;
     let to = match (&options.to, options.direction) {
         (Some(version), _) => version.clone(),
         (None, Direction::Upgrade) => String::new(),
