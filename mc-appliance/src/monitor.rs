@@ -13,8 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use minicluster::record::{
-    ApplianceAlertRecord, ApplianceMetricsRecord, ApplianceRecord, ApplianceStepRecord, Record,
+use minicluster::{
+    record::{
+        ApplianceAlertRecord, ApplianceMetricsRecord, ApplianceRecord, ApplianceStepRecord, Record,
+    },
+    time::Timestamp,
 };
 
 use crate::{
@@ -55,7 +58,7 @@ pub fn monitor(
         sample += 1;
         for (index, last) in before.iter_mut().enumerate() {
             let role = appliance.role(index, &app.roles);
-            let time = minicluster::time::rfc3339_at(std::time::SystemTime::now());
+            let time = Timestamp::now();
             let taken = Instant::now();
             let mut metrics = BTreeMap::new();
             let mut failed = None;
@@ -75,7 +78,7 @@ pub fn monitor(
                         appliance: appliance.name.clone(),
                         machine: machine.clone(),
                         role: role.clone(),
-                        time: time.clone(),
+                        raised_at: time,
                         alert: alert.to_owned(),
                         message,
                     }));
@@ -104,7 +107,7 @@ pub fn monitor(
                     appliance: appliance.name.clone(),
                     machine,
                     role,
-                    time,
+                    sampled_at: time,
                     metrics,
                 }));
         }

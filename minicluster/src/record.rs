@@ -894,8 +894,8 @@ pub struct ApplianceMetricsRecord {
     pub machine: String,
     /// Its role then.
     pub role: String,
-    /// When the sample was taken, RFC 3339 UTC.
-    pub time: String,
+    /// When the sample was taken.
+    pub sampled_at: Timestamp,
     /// The app's metrics, units in their names (PostgreSQL: `connections`, `lag_bytes`,
     /// `transactions_total`, `disk_used_percent`); each counter `X_total` also gets its rate
     /// `X_per_s` from the sample before.
@@ -913,8 +913,8 @@ pub struct ApplianceAlertRecord {
     pub machine: String,
     /// Its role then.
     pub role: String,
-    /// When, RFC 3339 UTC.
-    pub time: String,
+    /// When it was raised.
+    pub raised_at: Timestamp,
     /// The alert's name (`no-answer`, or the app's: `replication-lag`, `disk-full`, ...).
     pub alert: String,
     /// What was seen, for people.
@@ -1020,7 +1020,7 @@ mod tests {
 
     #[test]
     fn unknown_types_are_other() {
-        let record: Record = serde_json::from_str(r#"{"type":"appliance","name":"a"}"#)
+        let record: Record = serde_json::from_str(r#"{"type":"no_such_record","name":"a"}"#)
             .expect("unknown types parse");
         assert_eq!(record, Record::Other);
     }
