@@ -316,33 +316,22 @@ fn signatures_that_do_not_verify_are_refused() {
     );
 }
 
-#[test]
-fn an_unwritable_folder_is_a_clear_error() {
-    let mirror = Mirror::sample();
-    let Fixture {
-        work,
-        dir,
-        db,
-        files,
-    } = Fixture::new(&mirror, 2);
-    // Readable by `nobody`, so that only the repository folder itself is out of bounds.
-    for open in [work.path(), mirror.dir.path()] {
-        fs::set_permissions(open, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-    }
-    let before = snapshot(&dir);
-    let mut permissions = fs::metadata(&dir).expect("folder").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o555);
-    fs::set_permissions(&dir, permissions).expect("read-only");
-    // Root writes anywhere, so the run drops to `nobody` when the tests run as root.
-    let as_root = Command::new("id")
+/// Whether the tests run as root (who reads and writes anywhere).
+fn as_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"));
-    // A copy `nobody` can run wherever the checkout is (CI's may sit under a private folder).
-    let binary = work.path().join("mc-repo");
-    fs::copy(pipeline_tests::bin("mc-repo"), &binary).expect("copy the binary");
-    let mut command = if as_root {
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+/// Runs `mc-repo ARGS` as `nobody` when the tests run as root (so folder permissions hold),
+/// from a copy in `work` (CI's checkout may sit under a folder `nobody` cannot enter).
+fn repo_unprivileged(work: &Path, args: &[&str]) -> pipeline_tests::Run {
+    let binary = work.join("mc-repo");
+    if !binary.exists() {
+        fs::copy(pipeline_tests::bin("mc-repo"), &binary).expect("copy the binary");
+    }
+    let mut command = if as_root() {
         let mut setpriv = Command::new("setpriv");
         setpriv
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
@@ -351,11 +340,43 @@ fn an_unwritable_folder_is_a_clear_error() {
     } else {
         Command::new(&binary)
     };
-    let output = command
-        .args(args(&["add", "--repo", &db], &files[2..3]))
-        .output()
-        .expect("runs");
-    let run = pipeline_tests::parse_output(&output);
+    let output = command.args(args).output().expect("runs");
+    pipeline_tests::parse_output(&output)
+}
+
+/// Sets the mode bits of `path`.
+fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).expect("chmod");
+}
+
+/// A repository of two packages in a folder nobody but root may write to: the folder 0555,
+/// the lock file (present when `with_lock`) 0444, everything around it readable by `nobody`.
+fn read_only_fixture(mirror: &Mirror, with_lock: bool) -> Fixture {
+    let fixture = Fixture::new(mirror, 2);
+    for open in [fixture.work.path(), mirror.dir.path()] {
+        chmod(open, 0o755);
+    }
+    let lock = fixture.dir.join(".test.mc-repo.lock");
+    if with_lock {
+        chmod(&lock, 0o444);
+    } else {
+        fs::remove_file(&lock).expect("no lock file");
+    }
+    chmod(&fixture.dir, 0o555);
+    fixture
+}
+
+#[test]
+fn an_unwritable_folder_is_a_clear_error() {
+    let mirror = Mirror::sample();
+    let Fixture {
+        work,
+        dir,
+        db,
+        files,
+    } = read_only_fixture(&mirror, true);
+    let before = snapshot(&dir);
+    let run = repo_unprivileged(work.path(), &args(&["add", "--repo", &db], &files[2..3]));
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("Permission denied") && run.stderr.contains(&dir.display().to_string()),
@@ -363,6 +384,89 @@ fn an_unwritable_folder_is_a_clear_error() {
         run.stderr
     );
     assert_eq!(snapshot(&dir), before);
+}
+
+/// Issue 18 item 7: `list` and `check` only read, so a user who may only read the repository
+/// runs them: under a shared lock on the lock file opened read-only, or none when there is no
+/// lock file and the folder allows none to be made. Readers run beside readers, not beside a
+/// writer.
+#[test]
+fn list_and_check_work_on_a_repository_the_user_may_only_read() {
+    let mirror = Mirror::sample();
+    for with_lock in [true, false] {
+        let fixture = read_only_fixture(&mirror, with_lock);
+        let db = fixture.db.as_str();
+        let listed = repo_unprivileged(fixture.work.path(), &["list", "--repo", db]);
+        assert_eq!(listed.code, 0, "lock file {with_lock}: {}", listed.stderr);
+        assert_eq!(listed.of_type("package").len(), 2, "{:?}", listed.records);
+        let checked = repo_unprivileged(fixture.work.path(), &["check", "--repo", db]);
+        assert_eq!(checked.code, 0, "lock file {with_lock}: {}", checked.stderr);
+        assert_eq!(checked.count("checked"), 2, "{:?}", checked.records);
+        assert!(checked.error_kinds().is_empty(), "{:?}", checked.records);
+        let lock = fixture.dir.join(".test.mc-repo.lock");
+        assert_eq!(lock.exists(), with_lock, "a reader made no lock file");
+        chmod(&fixture.dir, 0o755);
+    }
+    let Fixture {
+        dir,
+        db,
+        files,
+        work: _work,
+    } = Fixture::new(&mirror, 2);
+    let reader = fs::File::open(dir.join(".test.mc-repo.lock")).expect("lock file");
+    reader.try_lock_shared().expect("the test reads too");
+    let listed = repo(&["list", "--repo", &db], "");
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let refused = repo(&args(&["add", "--repo", &db], &files[2..3]), "");
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("lock held"), "{}", refused.stderr);
+}
+
+/// A lock file planted as a symbolic link (to a file of the user's, or to one that does not
+/// exist yet) is refused, not followed: nothing is created, locked or changed through it.
+#[test]
+fn a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+    let mirror = Mirror::sample();
+    let Fixture {
+        work,
+        dir,
+        db,
+        files,
+    } = Fixture::new(&mirror, 1);
+    let before = snapshot(&dir);
+    let victim = work.path().join("victim");
+    fs::write(&victim, "the user's own file\n").expect("victim");
+    let modified = fs::metadata(&victim)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let lock = dir.join(".test.mc-repo.lock");
+    let absent = work.path().join("made-through-the-link");
+    for target in [&victim, &absent] {
+        fs::remove_file(&lock).expect("the lock file goes");
+        std::os::unix::fs::symlink(target, &lock).expect("planted link");
+        let add = args(&["add", "--repo", &db], &files[1..2]);
+        for command in [add, vec!["list", "--repo", &db]] {
+            let run = repo(&command, "");
+            assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("symbolic link") && run.stderr.contains(".test.mc-repo.lock"),
+                "{}",
+                run.stderr
+            );
+        }
+        assert_eq!(snapshot(&dir), before, "nothing was added");
+    }
+    assert_eq!(
+        fs::read_to_string(&victim).expect("victim"),
+        "the user's own file\n"
+    );
+    assert_eq!(
+        fs::metadata(&victim)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        modified
+    );
+    assert!(!absent.exists(), "no file was made through the link");
 }
 
 #[test]
@@ -696,37 +800,27 @@ fn temporaries(dir: &Path) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn an_endless_download_stops_at_its_csize_and_a_killed_one_is_cleaned_up() {
+/// A two-package mirror whose first package's body never ends (one request), with the
+/// package records `mc-fetch repo` gives for it and that package's URL path.
+fn endless_mirror() -> (Mirror, Vec<serde_json::Value>, String) {
     let mirror = Mirror::new(&Spec {
         repos: vec!["core".into()],
         packages: 2,
         ..Spec::default()
     });
     let fetched = fetch(&["repo", "core", "--mirror", &mirror.server_url()]);
-    let records = fetched.of_type("package");
+    let records: Vec<serde_json::Value> = fetched.of_type("package").into_iter().cloned().collect();
     let url = records[0]["url"].as_str().expect("url");
     let path = format!("/{}", url.splitn(4, '/').nth(3).expect("path"));
     mirror.server.fail(&path, &[xtask::serve::Fault::Endless]);
-    let work = tempfile::tempdir().expect("tempdir");
-    let db = work
-        .path()
-        .join("repo/test.db.tar.zst")
-        .display()
-        .to_string();
-    let run = repo(&["add", "--repo", &db, "--timeout", "5"], &lines(&records));
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(run.error_kinds(), ["size_mismatch"], "{:?}", run.records);
-    assert_eq!(run.count("added"), 1);
-    let dir = work.path().join("repo");
-    assert_eq!(temporaries(&dir), Vec::<u64>::new());
-    // Without a csize the download is cut only at the hard cap: kill the run while it grows,
-    // and the next run deletes what it left.
-    let mut unsized_record = records[0].clone();
-    unsized_record["csize"] = serde_json::Value::Null;
-    mirror.server.fail(&path, &[xtask::serve::Fault::Endless]);
+    (mirror, records, path)
+}
+
+/// Starts `mc-repo add --repo DB` of `record` and waits until its download shows in `dir` as a
+/// temporary file of over 1 MiB (the test fails when it never does).
+fn start_endless_add(db: &str, dir: &Path, record: &serde_json::Value) -> std::process::Child {
     let mut child = Command::new(pipeline_tests::bin("mc-repo"))
-        .args(["add", "--repo", &db])
+        .args(["add", "--repo", db])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -735,23 +829,79 @@ fn an_endless_download_stops_at_its_csize_and_a_killed_one_is_cleaned_up() {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
         stdin
-            .write_all(lines(&[&unsized_record]).as_bytes())
+            .write_all(lines(&[record]).as_bytes())
             .expect("writes");
     }
     let growing = (0..200).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(50));
-        temporaries(&dir).iter().any(|&size| size > 1 << 20)
+        temporaries(dir).iter().any(|&size| size > 1 << 20)
     });
+    if !growing {
+        let _ = child.kill();
+        panic!("the endless download never showed as a temporary file");
+    }
+    child
+}
+
+#[test]
+fn an_endless_download_stops_at_its_csize_and_a_killed_one_is_cleaned_up() {
+    let (mirror, records, path) = endless_mirror();
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("repo");
+    let db = dir.join("test.db.tar.zst").display().to_string();
+    let run = repo(
+        &["add", "--repo", &db, "--timeout", "5"],
+        &lines(&records.iter().collect::<Vec<_>>()),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.error_kinds(), ["size_mismatch"], "{:?}", run.records);
+    assert_eq!(run.count("added"), 1);
+    assert_eq!(temporaries(&dir), Vec::<u64>::new());
+    // Without a csize the download is cut only at the hard cap: kill the run while it grows,
+    // and the next run deletes what it left.
+    let mut unsized_record = records[0].clone();
+    unsized_record["csize"] = serde_json::Value::Null;
+    mirror.server.fail(&path, &[xtask::serve::Fault::Endless]);
+    let mut child = start_endless_add(&db, &dir, &unsized_record);
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
-    assert!(
-        growing,
-        "the endless download never showed as a temporary file"
-    );
     assert!(!temporaries(&dir).is_empty());
     let next = repo(&["add", "--repo", &db], "");
     assert_eq!(next.code, 0, "{}", next.stderr);
     assert_eq!(temporaries(&dir), Vec::<u64>::new());
+}
+
+/// Issue 18 item 5: SIGINT (Ctrl-C) and SIGTERM in the middle of an endless download delete
+/// its temporary file at once, and the run exits with 128 + the signal's number.
+#[test]
+fn sigint_and_sigterm_delete_the_temporary_download_and_exit_128_plus_the_signal() {
+    let (mirror, records, path) = endless_mirror();
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("repo");
+    let db = dir.join("test.db.tar.zst").display().to_string();
+    let mut unsized_record = records[0].clone();
+    unsized_record["csize"] = serde_json::Value::Null;
+    for (signal, status) in [("INT", 130), ("TERM", 143)] {
+        mirror.server.fail(&path, &[xtask::serve::Fault::Endless]);
+        let mut child = start_endless_add(&db, &dir, &unsized_record);
+        let sent = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -s {signal}");
+        // A bound against a hang, not a timing: the run normally ends at once.
+        let exited = (0..600).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            child.try_wait().expect("waits")
+        });
+        let Some(exited) = exited else {
+            let _ = child.kill();
+            panic!("SIG{signal}: mc-repo did not exit within a minute");
+        };
+        assert_eq!(exited.code(), Some(status), "SIG{signal}: {exited:?}");
+        assert_eq!(temporaries(&dir), Vec::<u64>::new(), "SIG{signal}");
+        assert!(!Path::new(&db).exists(), "nothing was committed");
+    }
 }
 
 #[test]
@@ -790,4 +940,108 @@ fn errors_name_the_url_once_and_the_file_as_given() {
         messages.iter().any(|m| m.starts_with("passwd: ")),
         "{messages:?}"
     );
+}
+
+/// What the full-disk run does inside its own mount namespace: the repository folder `$1`
+/// becomes a small tmpfs holding a copy of the repository `$2` and the new package `$3` (so
+/// adding it copies nothing), the tmpfs is filled to the last byte, `$4 add` runs, and the
+/// folder as it is afterwards is copied to `$5` (without the filler) before the namespace,
+/// and the tmpfs with it, goes away.
+const FULL_DISK_SCRIPT: &str = r#"set -eu
+dir=$1 before=$2 package=$3 mc_repo=$4 out=$5
+mount -t tmpfs -o size=8m,mode=0755 mc-repo-full "$dir"
+cp -a "$before/." "$dir/"
+cp "$package" "$dir/"
+dd if=/dev/zero of="$dir/filler" bs=4k 2>/dev/null || true
+set +e
+"$mc_repo" add --repo "$dir/test.db.tar.zst" "$dir/${package##*/}" >"$out/stdout" 2>"$out/stderr"
+echo $? >"$out/code"
+set -e
+df -B1 --output=avail "$dir" | tail -n 1 >"$out/avail"
+rm "$dir/filler"
+cp -a "$dir/." "$out/after/"
+"#;
+
+/// Issue 18 item 8: `mc-repo add` on a full disk prints no `added` record for the package it
+/// could not commit, but one `commit_failed` error record and a summary, exits 1, and leaves
+/// the old repository whole: pacman syncs it and repo-add adds to it afterwards.
+#[test]
+fn a_full_disk_is_one_commit_failed_error_and_the_old_repository_stays_readable() {
+    if !as_root() {
+        eprintln!("skipped: mounting a small tmpfs for the full disk needs root (CI runs as root)");
+        return;
+    }
+    require("unshare", "util-linux");
+    require("repo-add", "pacman-package-manager");
+    let mirror = Mirror::sample();
+    let Fixture {
+        work,
+        dir: before,
+        files,
+        ..
+    } = Fixture::new(&mirror, 2);
+    let (dir, out) = (work.path().join("mount"), work.path().join("out"));
+    fs::create_dir_all(out.join("after")).expect("folders");
+    fs::create_dir(&dir).expect("mount point");
+    let status = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            FULL_DISK_SCRIPT,
+            "sh",
+        ])
+        .args([
+            &dir,
+            &before,
+            &files[2],
+            &pipeline_tests::bin("mc-repo"),
+            &out,
+        ])
+        .status()
+        .expect("unshare runs");
+    assert!(status.success(), "the full-disk script failed: {status:?}");
+    let read = |name: &str| fs::read_to_string(out.join(name)).expect("script output");
+    assert_eq!(read("avail").trim(), "0", "the tmpfs was full");
+    let output = std::process::Output {
+        status,
+        stdout: fs::read(out.join("stdout")).expect("stdout"),
+        stderr: fs::read(out.join("stderr")).expect("stderr"),
+    };
+    let run = pipeline_tests::parse_output(&output);
+    let records = &run.records;
+    assert_eq!(read("code").trim(), "1", "{}{records:?}", run.stderr);
+    assert!(run.of_type("change").is_empty(), "{records:?}");
+    assert_eq!(run.error_kinds(), ["commit_failed"], "{records:?}");
+    assert!(
+        run.of_type("error")[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("No space left") && m.contains("as it was")),
+        "{records:?}"
+    );
+    assert_eq!(run.of_type("summary").len(), 1, "{records:?}");
+    let after = out.join("after");
+    assert_eq!(
+        snapshot(&after),
+        snapshot(&before),
+        "the old databases, byte for byte"
+    );
+    assert_eq!(temporaries(&after), Vec::<u64>::new());
+    let pacman = Pacman::new(&format!("file://{}", after.display()), &["test"]);
+    pacman.run(&["-Sy"]);
+    let listed = pacman.run(&["-Slq", "test"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let added = Command::new("repo-add")
+        .arg(after.join("test.db.tar.zst"))
+        .arg(after.join(files[2].file_name().expect("a file")))
+        .output()
+        .expect("repo-add runs");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert_eq!(entries(&after.join("test.db.tar.zst")).len(), 3);
 }

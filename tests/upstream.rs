@@ -520,7 +520,7 @@ source = "cratesio"
         assert!(error.starts_with(&format!("{name}: source ")), "{error}");
         assert!(error.contains(cause), "{name}: {error}");
     }
-    let reset = by_name["limited"]["rate_limit_reset"]
+    let reset = by_name["limited"]["rate_limit_reset_at"]
         .as_str()
         .expect("reset reported");
     assert!(reset.ends_with('Z'));

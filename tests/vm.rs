@@ -323,7 +323,7 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
             "action",
             "live",
             "vm_state_bytes",
-            "created",
+            "created_at",
             "disks",
             "elapsed_ms",
         ],
@@ -819,7 +819,7 @@ fn vm_slow_an_image_from_a_recipe_boots_two_machines_that_reach_each_other_on_a_
             "kernel_release",
             "packages",
             "manifest",
-            "built",
+            "built_at",
             "elapsed_ms",
         ],
     );

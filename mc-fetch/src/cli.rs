@@ -62,7 +62,7 @@ pub enum Command {
     /// Requests: at most --per-host at once to one host, `max_concurrency` checks at once,
     /// conditional requests against a cache in `~/.cache/minicluster/upstream`, retries with
     /// backoff, `http_timeout` on each; a rate limit (403/429 with reset headers) is waited out
-    /// when it ends within --max-rate-limit-wait, else reported (`rate_limit_reset`) and that
+    /// when it ends within --max-rate-limit-wait, else reported (`rate_limit_reset_at`) and that
     /// host is not asked again in the run.
     ///
     /// Example: `mc-fetch upstream pkgs/* | jq -r 'select(.event=="updated") | .name'`

@@ -17,7 +17,19 @@ use minicluster::{
 /// written beside the old one and renamed into place; a lock keeps two runs apart.
 ///
 /// It prints one `change` record per package (see mc-records(7)), `error` records for packages it
-/// refuses, and a `summary` record.
+/// refuses, and a `summary` record. Changes are printed once they are made (the new `.db` in
+/// place); a commit that fails (a full disk) is one `commit_failed` error record instead, and the
+/// repository stays as it was.
+///
+/// Locking: `add`, `remove` and `sync` take the lock file `DIR/.NAME.mc-repo.lock` exclusively;
+/// `list` and `check` take it shared, so they work on a repository the user may only read (with
+/// no lock when there is no lock file and none may be made). A lock file that is a symbolic link
+/// is refused, never followed.
+///
+/// Signals: on SIGINT or SIGTERM, `add`, `remove` and `sync` delete their temporary files (a
+/// download or copy in progress) and exit with 128 + the signal's number (130, 143), printing no
+/// `summary`; the repository is the old one, or the new one when the signal came after the
+/// commit. After SIGKILL the next run deletes what was left.
 ///
 /// Example: `mc-repo add --repo /srv/repo/custom.db.tar.zst ~/build/*.pkg.tar.zst`
 #[derive(Debug, Parser)]
@@ -38,11 +50,12 @@ pub enum Command {
     /// Remove packages by name (their files stay in the folder).
     #[command(after_help = EXIT_STATUS_HELP)]
     Remove(RemoveArgs),
-    /// Print a `package` record for every package in the repository.
+    /// Print a `package` record for every package in the repository (read access is enough).
     #[command(after_help = EXIT_STATUS_HELP)]
     List(RepoArg),
     /// Check every entry: its package file exists, has the recorded size and sha256, and its
-    /// signature verifies (with --verify). One `error` record per problem.
+    /// signature verifies (with --verify). One `error` record per problem. Read access is
+    /// enough.
     #[command(after_help = EXIT_STATUS_HELP)]
     Check(CheckArgs),
     /// Make the repository hold exactly the packages a list names, newest versions first.

@@ -7,6 +7,8 @@
 pub mod check;
 pub mod cli;
 pub mod entry;
+pub mod interrupt;
+pub mod lock;
 pub mod repository;
 pub mod sync;
 pub mod update;
@@ -122,6 +124,7 @@ fn load_keyring(path: &Path) -> anyhow::Result<Keyring> {
 fn run_add(args: &AddArgs) -> anyhow::Result<u8> {
     let trust = TrustFiles::load(&args.update.trust)?;
     let mut repository = Repository::open(&args.repo.repo, args.files)?;
+    interrupt::remove_temporaries_on_signals(repository.temporaries())?;
     let http = args.update.network.client()?;
     let mut report = Report::stdout(TOOL);
     let mut update = Update::new(
@@ -237,6 +240,7 @@ impl Refusals {
 fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {
     let sign = args.sign.as_deref().map(load_key).transpose()?;
     let mut repository = Repository::open_existing(&args.repo.repo)?;
+    interrupt::remove_temporaries_on_signals(repository.temporaries())?;
     let http = minicluster::cli::NetworkArgs::default().client()?;
     let trust = Trust {
         sign: sign.as_ref(),
@@ -262,7 +266,7 @@ fn run_remove(args: &RemoveArgs) -> anyhow::Result<u8> {
 }
 
 fn run_list(args: &RepoArg) -> anyhow::Result<u8> {
-    let repository = Repository::open_existing(&args.repo)?;
+    let repository = Repository::open_to_read(&args.repo)?;
     let mut out = RecordWriter::stdout();
     for entry in repository.entries.values() {
         let mut record = entry.record(&repository.name);
@@ -275,7 +279,7 @@ fn run_list(args: &RepoArg) -> anyhow::Result<u8> {
 
 fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let keyring = args.verify.as_deref().map(load_keyring).transpose()?;
-    let repository = Repository::open_existing(&args.repo.repo)?;
+    let repository = Repository::open_to_read(&args.repo.repo)?;
     let mut report = Report::stdout(TOOL);
     let problems = check::problems(&repository, keyring.as_ref());
     let checked = repository.entries.len() as u64;
@@ -292,6 +296,7 @@ fn run_sync(args: &SyncArgs) -> anyhow::Result<u8> {
     let wanted = sync::read_list(&list);
     let trust = TrustFiles::load(&args.update.trust)?;
     let mut repository = Repository::open(&args.repo.repo, true)?;
+    interrupt::remove_temporaries_on_signals(repository.temporaries())?;
     let http = args.update.network.client()?;
     let mut report = Report::stdout(TOOL);
     let mut candidates: Vec<PackageRecord> = Vec::new();

@@ -10,11 +10,15 @@ use std::{
     fs::{self, File},
     io::{self, Write},
     path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use minicluster::{compress::Compression, openpgp::SigningKey, syncdb};
 
-use crate::entry::{Entry, EntryError};
+use crate::{
+    entry::{Entry, EntryError},
+    lock::{Access, Lock, LockError},
+};
 
 /// Why a repository cannot be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -25,31 +29,32 @@ pub enum RepoError {
     )]
     BadName(PathBuf),
     /// The repository folder cannot be used.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// What the system said.
-        source: io::Error,
+        /// What the system said (in the message, so not a `source` that would repeat it).
+        error: io::Error,
     },
-    /// Another mc-repo is working on this repository.
-    #[error("{0}: another mc-repo is updating this repository (lock held)")]
-    Locked(PathBuf),
+    /// The lock cannot be had: another mc-repo is updating the repository, or the lock file
+    /// is not one.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The existing database cannot be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Database {
         /// The database file.
         path: PathBuf,
         /// What is wrong with it.
-        source: syncdb::SyncDbError,
+        error: syncdb::SyncDbError,
     },
     /// An entry of the existing database is unreadable.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Entry {
         /// The database file.
         path: PathBuf,
         /// What is wrong with it.
-        source: EntryError,
+        error: EntryError,
     },
 }
 
@@ -69,12 +74,17 @@ pub struct Repository {
     pub entries: BTreeMap<String, Entry>,
     /// See [`Repository::interrupted_save`].
     interrupted_save: bool,
-    _lock: File,
+    temporaries: Temporaries,
+    _lock: Lock,
 }
 
 impl Repository {
-    /// Opens (or starts) the repository `path` names, and locks it until dropped.
+    /// Opens (or starts) the repository `path` names, and locks it for writing until dropped.
     pub fn open(path: &Path, with_files: bool) -> Result<Self, RepoError> {
+        Self::open_for(path, with_files, Access::Write)
+    }
+
+    fn open_for(path: &Path, with_files: bool, access: Access) -> Result<Self, RepoError> {
         let file_name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -92,18 +102,16 @@ impl Repository {
         };
         let io_error = |path: &Path| {
             let path = path.to_owned();
-            move |source| RepoError::Io { path, source }
+            move |error| RepoError::Io { path, error }
         };
-        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-        let lock_path = dir.join(format!(".{name}.mc-repo.lock"));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_error(&lock_path))?;
-        lock.try_lock()
-            .map_err(|_| RepoError::Locked(lock_path.clone()))?;
+        if access == Access::Write {
+            fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        }
+        let lock = Lock::take(&dir.join(format!(".{name}.mc-repo.lock")), access)?;
+        let temporaries = Temporaries {
+            dir: dir.clone(),
+            gate: Arc::default(),
+        };
         let mut repository = Self {
             dir,
             name,
@@ -111,24 +119,43 @@ impl Repository {
             with_files,
             entries: BTreeMap::new(),
             interrupted_save: false,
+            temporaries,
             _lock: lock,
         };
-        repository.remove_stale_temporaries();
+        // Only a writer may: a reader's lock is shared, and its folder may be read-only.
+        if access == Access::Write {
+            repository.temporaries.remove_all();
+        }
         repository.load()?;
         Ok(repository)
     }
 
     /// Opens a repository that must exist already, keeping a `.files` database if it has one.
     pub fn open_existing(path: &Path) -> Result<Self, RepoError> {
+        Self::open_existing_for(path, Access::Write)
+    }
+
+    /// Opens a repository that must exist already to read it only: under a shared lock, so it
+    /// works in a folder the user may only read (`list`, `check`).
+    pub fn open_to_read(path: &Path) -> Result<Self, RepoError> {
+        Self::open_existing_for(path, Access::Read)
+    }
+
+    fn open_existing_for(path: &Path, access: Access) -> Result<Self, RepoError> {
         if !path.exists() {
             return Err(RepoError::Io {
                 path: path.to_owned(),
-                source: io::Error::new(io::ErrorKind::NotFound, "no repository database here"),
+                error: io::Error::new(io::ErrorKind::NotFound, "no repository database here"),
             });
         }
-        let mut repository = Self::open(path, true)?;
+        let mut repository = Self::open_for(path, true, access)?;
         repository.with_files = repository.path(&repository.database_name("files")).exists();
         Ok(repository)
+    }
+
+    /// The repository's temporary files, for deleting them when the run is interrupted.
+    pub fn temporaries(&self) -> Temporaries {
+        self.temporaries.clone()
     }
 
     /// The path of a file in the repository folder.
@@ -184,7 +211,7 @@ impl Repository {
         for entry in raw {
             let entry = Entry::from_existing(entry).map_err(|e| RepoError::Entry {
                 path: source.clone(),
-                source: e,
+                error: e,
             })?;
             self.entries.insert(entry.name.clone(), entry);
         }
@@ -199,7 +226,7 @@ impl Repository {
             Err(e) => {
                 return Err(RepoError::Io {
                     path: path.to_owned(),
-                    source: e,
+                    error: e,
                 });
             }
         };
@@ -207,7 +234,7 @@ impl Repository {
             .map(Some)
             .map_err(|e| RepoError::Database {
                 path: path.to_owned(),
-                source: e,
+                error: e,
             })
     }
 
@@ -272,10 +299,10 @@ impl Repository {
         Ok(())
     }
 
-    fn io(&self, kind: &str, source: io::Error) -> RepoError {
+    fn io(&self, kind: &str, error: io::Error) -> RepoError {
         RepoError::Io {
             path: self.path(&self.database_name(kind)),
-            source,
+            error,
         }
     }
 
@@ -303,9 +330,9 @@ impl Repository {
     /// Writes `file_name` in the repository folder through a temporary file and a rename.
     pub fn replace(&self, file_name: &str, bytes: &[u8]) -> Result<(), RepoError> {
         let path = self.path(file_name);
-        let io_error = |source| RepoError::Io {
+        let io_error = |error| RepoError::Io {
             path: path.clone(),
-            source,
+            error,
         };
         let mut temp = self.temp_file(file_name).map_err(io_error)?;
         temp.write_all(bytes).map_err(io_error)?;
@@ -317,17 +344,59 @@ impl Repository {
     }
 
     /// A new temporary file in the repository folder, for what will be renamed to `name`.
-    ///
-    /// Its name starts with [`TEMP_PREFIX`]: a run killed before its renames leaves such files
-    /// behind, and the next run, holding the lock, knows they are stale and deletes them.
     pub fn temp_file(&self, name: &str) -> io::Result<tempfile::NamedTempFile> {
+        self.temporaries.file(name)
+    }
+
+    /// Points the link `link` at `target` (a name in the same folder), atomically.
+    fn link(&self, link: &str, target: &str) -> Result<(), RepoError> {
+        let path = self.path(link);
+        let io_error = |error| RepoError::Io {
+            path: path.clone(),
+            error,
+        };
+        let temp = self.temporaries.symlink(link, target).map_err(io_error)?;
+        fs::rename(&temp, &path).map_err(io_error)
+    }
+}
+
+/// The temporary files of a writer in the repository folder.
+///
+/// Their names start with [`TEMP_PREFIX`]: a run killed before its renames leaves such files
+/// behind, and the next writer, holding the lock, knows they are stale and deletes them. A run
+/// interrupted by a signal deletes its own (see [`crate::interrupt`]): every temporary file is
+/// made through the gate, which [`Temporaries::remove_for_good`] closes first, so none can
+/// appear after it has looked.
+#[derive(Clone, Debug)]
+pub struct Temporaries {
+    dir: PathBuf,
+    gate: Arc<Mutex<()>>,
+}
+
+impl Temporaries {
+    fn gate(&self) -> MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new temporary file, for what will be renamed to `name`.
+    fn file(&self, name: &str) -> io::Result<tempfile::NamedTempFile> {
+        let _open = self.gate();
         tempfile::Builder::new()
             .prefix(&format!("{TEMP_PREFIX}{name}."))
             .tempfile_in(&self.dir)
     }
 
-    /// Deletes what killed runs left behind (see [`Repository::temp_file`]).
-    fn remove_stale_temporaries(&self) {
+    /// A temporary symbolic link to `target`, for what will be renamed to `name`.
+    fn symlink(&self, name: &str, target: &str) -> io::Result<PathBuf> {
+        let _open = self.gate();
+        let temp = self.dir.join(format!("{TEMP_PREFIX}{name}"));
+        let _ = fs::remove_file(&temp);
+        std::os::unix::fs::symlink(target, &temp)?;
+        Ok(temp)
+    }
+
+    /// Deletes every temporary file in the folder (the caller holds the exclusive lock).
+    fn remove_all(&self) {
         let Ok(listing) = fs::read_dir(&self.dir) else {
             return;
         };
@@ -338,17 +407,12 @@ impl Repository {
         }
     }
 
-    /// Points the link `link` at `target` (a name in the same folder), atomically.
-    fn link(&self, link: &str, target: &str) -> Result<(), RepoError> {
-        let path = self.path(link);
-        let temp = self.path(&format!("{TEMP_PREFIX}{link}"));
-        let io_error = |source| RepoError::Io {
-            path: path.clone(),
-            source,
-        };
-        let _ = fs::remove_file(&temp);
-        std::os::unix::fs::symlink(target, &temp).map_err(io_error)?;
-        fs::rename(&temp, &path).map_err(io_error)
+    /// Closes the gate for the rest of the process, then deletes every temporary file: for a
+    /// run about to exit on a signal. Whoever makes a temporary file next waits forever.
+    pub fn remove_for_good(&self) {
+        let closed = self.gate();
+        self.remove_all();
+        std::mem::forget(closed);
     }
 }
 

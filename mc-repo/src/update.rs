@@ -9,7 +9,7 @@
 use std::{
     collections::BTreeMap,
     fs::{self, File},
-    io,
+    io::{self, Seek, Write},
     path::{Path, PathBuf},
 };
 
@@ -219,13 +219,14 @@ impl<'a> Update<'a> {
                 let signature = key
                     .sign_detached(data)
                     .map_err(|e| (e.kind(), format!("signing: {e}")))?;
-                let temp = self
+                let mut temp = self
+                    .repository
                     .temp_file(&format!("{}.sig", file_name(&staged.destination)))
                     .map_err(|e| ("io", e.to_string()))?;
-                fs::write(&temp, &signature)
-                    .and_then(|()| set_readable(&temp))
+                temp.write_all(&signature)
+                    .and_then(|()| set_readable(temp.path()))
                     .map_err(|e| ("io", e.to_string()))?;
-                staged.signature_copy = Some(temp);
+                staged.signature_copy = Some(temp.into_temp_path());
                 Ok(Some(signature))
             }
             (None, None) => Ok(None),
@@ -350,18 +351,24 @@ impl<'a> Update<'a> {
             return self.stage_file(&destination);
         }
         let temp = self
+            .repository
             .temp_file(filename)
             .map_err(|e| ("io", e.to_string()))?;
-        let path = temp.to_path_buf();
+        // Written through the handle, never reopened by name: a run interrupted by a signal
+        // deletes the name, and must not see it made again (see `crate::interrupt`).
         self.http
             .fetch_sized(urls, size, |body| {
-                let mut out = File::create(&path)?;
+                // Each attempt (the next mirror, a retry) starts the file again.
+                let mut out = temp.as_file();
+                out.set_len(0)?;
+                out.seek(io::SeekFrom::Start(0))?;
                 io::copy(body, &mut out).map(drop)
             })
             .map_err(|e| (e.kind(|_| "download_failed"), e.to_string()))?;
-        set_readable(&path).map_err(|e| ("io", e.to_string()))?;
+        set_readable(temp.path()).map_err(|e| ("io", e.to_string()))?;
+        let temp = temp.into_temp_path();
         Ok((
-            path,
+            temp.to_path_buf(),
             Staged {
                 copy: Some(temp),
                 signature_copy: None,
@@ -372,15 +379,11 @@ impl<'a> Update<'a> {
     }
 
     fn copy_in(&self, path: &Path) -> io::Result<TempPath> {
-        let temp = self.temp_file(&file_name(path))?;
+        let mut temp = self.repository.temp_file(&file_name(path))?;
         let mut from = minicluster::file::open_regular(path)?;
-        io::copy(&mut from, &mut File::create(&temp)?)?;
-        set_readable(&temp)?;
-        Ok(temp)
-    }
-
-    fn temp_file(&self, name: &str) -> io::Result<TempPath> {
-        Ok(self.repository.temp_file(name)?.into_temp_path())
+        io::copy(&mut from, &mut temp)?;
+        set_readable(temp.path())?;
+        Ok(temp.into_temp_path())
     }
 
     /// Renames the staged files into place, writes (and signs) the databases, and removes
@@ -452,7 +455,7 @@ fn place(staged: Vec<Staged>, placed: &mut Vec<PathBuf>) -> Result<(), RepoError
 fn persist(temp: TempPath, destination: &Path) -> Result<(), RepoError> {
     temp.persist(destination).map_err(|e| RepoError::Io {
         path: destination.to_owned(),
-        source: e.error,
+        error: e.error,
     })
 }
 

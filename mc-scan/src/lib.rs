@@ -26,7 +26,7 @@ use std::{
 use minicluster::{
     cli::Load,
     jsonl,
-    record::{ErrorRecord, FindingRecord, PackageRecord, Record},
+    record::{ErrorRecord, FindingRecord, PackageRecord, Record, ScanEngine},
     report::{FAILED, Report},
 };
 
@@ -39,9 +39,6 @@ use crate::{
 
 /// The tool's name in error records.
 pub const TOOL: &str = "mc-scan";
-
-/// The engines, which `--disable` may name as a whole.
-const ENGINES: [&str; 3] = ["yara", "clamav", "lint"];
 
 /// Runs the command line; returns the exit status.
 pub fn run(cli: &Cli) -> anyhow::Result<u8> {
@@ -108,9 +105,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
 fn known_checks(rules: &yara::Rules) -> BTreeSet<String> {
     let lint = lint::all().map(|check| check.name.to_owned());
     let yara = rules.describe().into_iter().map(|rule| rule.rule);
-    ENGINES
+    // The engines, which `--disable` may name as a whole.
+    ScanEngine::ALL
         .iter()
-        .map(|engine| (*engine).to_owned())
+        .map(|engine| engine.as_str().to_owned())
         .chain(lint)
         .chain(yara)
         .chain(["clamav-not-scanned".to_owned()])
@@ -121,16 +119,20 @@ fn known_checks(rules: &yara::Rules) -> BTreeSet<String> {
 fn explain(rules: &yara::Rules, name: &str) -> anyhow::Result<u8> {
     let lint = lint::all().map(|check| {
         (
-            "lint",
+            ScanEngine::Lint.as_str(),
             check.name.to_owned(),
             check.severity.to_string(),
             check.description.to_owned(),
         )
     });
-    let yara = rules
-        .describe()
-        .into_iter()
-        .map(|rule| ("yara", rule.rule, rule.severity, rule.description));
+    let yara = rules.describe().into_iter().map(|rule| {
+        (
+            ScanEngine::Yara.as_str(),
+            rule.rule,
+            rule.severity,
+            rule.description,
+        )
+    });
     let all: Vec<_> = lint.chain(yara).collect();
     let chosen: Vec<_> = all
         .iter()

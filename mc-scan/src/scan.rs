@@ -11,7 +11,7 @@ use std::{
 use minicluster::{
     keyvalue,
     package::{self, EntryKind, Expectations, Member, PackageError},
-    record::{FindingRecord, Severity},
+    record::{FindingRecord, ScanEngine, Severity},
 };
 use sha2::{Digest, Sha256};
 
@@ -75,9 +75,9 @@ impl Outcome {
 
 /// A finding before it is tied to its package (whose name `.PKGINFO` tells only later).
 struct Raw {
-    engine: &'static str,
+    engine: ScanEngine,
     check: String,
-    severity: String,
+    severity: Severity,
     message: String,
     member: Option<String>,
 }
@@ -229,7 +229,7 @@ impl Walk<'_, '_, '_> {
             self.yara(path, data);
             self.clamav(path, data);
         }
-        if self.scanner.enabled("lint") {
+        if self.scanner.enabled(ScanEngine::Lint.as_str()) {
             for problem in lint::member(&self.context, path, member.kind, member.mode, data) {
                 self.lint(problem, Some(path));
             }
@@ -241,7 +241,7 @@ impl Walk<'_, '_, '_> {
     }
 
     fn yara(&mut self, path: &str, data: &[u8]) {
-        if !self.scanner.enabled("yara") {
+        if !self.scanner.enabled(ScanEngine::Yara.as_str()) {
             return;
         }
         match self.scanner.yara.scan(path, data) {
@@ -249,9 +249,11 @@ impl Walk<'_, '_, '_> {
                 for found in matches {
                     if self.scanner.enabled(&found.rule) {
                         self.found.push(Raw {
-                            engine: "yara",
+                            engine: ScanEngine::Yara,
                             check: found.rule,
-                            severity: found.severity,
+                            // A YARA rule may name any severity; an unknown one weighs as an
+                            // error.
+                            severity: Severity::from_name(&found.severity).unwrap_or_default(),
                             message: match &found.evidence {
                                 Some(text) => format!("{} Matched: {text:?}", found.description),
                                 None => found.description,
@@ -269,7 +271,7 @@ impl Walk<'_, '_, '_> {
     }
 
     fn clamav(&mut self, path: &str, data: &[u8]) {
-        if !self.scanner.enabled("clamav") {
+        if !self.scanner.enabled(ScanEngine::Clamav.as_str()) {
             return;
         }
         let hits = self.clam.scan(path, data);
@@ -290,7 +292,7 @@ impl Walk<'_, '_, '_> {
         for hit in hits {
             let raw = match hit {
                 Hit::Found { member, signature } => Raw {
-                    engine: "clamav",
+                    engine: ScanEngine::Clamav,
                     message: match member {
                         Some(_) => format!("ClamAV signature {signature} matched"),
                         None => format!(
@@ -299,13 +301,13 @@ impl Walk<'_, '_, '_> {
                         ),
                     },
                     check: signature,
-                    severity: "error".to_owned(),
+                    severity: Severity::Error,
                     member,
                 },
                 Hit::TooLarge(member) => Raw {
-                    engine: "clamav",
+                    engine: ScanEngine::Clamav,
                     check: "clamav-not-scanned".to_owned(),
-                    severity: "info".to_owned(),
+                    severity: Severity::Info,
                     message: "not scanned by ClamAV: larger than clamd's stream limit \
                               (--clamd-max-stream-mib, clamd's StreamMaxLength)"
                         .to_owned(),
@@ -324,9 +326,9 @@ impl Walk<'_, '_, '_> {
         }
         let severity = lint::check(problem.check).map_or(Severity::Warning, |check| check.severity);
         self.found.push(Raw {
-            engine: "lint",
+            engine: ScanEngine::Lint,
             check: problem.check.to_owned(),
-            severity: severity.to_string(),
+            severity,
             message: problem.message,
             member: member.map(str::to_owned),
         });
@@ -358,7 +360,7 @@ impl Walk<'_, '_, '_> {
     fn finish(mut self) -> Outcome {
         let hits = std::mem::replace(&mut self.clam, Clam::Off).finish();
         self.clamav_hits(hits);
-        if self.scanner.enabled("lint") {
+        if self.scanner.enabled(ScanEngine::Lint.as_str()) {
             let paths = std::mem::take(&mut self.paths);
             for (path, problem) in lint::orphan_bytecode(paths.iter().map(String::as_str)) {
                 self.lint(problem, Some(&path));
@@ -383,15 +385,14 @@ impl Walk<'_, '_, '_> {
             .map(|raw| FindingRecord {
                 base: base.to_owned(),
                 check: raw.check,
-                // A YARA rule may name any severity; an unknown one weighs as an error.
-                severity: Severity::from_name(&raw.severity).unwrap_or_default(),
+                severity: raw.severity,
                 message: raw.message,
                 subject: raw.member.clone(),
                 package: Some(name.clone()),
                 version: Some(version.clone()),
                 path: None,
                 member: raw.member,
-                engine: Some(raw.engine.to_owned()),
+                engine: Some(raw.engine),
             })
             .collect();
         Outcome {

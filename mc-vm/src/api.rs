@@ -7,7 +7,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use clap::ValueEnum;
-use minicluster::record::VmRecord;
+use minicluster::record::{VmAction, VmRecord};
 
 use crate::{
     VmError,
@@ -113,12 +113,12 @@ pub fn define(state: &State, machine: Machine) -> Result<VmRecord, VmError> {
     })?;
     network::join(state, &machine, &left)?;
     state.define(&machine)?;
-    describe(state, &machine, "define")
+    describe(state, &machine, VmAction::Define)
 }
 
 /// Machine `name`'s definition as a record.
 pub fn show(state: &State, name: &str) -> Result<VmRecord, VmError> {
-    describe(state, &state.load(name)?, "show")
+    describe(state, &state.load(name)?, VmAction::Show)
 }
 
 /// A defined machine's name and its record, or why its definition could not be read.
@@ -141,14 +141,14 @@ pub fn list(state: &State) -> Result<Vec<Listed>, VmError> {
 pub(crate) fn describe(
     state: &State,
     machine: &Machine,
-    action: &str,
+    action: VmAction,
 ) -> Result<VmRecord, VmError> {
     let files = Files::new(state.dir(&machine.name)?);
     let pid = files.running_pid();
     let path = |path: &Option<PathBuf>| path.as_ref().map(|p| p.display().to_string());
     Ok(VmRecord {
         name: machine.name.clone(),
-        action: action.to_owned(),
+        action,
         state: if pid.is_some() { "running" } else { "stopped" }.to_owned(),
         memory_mib: machine.memory_mib,
         cpus: machine.cpus,
@@ -198,7 +198,7 @@ pub fn up(state: &State, name: &str, options: &UpOptions) -> Result<VmRecord, Vm
         options.wait,
         options.timeout,
     )?;
-    let mut record = describe(state, &machine, "up")?;
+    let mut record = describe(state, &machine, VmAction::Up)?;
     record.agent_ready_ms = agent_ready.map(millis);
     Ok(record)
 }
@@ -223,7 +223,7 @@ pub(crate) fn running_with_agent(
 pub fn status(state: &State, name: &str) -> Result<VmRecord, VmError> {
     let machine = state.load(name)?;
     let files = Files::new(state.dir(name)?);
-    let mut record = describe(state, &machine, "status")?;
+    let mut record = describe(state, &machine, VmAction::Status)?;
     if files.running_pid().is_none() {
         return Ok(record);
     }
@@ -245,7 +245,7 @@ pub fn exec(
     let (machine, files, pid) = running_with_agent(state, name)?;
     let _lock = state.lock(name, timeout)?;
     let output = Agent::connect(&files.agent(), timeout, pid)?.exec(command, timeout)?;
-    let mut record = describe(state, &machine, "exec")?;
+    let mut record = describe(state, &machine, VmAction::Exec)?;
     record.command = Some(command.to_vec());
     record.exit_code = Some(output.exit_code);
     record.stdout = Some(String::from_utf8_lossy(&output.stdout).into_owned());
@@ -264,5 +264,5 @@ pub fn down(state: &State, name: &str, options: &DownOptions) -> Result<VmRecord
         None => files.clean_up(),
     }
     power::release_networks(state, &machine)?;
-    describe(state, &machine, "down")
+    describe(state, &machine, VmAction::Down)
 }

@@ -2,7 +2,7 @@
 
 use std::{fs, path::Path, time::Duration};
 
-use minicluster::record::VmRecord;
+use minicluster::record::{VmAction, VmRecord};
 
 use crate::{
     VmError,
@@ -42,7 +42,7 @@ pub fn push(
     let data = fs::read(local).map_err(VmError::io("reading", local))?;
     let _lock = state.lock(name, timeout)?;
     Agent::connect(&files.agent(), timeout, pid)?.write_file(guest, &data, timeout)?;
-    copied(state, &machine, "push", local, guest, data.len())
+    copied(state, &machine, VmAction::Push, local, guest, data.len())
 }
 
 /// Copies the file `guest` of machine `name` to `local` on the host: written beside it, then
@@ -67,13 +67,13 @@ pub fn pull(
     let partial = std::path::PathBuf::from(partial);
     fs::write(&partial, &data).map_err(VmError::io("writing", &partial))?;
     fs::rename(&partial, local).map_err(VmError::io("renaming", &partial))?;
-    copied(state, &machine, "pull", local, guest, data.len())
+    copied(state, &machine, VmAction::Pull, local, guest, data.len())
 }
 
 fn copied(
     state: &State,
     machine: &crate::machine::Machine,
-    action: &str,
+    action: VmAction,
     local: &std::path::Path,
     guest: &str,
     size: usize,

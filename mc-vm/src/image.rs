@@ -32,9 +32,9 @@ pub struct ImageSnapshot {
 }
 
 impl ImageSnapshot {
-    /// When it was taken, RFC 3339 UTC.
-    pub fn created(&self) -> String {
-        minicluster::time::rfc3339(self.date_sec)
+    /// When it was taken.
+    pub fn created_at(&self) -> minicluster::time::Timestamp {
+        minicluster::time::Timestamp::from_unix(self.date_sec)
     }
 }
 

@@ -182,7 +182,7 @@ fn record(
         action,
         live,
         vm_state_bytes: Some(snapshot.vm_state_size),
-        created: Some(snapshot.created()),
+        created_at: Some(snapshot.created_at()),
         disks: vec![disk.display().to_string()],
         elapsed_ms: 0,
     }

@@ -6,7 +6,7 @@
 //! not handle unchanged (see [`crate::jsonl::Line`]). `man 7 mc-records` describes every field.
 //!
 //! Closed sets of words are enums ([`Severity`], [`Verdict`], [`BuildStatus`], [`ChangeAction`],
-//! [`IndexStatus`]); times are [`Timestamp`]s, RFC 3339 UTC, in fields named `*_at`; durations are
+//! [`IndexStatus`], [`VmAction`], [`UpstreamEvent`], ...); times are [`Timestamp`]s, RFC 3339 UTC, in fields named `*_at`; durations are
 //! milliseconds in fields named `elapsed_ms` (or `*_ms`).
 
 use std::collections::BTreeMap;
@@ -58,6 +58,27 @@ words!(ChangeAction {
 });
 words!(IndexStatus { Indexed => "indexed", Replaced => "replaced", Unchanged => "unchanged" });
 words!(IndexSource { Package => "package", FilesDb => "files_db" });
+words!(ScanEngine { Yara => "yara", Clamav => "clamav", Lint => "lint" });
+words!(VmAction {
+    Define => "define",
+    Show => "show",
+    Up => "up",
+    Status => "status",
+    Exec => "exec",
+    Push => "push",
+    Pull => "pull",
+    Down => "down",
+});
+words!(SnapshotAction { Create => "create", List => "list", Revert => "revert", Delete => "delete" });
+words!(TryVerdict { Passed => "passed", Failed => "failed" });
+words!(TryStepKind { Run => "run", Check => "check", Sync => "sync" });
+words!(UpstreamEvent {
+    Updated => "updated",
+    UpToDate => "up-to-date",
+    NoResult => "no-result",
+    Error => "error",
+});
+words!(UpstreamRole { Version => "version", Trigger => "trigger" });
 
 /// One JSON-lines record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -452,8 +473,20 @@ pub struct FindingRecord {
     /// `mc-scan`: the member of the package (`usr/bin/foo`, `.INSTALL`); `null` when the
     /// finding is about the whole package.
     pub member: Option<String>,
-    /// `mc-scan`: what found it: `yara`, `clamav` or `lint`.
-    pub engine: Option<String>,
+    /// `mc-scan`: what found it.
+    pub engine: Option<ScanEngine>,
+}
+
+/// The engine of `mc-scan` that found something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanEngine {
+    /// A YARA rule, run in-process by YARA-X.
+    Yara,
+    /// A ClamAV signature, through clamd or clamscan.
+    Clamav,
+    /// A packaging check of mc-scan's own.
+    Lint,
 }
 
 /// How much a finding weighs, least severe first: the order compares them, and clap reads
@@ -561,9 +594,8 @@ pub enum BuildStatus {
 pub struct VmRecord {
     /// The machine's name.
     pub name: String,
-    /// What `mc-vm` did: `define`, `show` (also `list`), `up`, `status`, `exec`, `push`, `pull`
-    /// or `down`.
-    pub action: String,
+    /// What `mc-vm` did (`show` also for each machine of `list`).
+    pub action: VmAction,
     /// `stopped`, or while QEMU runs its QMP run state (`running`, `paused`, `shutdown`, ...).
     pub state: String,
     /// Memory in MiB.
@@ -614,6 +646,29 @@ pub struct VmRecord {
     pub elapsed_ms: u64,
 }
 
+/// What `mc-vm` did with a machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VmAction {
+    /// Defined (or redefined) it.
+    Define,
+    /// Described it (`show`, and each machine of `list`).
+    #[default]
+    Show,
+    /// Started it.
+    Up,
+    /// Asked a running QEMU how it is.
+    Status,
+    /// Ran a command in the guest.
+    Exec,
+    /// Copied a file into the guest.
+    Push,
+    /// Copied a file out of the guest.
+    Pull,
+    /// Stopped it.
+    Down,
+}
+
 /// What `mc-vm snapshot` did with a snapshot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -645,8 +700,8 @@ pub struct VmSnapshotRecord {
     pub live: bool,
     /// Bytes of saved memory and device state (0 for a disk-only snapshot); `null` after delete.
     pub vm_state_bytes: Option<u64>,
-    /// When the snapshot was taken, RFC 3339 UTC; `null` after delete.
-    pub created: Option<String>,
+    /// When the snapshot was taken; `null` after delete.
+    pub created_at: Option<Timestamp>,
     /// The disks holding the snapshot.
     pub disks: Vec<String>,
     /// Wall time of the action in milliseconds.
@@ -752,8 +807,8 @@ pub struct VmImageRecord {
     pub packages: u64,
     /// `manifest.json`: the recipe, and every installed package's version.
     pub manifest: String,
-    /// When the image was built, RFC 3339 UTC.
-    pub built: String,
+    /// When the image was built.
+    pub built_at: Timestamp,
     /// Wall time in milliseconds: of the build, or of finding it cached.
     pub elapsed_ms: u64,
 }
@@ -856,7 +911,7 @@ mod tests {
         assert_eq!((vm.name.as_str(), vm.state.as_str()), ("a", "running"));
         let line = serde_json::to_string(&record).expect("serializes");
         assert!(
-            line.starts_with(r#"{"type":"vm","name":"a","action":"","#),
+            line.starts_with(r#"{"type":"vm","name":"a","action":"show","#),
             "{line}"
         );
         assert!(line.contains(r#""exit_code":null"#), "{line}");
@@ -889,6 +944,13 @@ mod tests {
         words_agree(ChangeAction::ALL);
         words_agree(IndexStatus::ALL);
         words_agree(IndexSource::ALL);
+        words_agree(ScanEngine::ALL);
+        words_agree(VmAction::ALL);
+        words_agree(SnapshotAction::ALL);
+        words_agree(TryVerdict::ALL);
+        words_agree(TryStepKind::ALL);
+        words_agree(UpstreamEvent::ALL);
+        words_agree(UpstreamRole::ALL);
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
         let finding: FindingRecord =
             serde_json::from_str(r#"{"check":"x"}"#).expect("a finding without severity");
@@ -927,8 +989,8 @@ pub struct UpstreamRecord {
     pub version: Option<String>,
     /// The version the user has, when known.
     pub old_version: Option<String>,
-    /// nvchecker's event name: `updated`, `up-to-date`, `no-result` or `error`.
-    pub event: String,
+    /// nvchecker's event name.
+    pub event: UpstreamEvent,
     /// A page about this version, when the source knows one.
     pub url: Option<String>,
     /// The release notes, when the source knows them.
@@ -937,20 +999,45 @@ pub struct UpstreamRecord {
     pub revision: Option<String>,
     /// The git ref (`refs/tags/v1.2`) the version came from.
     pub gitref: Option<String>,
-    /// When the check ended (RFC 3339, UTC).
-    pub checked_at: Option<String>,
+    /// When the check ended.
+    pub checked_at: Option<Timestamp>,
     /// The file the entry was read from.
     pub config: Option<String>,
     /// For a `lilac.yaml` entry: `version` (the first, the package's own) or `trigger`.
-    pub role: Option<String>,
+    pub role: Option<UpstreamRole>,
     /// What went wrong, for an `error` event.
     pub error: Option<String>,
     /// Whether `version` is the last good one, kept in the newver file after this check failed.
     pub kept_last_good: bool,
-    /// When a rate limit that stopped the check ends (RFC 3339, UTC).
-    pub rate_limit_reset: Option<String>,
+    /// When a rate limit that stopped the check ends.
+    pub rate_limit_reset_at: Option<Timestamp>,
     /// The entry's keys that no source reads, passed through for the tools that put them there.
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// nvchecker's name for the outcome of checking one entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamEvent {
+    /// The upstream version differs from the old one.
+    Updated,
+    /// The upstream version is the old one.
+    UpToDate,
+    /// The source answered, but no version matched.
+    NoResult,
+    /// The check failed.
+    #[default]
+    Error,
+}
+
+/// What a `lilac.yaml` `update_on` entry is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamRole {
+    /// The first entry: the package's own version.
+    Version,
+    /// Any later entry: a change there rebuilds the package.
+    Trigger,
 }
 
 /// How one entry will be checked (`supported`), or why it cannot be (`reason`).
@@ -964,7 +1051,7 @@ pub struct UpstreamPlanRecord {
     /// The file the entry was read from.
     pub config: String,
     /// For a `lilac.yaml` entry: `version` or `trigger`.
-    pub role: Option<String>,
+    pub role: Option<UpstreamRole>,
     /// Whether a check will run.
     pub supported: bool,
     /// What will be asked (the URL or command), or why the entry cannot be checked.

@@ -31,27 +31,20 @@ impl Timestamp {
         self.0
     }
 
-    /// Now, by the system clock (the epoch on a clock before 1970).
+    /// Now, by the system clock.
     pub fn now() -> Self {
-        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        Self(since.map_or(0, |since| {
-            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-        }))
+        std::time::SystemTime::now().into()
     }
 }
 
-/// Unix seconds as RFC 3339 UTC (`2026-12-02T01:05:03Z`).
-pub fn rfc3339(unix: i64) -> String {
-    Timestamp::from_unix(unix).to_string()
-}
-
-/// A system time as RFC 3339 UTC, to the second.
-pub fn rfc3339_at(time: std::time::SystemTime) -> String {
-    let unix = match time.duration_since(std::time::UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
-    };
-    rfc3339(unix)
+impl From<std::time::SystemTime> for Timestamp {
+    /// The second `time` falls in (times before 1970 too).
+    fn from(time: std::time::SystemTime) -> Self {
+        Self(match time.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+        })
+    }
 }
 
 impl fmt::Display for Timestamp {

@@ -10,10 +10,10 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         mpsc,
     },
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 
-use minicluster::record::UpstreamRecord;
+use minicluster::record::{Timestamp, UpstreamEvent, UpstreamRecord, UpstreamRole};
 use serde_json::{Map, Value};
 
 use super::{
@@ -41,7 +41,7 @@ impl Known {
     /// The version the user has for an entry: a package record's for an entry that checks a
     /// package's own version, else the oldver file's.
     fn old_version(&self, entry: &Entry) -> Option<String> {
-        let own = entry.role != Some("trigger");
+        let own = entry.role != Some(UpstreamRole::Trigger);
         own.then(|| self.packages.get(&entry.name).cloned())
             .flatten()
             .or_else(|| versionfile::version_of(&self.oldver, &entry.name).map(str::to_owned))
@@ -107,21 +107,20 @@ fn check_one(
         source: entry.source().to_owned(),
         old_version: known.old_version(entry),
         config: Some(entry.config.display().to_string()),
-        role: entry.role.map(str::to_owned),
+        role: entry.role,
         extra: extra_keys(entry),
         ..UpstreamRecord::default()
     };
     let result = source::check(ctx, entry).and_then(|found| options::choose(entry, found));
-    record.checked_at = Some(minicluster::time::rfc3339_at(SystemTime::now()));
+    record.checked_at = Some(Timestamp::now());
     let previous = known.previous.get(&entry.name).cloned();
     match result {
         Ok(Some(release)) => {
             record.event = if record.old_version.as_deref() == Some(release.version.as_str()) {
-                "up-to-date"
+                UpstreamEvent::UpToDate
             } else {
-                "updated"
-            }
-            .to_owned();
+                UpstreamEvent::Updated
+            };
             let mut fields = Map::new();
             fields.insert("version".to_owned(), Value::from(release.version.clone()));
             for (key, value) in [
@@ -140,18 +139,18 @@ fn check_one(
             (record, Some(fields))
         }
         Ok(None) if entry.flag("missing_ok") => {
-            record.event = "no-result".to_owned();
+            record.event = UpstreamEvent::NoResult;
             (record, None)
         }
         Ok(None) => {
-            record.event = "no-result".to_owned();
+            record.event = UpstreamEvent::NoResult;
             record.error = Some("no version matched".to_owned());
             keep(record, previous)
         }
         Err(error) => {
-            record.event = "error".to_owned();
+            record.event = UpstreamEvent::Error;
             if let SourceError::Http(super::http::HttpError::RateLimited { reset, .. }) = &error {
-                record.rate_limit_reset = Some(minicluster::time::rfc3339_at(*reset));
+                record.rate_limit_reset_at = Some(Timestamp::from(*reset));
             }
             record.error = Some(format!(
                 "{}: source {}: {} ({})",

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use minicluster::record::UpstreamRole;
 use serde_json::{Map, Value};
 
 /// One entry to check: a table of nvchecker's TOML, or an item of lilac's `update_on:`.
@@ -14,7 +15,7 @@ pub struct Entry {
     /// The file it was read from.
     pub config: PathBuf,
     /// For a `lilac.yaml` entry: `version` (the first) or `trigger` (the others).
-    pub role: Option<&'static str>,
+    pub role: Option<UpstreamRole>,
     /// The entry's keys as written (`source`, `github`, `prefix`, ...).
     pub options: Map<String, Value>,
 }
@@ -220,7 +221,11 @@ pub fn read_lilac(path: &Path) -> Result<Vec<Entry>, ConfigError> {
                     format!("{base}:{index}")
                 },
                 config: path.to_owned(),
-                role: Some(if index == 0 { "version" } else { "trigger" }),
+                role: Some(if index == 0 {
+                    UpstreamRole::Version
+                } else {
+                    UpstreamRole::Trigger
+                }),
                 options,
             })
         })
@@ -311,7 +316,7 @@ mod tests {
         .expect("write");
         let entries = read_lilac(&path).expect("read");
         assert_eq!(entries[0].name, "python-foo");
-        assert_eq!(entries[0].role, Some("version"));
+        assert_eq!(entries[0].role, Some(UpstreamRole::Version));
         assert_eq!(entries[1].name, "python-foo:1");
         assert_eq!(entries[1].source(), "alias");
     }

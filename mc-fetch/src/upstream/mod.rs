@@ -86,7 +86,7 @@ pub fn plan(entries: &[Entry], allow_cmd: bool) -> Vec<UpstreamPlanRecord> {
                 name: entry.name.clone(),
                 source: entry.source().to_owned(),
                 config: entry.config.display().to_string(),
-                role: entry.role.map(str::to_owned),
+                role: entry.role,
                 supported,
                 reason,
             }

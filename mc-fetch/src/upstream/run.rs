@@ -11,7 +11,7 @@ use std::{
 use anyhow::Context as _;
 use minicluster::{
     jsonl::{self, RecordWriter},
-    record::{Record, SummaryRecord},
+    record::{Record, SummaryRecord, UpstreamEvent},
 };
 
 use super::{
@@ -118,7 +118,7 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
     let progress = !args.quiet && io::stderr().is_terminal();
     let mut write_error = None;
     let outcome = check::run(&ctx, &loaded.entries, &known, workers, |record| {
-        *counts.entry(event_key(&record.event)).or_default() += 1;
+        *counts.entry(event_key(record.event)).or_default() += 1;
         if progress {
             let done: u64 = counts.values().sum();
             eprint!("\r{TOOL}: upstream: {done}/{total} checked");
@@ -162,12 +162,12 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
 }
 
 /// The summary's key for an event (snake_case, as every record key).
-fn event_key(event: &str) -> &'static str {
+fn event_key(event: UpstreamEvent) -> &'static str {
     match event {
-        "updated" => "updated",
-        "up-to-date" => "up_to_date",
-        "no-result" => "no_result",
-        _ => "error",
+        UpstreamEvent::Updated => "updated",
+        UpstreamEvent::UpToDate => "up_to_date",
+        UpstreamEvent::NoResult => "no_result",
+        UpstreamEvent::Error => "error",
     }
 }
 

@@ -96,8 +96,8 @@ pub struct Manifest {
     pub append: String,
     /// Every installed package and its version.
     pub packages: BTreeMap<String, String>,
-    /// When it was built, RFC 3339 UTC.
-    pub built: String,
+    /// When it was built.
+    pub built: minicluster::time::Timestamp,
     /// How long the build took, in milliseconds.
     pub build_ms: u64,
 }
@@ -181,7 +181,7 @@ impl Image {
             kernel_release: self.manifest.kernel_release.clone(),
             packages: self.manifest.packages.len() as u64,
             manifest: show(self.dir.join(MANIFEST)),
-            built: self.manifest.built.clone(),
+            built_at: self.manifest.built,
             elapsed_ms,
         }
     }
@@ -281,7 +281,7 @@ fn make(
         kernel_release: release,
         append: guest::APPEND.to_owned(),
         packages,
-        built: minicluster::time::rfc3339_at(std::time::SystemTime::now()),
+        built: minicluster::time::Timestamp::now(),
         build_ms: millis(started.elapsed()),
     })
 }
