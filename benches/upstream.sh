@@ -29,8 +29,8 @@ NV=${NVCHECKER:-$TARGET/nvchecker-venv/bin}
 if [[ ! -x $NV/nvchecker ]]; then
 	log "making the nvchecker venv in $TARGET/nvchecker-venv"
 	python3 -m venv "$TARGET/nvchecker-venv"
-	"$TARGET/nvchecker-venv/bin/pip" install --quiet nvchecker
-	touch "$TARGET/nvchecker-venv/.installed"
+	"$TARGET/nvchecker-venv/bin/pip" install --quiet 'nvchecker[htmlparser,jq]'
+	printf '%s' 'nvchecker[htmlparser,jq]' >"$TARGET/nvchecker-venv/.installed"
 	NV=$TARGET/nvchecker-venv/bin
 fi
 log "building mc-fetch (release)..."

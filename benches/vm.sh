@@ -83,7 +83,7 @@ setup() {
 # QEMU's command line in $WORK/cmdline.
 mc_up() {
 	local start=$EPOCHREALTIME record
-	record=$(mcvm up bench --accel "${1:-tcg}" --wait agent --timeout 120)
+	record=$(mcvm up bench --accel "${1:-tcg}" --wait agent --timeout 120 | jq -c 'select(.type == "vm")')
 	local end=$EPOCHREALTIME
 	if [[ ! -s $WORK/cmdline ]]; then
 		cp "/proc/$(jq -r .pid <<<"$record")/cmdline" "$WORK/cmdline"
@@ -143,7 +143,7 @@ extras() {
 	revert=$(seconds snapshot revert)
 	mcvm down bench --timeout 0 >/dev/null
 	try=$(seconds try_true)
-	jq -e '.verdict == "passed"' "$WORK/try.jsonl" >/dev/null || die "try failed: $(<"$WORK/try.jsonl")"
+	jq -e 'select(.type == "vm_try") | .verdict == "passed"' "$WORK/try.jsonl" >/dev/null || die "try failed: $(<"$WORK/try.jsonl")"
 	echo "$create $revert $try"
 }
 

@@ -115,6 +115,11 @@ fn sorted_kinds(errors: Vec<&Value>) -> Vec<String> {
 
 /// Runs `program args` with `stdin` as input.
 pub fn run(program: &Path, args: &[&str], stdin: &str) -> Run {
+    parse_output(&run_output(program, args, stdin))
+}
+
+/// Runs `program args` with `stdin` as input; its output as it came.
+pub fn run_output(program: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -129,7 +134,7 @@ pub fn run(program: &Path, args: &[&str], stdin: &str) -> Run {
     });
     let output = child.wait_with_output().expect("waits");
     let _ = writer.join();
-    parse_output(&output)
+    output
 }
 
 /// The records and exit code of a finished process.

@@ -144,8 +144,11 @@ fn serve(
     stream.flush()
 }
 
+/// What the venv installs: nvchecker with the extras its htmlparser (lxml) and jq sources need.
+const NVCHECKER: &str = "nvchecker[htmlparser,jq]";
+
 /// The real nvchecker's bin folder: a venv under the target folder, made once (a lock keeps
-/// parallel tests from making it twice) with `pip install nvchecker` from PyPI.
+/// parallel tests from making it twice) with `pip install nvchecker[htmlparser,jq]` from PyPI.
 pub fn nvchecker_bin() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| pipeline_tests::workspace().join("target"), PathBuf::from);
@@ -153,8 +156,9 @@ pub fn nvchecker_bin() -> PathBuf {
     let bin = venv.join("bin");
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // The marker names what was installed: a venv made for less is made again.
     let done = venv.join(".installed");
-    if done.exists() {
+    if std::fs::read_to_string(&done).is_ok_and(|installed| installed == NVCHECKER) {
         return bin;
     }
     let _ = std::fs::remove_dir_all(&venv);
@@ -168,13 +172,13 @@ pub fn nvchecker_bin() -> PathBuf {
         "python3 -m venv failed: apt-get install python3-venv (see .ci/run)"
     );
     let installed = Command::new(bin.join("pip"))
-        .args(["install", "--quiet", "nvchecker"])
+        .args(["install", "--quiet", NVCHECKER])
         .status()
         .expect("runs pip");
     assert!(
         installed.success(),
-        "pip install nvchecker failed (PyPI reachable?)"
+        "pip install {NVCHECKER} failed (PyPI reachable?)"
     );
-    std::fs::write(&done, "").expect("marks the venv complete");
+    std::fs::write(&done, NVCHECKER).expect("marks the venv complete");
     bin
 }

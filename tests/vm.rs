@@ -23,11 +23,12 @@ fn vm(state: &Path, args: &[&str]) -> Run {
     run(&bin("mc-vm"), &all, "")
 }
 
-/// The one record (`vm`, `vm_snapshot`) of a successful run.
+/// The one record (`vm`, `vm_snapshot`) of a successful run, before its summary.
 fn vm_ok(state: &Path, args: &[&str]) -> Value {
     let out = vm(state, args);
     assert_eq!(out.code, 0, "mc-vm {args:?}: {out:?}");
-    assert_eq!(out.records.len(), 1, "{out:?}");
+    assert_eq!(out.records.len(), 2, "{out:?}");
+    assert_eq!(out.records[1]["type"], "summary", "{out:?}");
     out.records[0].clone()
 }
 
@@ -351,7 +352,7 @@ fn vm_slow_a_debian_guest_boots_snapshots_reverts_copies_files_and_stops_cleanly
     vm_ok(&state, &["snapshot", "delete", "guest", "before"]);
     assert!(
         vm(&state, &["snapshot", "list", "guest"])
-            .records
+            .of_type("vm_snapshot")
             .is_empty()
     );
     let gone = vm(&state, &["snapshot", "revert", "guest", "before"]);

@@ -57,11 +57,13 @@ pub enum Command {
     /// `mc-repo list`) when one names the entry (package name or base), else from the oldver
     /// file. `pkgbuild` records on stdin (`mc-fetch aur clone`) add their folders as PKGDIRs.
     /// Other records pass through unchanged. A `summary` record ends the run, with the
-    /// number of requests made and of those answered from the cache (304).
+    /// number of requests made (`requests`), of those answered 304 (`not_modified`) and of
+    /// answers used from the cache without asking (`fresh_from_cache`).
     ///
     /// Requests: at most --per-host at once to one host, `max_concurrency` checks at once,
-    /// conditional requests against a cache in `~/.cache/minicluster/upstream`, retries with
-    /// backoff, `http_timeout` on each; a rate limit (403/429 with reset headers) is waited out
+    /// answers kept in `~/.cache/minicluster/upstream` used without asking for --max-age and
+    /// asked again conditionally (ETag / If-Modified-Since) after, retries with backoff,
+    /// `http_timeout` on each; a rate limit (403/429 with reset headers) is waited out
     /// when it ends within --max-rate-limit-wait, else reported (`rate_limit_reset_at`) and that
     /// host is not asked again in the run.
     ///
@@ -95,6 +97,10 @@ pub struct UpstreamArgs {
     /// be) without any network.
     #[arg(long)]
     pub plan: bool,
+    /// lilac's `aliases.yaml`: an `alias: NAME` entry of a `lilac.yaml` is checked as the
+    /// entry NAME stands for there.
+    #[arg(long, value_name = "FILE", env = "MC_UPSTREAM_LILAC_ALIASES")]
+    pub lilac_aliases: Option<PathBuf>,
     /// Run the shell commands of `cmd` entries.
     #[arg(long)]
     pub allow_cmd: bool,
@@ -110,10 +116,11 @@ pub struct UpstreamArgs {
     /// bitbucket, pypi, npm, cratesio, aur, archpkg, cpan, go.
     #[arg(long = "api", value_name = "SOURCE=URL")]
     pub apis: Vec<String>,
-    /// Requests at once to one host.
+    /// Requests at once to one host. The default is nvchecker's `max_concurrency` (20), so
+    /// entries on one host go as fast as nvchecker's.
     #[arg(
         long,
-        default_value_t = 8,
+        default_value_t = 20,
         env = "MC_UPSTREAM_PER_HOST",
         value_name = "N"
     )]
@@ -132,6 +139,21 @@ pub struct UpstreamArgs {
     /// Send no conditional requests and keep no cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Seconds a kept answer is used without asking again (longer when the server's
+    /// `Cache-Control: max-age` says so; never for `no-cache`). After that it is asked again
+    /// conditionally (ETag / If-Modified-Since). A rerun within the window costs no requests;
+    /// a daily timer revalidates everything (304 answers cost no API quota on GitHub).
+    #[arg(
+        long,
+        default_value_t = 3 * 3600,
+        env = "MC_UPSTREAM_MAX_AGE",
+        value_name = "SECONDS"
+    )]
+    pub max_age: u64,
+    /// Ask every upstream again, as if nothing kept were fresh (conditional requests still
+    /// save the transfer).
+    #[arg(long)]
+    pub refresh: bool,
     /// The cache folder. Default: `$XDG_CACHE_HOME/minicluster/upstream`, else
     /// `~/.cache/minicluster/upstream`.
     #[arg(long, value_name = "DIR", env = "MC_UPSTREAM_CACHE")]

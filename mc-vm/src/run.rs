@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use minicluster::{
-    cli::{EXIT_ITEM_FAILED, EXIT_OK},
-    jsonl::RecordWriter,
+    cli::EXIT_OK,
     record::{ErrorRecord, Record, TryVerdict},
+    report::Report,
 };
 
 use crate::{
@@ -16,7 +16,6 @@ use crate::{
     console, guest_io,
     image::SnapshotChange,
     machine::{Machine, State},
-    power::millis,
     snapshot, trial,
 };
 
@@ -28,7 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     let root = std::path::absolute(&root).with_context(|| format!("state {}", root.display()))?;
     let state = State::new(root);
-    let started = std::time::Instant::now();
+    let report = Report::stdout(TOOL);
     let vm = |record| Record::Vm(Box::new(record));
     let seconds = Duration::from_secs;
     let records = match cli.command {
@@ -86,10 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let (change, args) = match command {
                 SnapshotCommand::List(args) => {
                     let listed = snapshot::snapshots(&state, &args.name)?;
-                    return write(
-                        listed.into_iter().map(Record::VmSnapshot).collect(),
-                        started,
-                    );
+                    return write(listed.into_iter().map(Record::VmSnapshot).collect(), report);
                 }
                 SnapshotCommand::Create(args) => (SnapshotChange::Create, args),
                 SnapshotCommand::Revert(args) => (SnapshotChange::Revert, args),
@@ -129,7 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             vec![vm(api::down(&state, &args.name, &options)?)]
         }
     };
-    write(records, started)
+    write(records, report)
 }
 
 /// The definition `define` writes.
@@ -149,30 +145,34 @@ fn machine(args: DefineArgs) -> Machine {
     }
 }
 
-/// Writes `records` with the run's wall time; exit status 1 when one of them failed.
-fn write(records: Vec<Record>, started: std::time::Instant) -> anyhow::Result<u8> {
-    let mut out = RecordWriter::stdout();
-    let mut code = EXIT_OK;
-    let elapsed_ms = millis(started.elapsed());
+/// Writes `records` with the run's wall time, then the summary: one count per machine, snapshot,
+/// try or image; exit status 1 when a command in the guest or a try failed, or a record is an
+/// error.
+fn write(records: Vec<Record>, mut report: Report) -> anyhow::Result<u8> {
+    let elapsed_ms = report.elapsed_ms();
     for mut record in records {
-        let failed = match &mut record {
+        let (key, failed) = match &mut record {
             Record::Vm(record) => {
                 record.elapsed_ms = elapsed_ms;
-                record.exit_code.is_some_and(|code| code != 0)
+                ("machines", record.exit_code.is_some_and(|code| code != 0))
             }
             Record::VmSnapshot(record) => {
                 record.elapsed_ms = elapsed_ms;
-                false
+                ("snapshots", false)
             }
-            Record::VmTry(record) => record.verdict != TryVerdict::Passed,
-            Record::VmImage(_) => false,
-            _ => true,
+            Record::VmTry(record) => ("tries", record.verdict != TryVerdict::Passed),
+            Record::VmImage(_) => ("images", false),
+            Record::Error(error) => {
+                report.error(std::mem::take(error))?;
+                continue;
+            }
+            _ => ("other", true),
         };
+        report.count(key);
         if failed {
-            code = EXIT_ITEM_FAILED;
+            report.mark_unsuccessful();
         }
-        out.write(&record)?;
+        report.write(&record)?;
     }
-    out.flush()?;
-    Ok(code)
+    Ok(report.finish()?)
 }

@@ -221,6 +221,24 @@ fn source_keys(source: &str) -> &'static [&'static str] {
         "git" => &["git", "use_commit", "branch"],
         "regex" => &["url", "regex", "encoding", "post_data", "post_data_type"],
         "httpheader" => &["url", "regex", "header", "method", "follow_redirects"],
+        "htmlparser" => &[
+            "url",
+            "xpath",
+            "encoding",
+            "post_data",
+            "post_data_type",
+            "is_xml",
+        ],
+        "jq" => &["url", "filter", "post_data", "post_data_type"],
+        "alpm" => &[
+            "alpm",
+            "repo",
+            "repos",
+            "dbpath",
+            "strip_release",
+            "provided",
+        ],
+        "alpmfiles" => &["pkgname", "filename", "repo", "dbpath", "strip_dir"],
         "pypi" => &["pypi", "use_pre_release"],
         "npm" => &["npm"],
         "cratesio" => &["cratesio", "use_pre_release"],
@@ -232,6 +250,11 @@ fn source_keys(source: &str) -> &'static [&'static str] {
         "cmd" => &["cmd"],
         _ => &[],
     }
+}
+
+/// Reads the pacman databases the alpm and alpmfiles entries name, before the checks start.
+pub fn prefetch_alpm(ctx: &mut Context, entries: &[Entry]) {
+    ctx.alpm = source::AlpmBatch::read(entries);
 }
 
 /// Asks the AUR about every aur entry in batches, before the checks start.

@@ -1,11 +1,12 @@
-//! HTTP for upstream checks: a limit of requests at once per host, conditional requests
-//! (ETag / If-Modified-Since) against a cache on disk, retries with backoff for transfer
-//! failures and 5xx, a timeout on every request, and rate limits (403/429 with reset headers)
-//! waited out when the wait is short, reported when it is not, and never hammered.
+//! HTTP for upstream checks: a limit of requests at once per host, answers from the cache
+//! ([`super::cache`]) while fresh and conditional requests (ETag / If-Modified-Since) after,
+//! retries with backoff for transfer failures and 5xx, a timeout on every request, and rate
+//! limits (403/429 with reset headers) waited out when the wait is short, reported when it is
+//! not, and never hammered.
 
 use std::{
     collections::HashMap,
-    io::{Read, Write},
+    io::Read,
     path::PathBuf,
     sync::{
         Condvar, Mutex,
@@ -16,9 +17,10 @@ use std::{
 
 use reqwest::{
     blocking::Client,
-    header::{self, HeaderMap, HeaderValue},
+    header::{self, HeaderMap},
 };
-use sha2::{Digest, Sha256};
+
+use super::cache::{Cache, Hit};
 
 /// Bodies larger than this are cut off with an error: no version page is this big.
 const MAX_BODY_BYTES: u64 = 32 << 20;
@@ -36,8 +38,10 @@ pub struct HttpOptions {
     pub per_host: usize,
     /// The longest rate-limit reset this client waits for; a later reset fails the request.
     pub max_rate_limit_wait: Duration,
-    /// Where conditional-request state and bodies are kept; `None` for no cache.
+    /// Where answers are kept; `None` for no cache.
     pub cache_dir: Option<PathBuf>,
+    /// How long a kept answer is used without asking again.
+    pub max_age: Duration,
     /// A proxy for every request.
     pub proxy: Option<String>,
 }
@@ -104,6 +108,14 @@ impl HttpError {
     }
 }
 
+/// What the server answered to a request.
+enum Asked {
+    /// 304: the kept answer holds.
+    NotModified,
+    /// A new answer.
+    New(Reply),
+}
+
 /// A response's status, the headers sources read, and its body.
 #[derive(Clone, Debug)]
 pub struct Reply {
@@ -129,6 +141,8 @@ pub struct Counters {
     pub requests: AtomicU64,
     /// Answers of 304 Not Modified, served from the cache.
     pub not_modified: AtomicU64,
+    /// Answers used from the cache without a request, being fresh.
+    pub fresh: AtomicU64,
 }
 
 /// The shared client.
@@ -136,6 +150,7 @@ pub struct Http {
     client: Client,
     no_redirect: Client,
     options: HttpOptions,
+    cache: Option<Cache>,
     busy: Mutex<HashMap<String, usize>>,
     freed: Condvar,
     /// Hosts under a rate limit, until when.
@@ -203,6 +218,10 @@ impl Http {
         Ok(Self {
             client: build(reqwest::redirect::Policy::limited(10))?,
             no_redirect: build(reqwest::redirect::Policy::none())?,
+            cache: options
+                .cache_dir
+                .as_deref()
+                .map(|dir| Cache::open(dir, options.max_age)),
             options,
             busy: Mutex::new(HashMap::new()),
             freed: Condvar::new(),
@@ -211,8 +230,42 @@ impl Http {
         })
     }
 
-    /// Sends a request, answering from the cache when the server says nothing changed.
+    /// Sends a request: answered from the cache while the kept answer is fresh, else asked
+    /// (conditionally when one is kept) and the answer kept.
     pub fn send(&self, request: &Request<'_>) -> Result<Reply, HttpError> {
+        let cache = self.cache.as_ref().filter(|_| !request.head);
+        let hit = cache.and_then(|cache| cache.lookup(&Cache::key(request)));
+        if let Some(hit) = hit.as_ref().filter(|hit| hit.fresh) {
+            self.counters.fresh.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit.reply.clone());
+        }
+        let reply = self.ask(request, hit.as_ref())?;
+        // Kept after the host's slot is given back; a cache that cannot be written costs
+        // requests next time, nothing more.
+        if let Some(cache) = cache {
+            let _ = match (&hit, &reply) {
+                (Some(hit), Asked::NotModified) => cache.confirmed(&hit.key),
+                (_, Asked::New(reply)) => cache.store(&Cache::key(request), reply),
+                (None, Asked::NotModified) => Ok(()),
+            };
+        }
+        match (reply, hit) {
+            (Asked::New(reply), _) => Ok(reply),
+            (Asked::NotModified, Some(hit)) => Ok(hit.reply),
+            (Asked::NotModified, None) => Err(HttpError::Status {
+                url: request.url.to_owned(),
+                status: 304,
+            }),
+        }
+    }
+
+    /// Writes what the cache learned; call once at the end of a run.
+    pub fn save_cache(&self) -> std::io::Result<()> {
+        self.cache.as_ref().map_or(Ok(()), Cache::save)
+    }
+
+    /// Asks the server, holding one of the host's slots, with retries and rate limits.
+    fn ask(&self, request: &Request<'_>, hit: Option<&Hit>) -> Result<Asked, HttpError> {
         // Limits are per host and port: two services on one address are two hosts.
         let host = reqwest::Url::parse(request.url)
             .ok()
@@ -233,54 +286,32 @@ impl Http {
                 reset,
             });
         }
-        let cache = (!request.head)
-            .then(|| {
-                self.options
-                    .cache_dir
-                    .as_ref()
-                    .map(|dir| Cached::at(dir, request))
-            })
-            .flatten();
-        let cached = cache.as_ref().and_then(Cached::load);
         let mut attempt = 1;
         loop {
-            let outcome = self.attempt(request, cached.as_ref());
-            match outcome {
+            match self.attempt(request, hit.map(|hit| &hit.reply)) {
                 Ok(reply) if reply.status == 304 => {
                     self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                    if let Some(cached) = cached {
-                        return Ok(cached);
-                    }
-                    return Err(HttpError::Status {
-                        url: request.url.to_owned(),
-                        status: 304,
-                    });
+                    return Ok(Asked::NotModified);
                 }
                 Ok(reply) if reply.status == 403 || reply.status == 429 => {
-                    match rate_limit_reset(&reply) {
-                        Some(reset) => {
-                            let wait = reset
-                                .duration_since(SystemTime::now())
-                                .unwrap_or(Duration::ZERO);
-                            if wait > self.options.max_rate_limit_wait
-                                || attempt >= self.options.attempts
-                            {
-                                self.remember_limit(&host, reset);
-                                return Err(HttpError::RateLimited {
-                                    url: request.url.to_owned(),
-                                    status: reply.status,
-                                    reset,
-                                });
-                            }
-                            std::thread::sleep(wait);
-                        }
-                        None => {
-                            return Err(HttpError::Status {
-                                url: request.url.to_owned(),
-                                status: reply.status,
-                            });
-                        }
+                    let Some(reset) = rate_limit_reset(&reply) else {
+                        return Err(HttpError::Status {
+                            url: request.url.to_owned(),
+                            status: reply.status,
+                        });
+                    };
+                    let wait = reset
+                        .duration_since(SystemTime::now())
+                        .unwrap_or(Duration::ZERO);
+                    if wait > self.options.max_rate_limit_wait || attempt >= self.options.attempts {
+                        self.remember_limit(&host, reset);
+                        return Err(HttpError::RateLimited {
+                            url: request.url.to_owned(),
+                            status: reply.status,
+                            reset,
+                        });
                     }
+                    std::thread::sleep(wait);
                 }
                 Ok(reply) if reply.status >= 500 && attempt < self.options.attempts => {
                     self.back_off(attempt);
@@ -291,13 +322,7 @@ impl Http {
                         status: reply.status,
                     });
                 }
-                Ok(reply) => {
-                    if let Some(cache) = &cache {
-                        // A cache that cannot be written costs requests next time, nothing more.
-                        let _ = cache.store(&reply);
-                    }
-                    return Ok(reply);
-                }
+                Ok(reply) => return Ok(Asked::New(reply)),
                 Err(HttpError::Transport { .. }) if attempt < self.options.attempts => {
                     self.back_off(attempt);
                 }
@@ -449,73 +474,4 @@ fn rate_limit_reset(reply: &Reply) -> Option<SystemTime> {
         .parse::<u64>()
         .ok()?;
     (exhausted || reply.status == 429).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(reset))
-}
-
-/// A cached response: its headers as JSON beside its body.
-struct Cached {
-    meta: PathBuf,
-    body: PathBuf,
-}
-
-impl Cached {
-    fn at(dir: &std::path::Path, request: &Request<'_>) -> Self {
-        let mut hash = Sha256::new();
-        hash.update(request.url.as_bytes());
-        for (name, value) in &request.headers {
-            // A token changes what the server may show; its value itself is not kept.
-            hash.update(name.as_bytes());
-            hash.update(Sha256::digest(value.as_bytes()));
-        }
-        let key = hex::encode(hash.finalize());
-        Self {
-            meta: dir.join(format!("{key}.json")),
-            body: dir.join(format!("{key}.body")),
-        }
-    }
-
-    fn load(&self) -> Option<Reply> {
-        let meta: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&self.meta).ok()?).ok()?;
-        let body = std::fs::read(&self.body).ok()?;
-        let mut headers = HeaderMap::new();
-        for name in [header::ETAG, header::LAST_MODIFIED, header::LINK] {
-            if let Some(value) = meta.get(name.as_str()).and_then(|v| v.as_str()) {
-                headers.insert(name, HeaderValue::from_str(value).ok()?);
-            }
-        }
-        let status = u16::try_from(meta.get("status")?.as_u64()?).ok()?;
-        Some(Reply {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    fn store(&self, reply: &Reply) -> std::io::Result<()> {
-        let etag = reply.header(header::ETAG.as_str());
-        let modified = reply.header(header::LAST_MODIFIED.as_str());
-        if etag.is_none() && modified.is_none() {
-            return Ok(());
-        }
-        let meta = serde_json::json!({
-            "status": reply.status,
-            "etag": etag,
-            "last-modified": modified,
-            "link": reply.header(header::LINK.as_str()),
-        });
-        let dir = self.meta.parent().unwrap_or(std::path::Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        write_atomic(&self.body, &reply.body)?;
-        write_atomic(&self.meta, meta.to_string().as_bytes())
-    }
-}
-
-/// Writes a file whole or not at all: a temp file in the same folder, synced, renamed.
-pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(data)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|error| error.error)?;
-    Ok(())
 }

@@ -6,6 +6,8 @@
 //! nvchecker's version files ([`versionfile`]). Requests share one client with per-host limits,
 //! a conditional-request cache, retries and rate-limit handling ([`http`]).
 
+pub mod aliases;
+pub mod cache;
 pub mod check;
 pub mod config;
 pub mod guess;
@@ -43,6 +45,10 @@ pub struct Options {
     pub max_rate_limit_wait: Duration,
     /// Where the conditional-request cache lives; `None` for none.
     pub cache_dir: Option<PathBuf>,
+    /// How long a kept answer is used without asking (zero with `--refresh`).
+    pub max_age: Duration,
+    /// lilac's `aliases.yaml`, to expand `alias:` entries.
+    pub lilac_aliases: Option<PathBuf>,
 }
 
 /// The entries to check and the settings of the `--config` file.
@@ -64,6 +70,9 @@ pub fn load(options: &Options) -> Result<Loaded, ConfigError> {
     }
     for dir in &options.dirs {
         loaded.entries.extend(config::read_package_dir(dir)?);
+    }
+    if let Some(path) = &options.lilac_aliases {
+        aliases::expand(&mut loaded.entries, &aliases::read(path)?);
     }
     if !options.only.is_empty() {
         loaded
@@ -92,4 +101,18 @@ pub fn plan(entries: &[Entry], allow_cmd: bool) -> Vec<UpstreamPlanRecord> {
             }
         })
         .collect()
+}
+
+/// Writes a file whole or not at all: a temp file in the same folder, renamed over the path;
+/// `synced` first syncs it (for files that nothing checks when read back).
+pub fn write_atomic(path: &std::path::Path, data: &[u8], synced: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(data)?;
+    if synced {
+        temp.as_file().sync_all()?;
+    }
+    temp.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }

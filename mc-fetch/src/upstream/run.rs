@@ -18,7 +18,7 @@ use super::{
     Options,
     check::{self, Known},
     config, http,
-    source::{AurBatch, Context},
+    source::{AlpmBatch, AurBatch, Context},
     versionfile,
 };
 use crate::{
@@ -95,6 +95,7 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
         per_host: options.per_host,
         max_rate_limit_wait: options.max_rate_limit_wait,
         cache_dir: options.cache_dir.clone(),
+        max_age: options.max_age,
         proxy: settings.proxy.clone(),
     })?;
     // --api and the environment win over the config's own source settings.
@@ -107,9 +108,11 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
         allow_cmd: options.allow_cmd,
         command_timeout: check::command_timeout(timeout),
         aur: AurBatch::default(),
+        alpm: AlpmBatch::default(),
     };
     let started = Instant::now();
     check::prefetch_aur(&mut ctx, &loaded.entries);
+    check::prefetch_alpm(&mut ctx, &loaded.entries);
     let workers = settings
         .max_concurrency
         .unwrap_or(check::DEFAULT_CONCURRENCY);
@@ -138,18 +141,18 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
     if let Some(path) = &settings.newver {
         versionfile::write(path, &outcome.newver)?;
     }
-    let requests = ctx
-        .http
-        .counters
-        .requests
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let cached = ctx
-        .http
-        .counters
-        .not_modified
-        .load(std::sync::atomic::Ordering::Relaxed);
+    if let Err(error) = ctx.http.save_cache() {
+        eprintln!("{TOOL}: upstream: writing the cache: {error} (the next run asks again)");
+    }
+    let counter =
+        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+    let http = &ctx.http.counters;
     let mut summary: Vec<(&str, u64)> = counts.iter().map(|(k, v)| (*k, *v)).collect();
-    summary.extend([("requests", requests), ("not_modified", cached)]);
+    summary.extend([
+        ("requests", counter(&http.requests)),
+        ("not_modified", counter(&http.not_modified)),
+        ("fresh_from_cache", counter(&http.fresh)),
+    ]);
     out.write(&Record::Summary(SummaryRecord::new(TOOL, started, summary)))?;
     out.flush()?;
     Ok(if counts.contains_key("error") {
@@ -207,6 +210,12 @@ fn options(args: &UpstreamArgs) -> anyhow::Result<Options> {
         attempts: args.retries.max(1),
         max_rate_limit_wait: Duration::from_secs(args.max_rate_limit_wait),
         cache_dir,
+        lilac_aliases: args.lilac_aliases.clone(),
+        max_age: if args.refresh {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(args.max_age)
+        },
     })
 }
 

@@ -92,7 +92,7 @@ pub fn write(path: &Path, versions: &Versions) -> Result<(), VersionFileError> {
             message: e.to_string(),
         })?;
     text.push('\n');
-    super::http::write_atomic(path, text.as_bytes()).map_err(|source| VersionFileError::Io {
+    super::write_atomic(path, text.as_bytes(), true).map_err(|source| VersionFileError::Io {
         path: path.display().to_string(),
         source,
     })

@@ -1,5 +1,6 @@
 //! One module per nvchecker source kind. Each says what it will ask (for `--plan`) and asks it.
 
+mod alpm;
 mod aur;
 mod bitbucket;
 mod cmd;
@@ -9,7 +10,9 @@ mod git;
 mod gitea;
 mod github;
 mod gitlab;
+mod htmlparser;
 mod httpheader;
+mod jq;
 mod manual;
 mod npm;
 mod pypi;
@@ -20,6 +23,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+pub use alpm::AlpmBatch;
 pub use aur::AurBatch;
 
 use super::{config::Entry, http::Http};
@@ -100,6 +104,8 @@ pub struct Context {
     pub command_timeout: std::time::Duration,
     /// The AUR's answers, asked in batches before the checks start.
     pub aur: AurBatch,
+    /// The packages alpm and alpmfiles entries ask about, read before the checks start.
+    pub alpm: AlpmBatch,
 }
 
 impl Context {
@@ -161,6 +167,28 @@ pub fn plan(entry: &Entry, allow_cmd: bool) -> Result<String, String> {
             Ok(format!("regex on {}", required("url")?))
         }
         "httpheader" => Ok(format!("headers of {}", required("url")?)),
+        "htmlparser" => {
+            required("xpath")?;
+            Ok(format!("XPath on {}", required("url")?))
+        }
+        "jq" => Ok(format!(
+            "jq filter {:?} on {}",
+            entry.str("filter").unwrap_or("."),
+            required("url")?
+        )),
+        "alpm" => Ok(format!(
+            "pacman sync database in {} for {}",
+            entry.str("dbpath").unwrap_or("/var/lib/pacman"),
+            or_name("alpm")
+        )),
+        "alpmfiles" => {
+            required("filename")?;
+            Ok(format!(
+                "pacman files database in {} for {}",
+                entry.str("dbpath").unwrap_or("/var/lib/pacman"),
+                required("pkgname")?
+            ))
+        }
         "pypi" => Ok(format!("PyPI JSON of {}", or_name("pypi"))),
         "npm" => Ok(format!("npm registry document of {}", or_name("npm"))),
         "cratesio" => Ok(format!("crates.io API for {}", or_name("cratesio"))),
@@ -178,7 +206,8 @@ pub fn plan(entry: &Entry, allow_cmd: bool) -> Result<String, String> {
             entry.str("cmd").unwrap_or("")
         )),
         "alias" => Err(format!(
-            "lilac alias {:?}: lilac's table of well-known entries is not available here",
+            "lilac alias {:?}: not in lilac's table of well-known entries (give its \
+             aliases.yaml with --lilac-aliases)",
             entry.str("alias").unwrap_or("")
         )),
         "vcs" | "alpm-lilac" => Err(format!(
@@ -202,6 +231,10 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         "git" => git::check(ctx, entry),
         "regex" => regex::check(ctx, entry),
         "httpheader" => httpheader::check(ctx, entry),
+        "htmlparser" => htmlparser::check(ctx, entry),
+        "jq" => jq::check(ctx, entry),
+        "alpm" => alpm::check(ctx, entry),
+        "alpmfiles" => alpm::check_files(ctx, entry),
         "pypi" => pypi::check(ctx, entry),
         "npm" => npm::check(ctx, entry),
         "cratesio" => cratesio::check(ctx, entry),

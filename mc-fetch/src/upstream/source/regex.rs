@@ -11,20 +11,24 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         request = request.header("User-Agent", agent);
     }
     let reply = ctx.http.send(&request)?;
-    // nvchecker decodes pages as latin1 unless told otherwise: every byte is one char.
-    let body: String = match entry.str("encoding") {
-        Some(encoding) if !encoding.eq_ignore_ascii_case("latin1") => {
-            String::from_utf8_lossy(&reply.body).into_owned()
-        }
-        _ => reply.body.iter().map(|&byte| char::from(byte)).collect(),
-    };
-    let found = matches(&pattern, &body);
+    let found = matches(&pattern, &decode(entry, &reply.body));
     if found.is_empty() && !entry.flag("missing_ok") {
         return Err(SourceError::Malformed(format!(
             "{url}: version string not found"
         )));
     }
     Ok(Found::Many(found))
+}
+
+/// A page as text. nvchecker decodes pages as latin1 unless `encoding` says otherwise: every
+/// byte is one char.
+pub fn decode(entry: &Entry, body: &[u8]) -> String {
+    match entry.str("encoding") {
+        Some(encoding) if !encoding.eq_ignore_ascii_case("latin1") => {
+            String::from_utf8_lossy(body).into_owned()
+        }
+        _ => body.iter().map(|&byte| char::from(byte)).collect(),
+    }
 }
 
 /// A pattern as Python's `re` would read it, or why Rust's regex cannot take it.
