@@ -347,6 +347,10 @@ fn vm_slow_a_postgresql_primary_and_replica_back_up_fail_over_restore_upgrade_an
         assert!(!Path::new(&file).exists() && Path::new(&second).is_file());
     }));
     let down = appliance(&state, &["down", "db"]);
+    // A failure between the restore and its own `down` would leave db2 running.
+    if state.join("db2/vms").exists() {
+        appliance(&state, &["down", "db2"]);
+    }
     eprintln!("figures:\n  {}", figures.join("\n  "));
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
