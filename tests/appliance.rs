@@ -120,7 +120,7 @@ fn an_unknown_app_or_appliance_is_a_usage_error() {
 /// a backup altered by one byte refused; `cleanup` pruning backups past `--keep`; `down`
 /// leaving no machine, socket or overlay. Prints the figures.
 #[test]
-#[ignore = "its first full run is under way: up, backup, check-health, fail-over and restore passed, upgrade on are untested"]
+#[ignore = "not yet green end to end: one run under load passed up to the upgrade (45 min); downgrade, the rollback, monitor and cleanup have not run in a VM yet"]
 fn vm_slow_a_postgresql_primary_and_replica_back_up_fail_over_restore_upgrade_and_roll_back() {
     require("psql", "postgresql-client");
     postgresql_image();
@@ -347,6 +347,10 @@ fn vm_slow_a_postgresql_primary_and_replica_back_up_fail_over_restore_upgrade_an
         assert!(!Path::new(&file).exists() && Path::new(&second).is_file());
     }));
     let down = appliance(&state, &["down", "db"]);
+    // A failure between the restore and its own `down` would leave db2 running.
+    if state.join("db2/vms").exists() {
+        appliance(&state, &["down", "db2"]);
+    }
     eprintln!("figures:\n  {}", figures.join("\n  "));
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
