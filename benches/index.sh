@@ -24,8 +24,8 @@
 #   EXTRA_PATHS (default 4600000; EXTRA_PACKAGES=0 skips part 6), KEEP=1 keeps the work folder.
 # Needs cargo, curl, bsdtar, zstd, GNU tar, jq, pacman and /usr/bin/time (Debian: `time`).
 # About a minute on 2 cores once the release build is done, a third of it the naive loop, and
-# a few minutes more for part 6 (pacman reads the 4.6 M paths on every query; the index is built
-# once).
+# a few minutes more for part 6 (generating the 4.6 M paths, indexing them once, and pacman
+# reading all of them on every query). EXTRA_PACKAGES and EXTRA_PATHS choose part 6's scale.
 # Deliberately not part of `cargo test`: timings never go into assertions.
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) stops the script too
@@ -77,7 +77,12 @@ generate_mirror() {
 index_run() {
 	rm -f "$WORK/index.sqlite"*
 	"$BIN/mc-fetch" repo --quiet --mirror "$MIRROR" core |
-		"$BIN/mc-index" --db "$WORK/index.sqlite" --quiet >"$WORK/index.jsonl"
+		${INDEX_WRAPPER:-} "$BIN/mc-index" --db "$WORK/index.sqlite" --quiet >"$WORK/index.jsonl"
+}
+# Once more under /usr/bin/time, for mc-index's peak RSS (KiB) on the whole mirror.
+index_rss() {
+	INDEX_WRAPPER="/usr/bin/time -f %M -o $WORK/index.rss" index_run
+	cat "$WORK/index.rss"
 }
 
 # 2. A user's loop. The URL list comes from the same mc-fetch records, and is timed with the
@@ -247,6 +252,7 @@ report() {
 		"one core for the floor"
 	row "mc-index / floor (per file)" "$(ratio "$T_INDEX" "$T_FLOOR_FILE")x" \
 		"below 1: that loop is mostly process start-up"
+	row "mc-index peak RSS (MiB)" "$((INDEX_RSS_KIB / 1024))" "1 run, the whole mirror"
 	echo
 	row "query $PATTERN" "seconds" "median of $QUERY_RUNS"
 	row "mc-index query --packages" "$T_QUERY_MC" "$mc_count packages"
@@ -275,6 +281,7 @@ main() {
 	T_INDEX=$(median_seconds "$RUNS" index_run)
 	jq -e 'select(.type == "summary") | .failed == 0 and .indexed > 0' "$WORK/index.jsonl" \
 		>/dev/null || die "mc-index failed on the benchmark mirror"
+	INDEX_RSS_KIB=$(index_rss)
 	log "timing the naive curl | bsdtar loop (1 run; about 10 ms per package)"
 	T_NAIVE=$(seconds naive_run)
 	log "timing the zstd + tar floor ($RUNS runs each)"

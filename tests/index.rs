@@ -1,5 +1,5 @@
 //! mc-index's database as other programs meet it: a writer that holds it for a moment, another
-//! program's SQLite file given as `--db`, a read-only folder, a database of the previous schema.
+//! program's SQLite file given as `--db`, a read-only folder, databases of older schemas.
 
 use std::{
     collections::BTreeSet,
@@ -195,36 +195,83 @@ INSERT INTO files VALUES
      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
 ";
 
-/// A version 1 database is upgraded in place by the next indexing run (digests kept, the
-/// trigram index built); a query before that says how to upgrade it.
+/// Schema version 2: `files` with a rowid and blob digests, fed into a trigram index by
+/// triggers.
+const SCHEMA_2: &str = "
+PRAGMA application_id = 0x6D634958;
+CREATE TABLE packages (id INTEGER PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL,
+    base TEXT, version TEXT NOT NULL, arch TEXT, filename TEXT, url TEXT, path TEXT, sha256 TEXT,
+    csize INTEGER, isize INTEGER, builddate INTEGER, packager TEXT, description TEXT,
+    url_upstream TEXT, indexed_from TEXT NOT NULL, indexed_at INTEGER NOT NULL,
+    UNIQUE (repo, name));
+CREATE INDEX packages_name ON packages (name);
+CREATE TABLE relations (package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL);
+CREATE TABLE metadata (package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);
+CREATE TABLE files (id INTEGER PRIMARY KEY,
+    package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    path TEXT NOT NULL, kind TEXT, size INTEGER, mode INTEGER, link_target TEXT, sha256 BLOB);
+CREATE INDEX files_package ON files (package_id);
+CREATE VIRTUAL TABLE files_trigram USING fts5 (
+    path, content = '', contentless_delete = 1, tokenize = 'trigram', detail = 'none');
+CREATE TRIGGER files_trigram_insert AFTER INSERT ON files BEGIN
+    INSERT INTO files_trigram (rowid, path) VALUES (new.id, char(2) || new.path || char(3));
+END;
+CREATE TRIGGER files_trigram_delete AFTER DELETE ON files BEGIN
+    DELETE FROM files_trigram WHERE rowid = old.id;
+END;
+PRAGMA user_version = 2;
+INSERT INTO packages (id, repo, name, version, indexed_from, indexed_at)
+    VALUES (1, 'core', 'python-old', '1-1', 'package', 0);
+INSERT INTO files (package_id, path, kind, size, mode, link_target, sha256) VALUES
+    (1, 'usr/lib/python3.12/__pycache__/', 'dir', 0, 493, NULL, NULL),
+    (1, 'usr/lib/python3.12/x.py', 'file', 3, 420, NULL,
+     unhex('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'));
+";
+
+/// A database of an older schema (1 or 2) is upgraded in place by the next indexing run
+/// (digests kept, file names and counts filled in, version 2's trigram index dropped); a query
+/// before that says how to upgrade it.
 #[test]
-fn a_version_1_database_is_upgraded_by_the_next_run() {
-    let (_dir, db) = temp_db();
-    Connection::open(&db)
-        .expect("creates")
-        .execute_batch(SCHEMA_1)
-        .expect("a version 1 database");
-    let db_arg = db.display().to_string();
-    let early = index(&["query", "--db", &db_arg, PYCACHE], "");
-    assert_eq!(early.code, 2);
-    assert!(
-        early.stderr.contains("schema version 1"),
-        "{}",
-        early.stderr
-    );
-    let upgrade = index_into(&db, "");
-    assert_eq!(upgrade.code, 0, "{}", upgrade.stderr);
-    let pycache = index(&["query", "--db", &db_arg, PYCACHE, "--packages"], "");
-    assert_eq!(
-        pycache_names(&pycache),
-        BTreeSet::from(["core/python-old".to_owned()])
-    );
-    let file = index(&["query", "--db", &db_arg, "^x\\.py$"], "");
-    let digests: Vec<&Value> = file.of_type("file").iter().map(|f| &f["sha256"]).collect();
-    assert_eq!(
-        digests,
-        [&Value::from(
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        )]
-    );
+fn an_older_database_is_upgraded_by_the_next_run() {
+    for (version, schema) in [(1, SCHEMA_1), (2, SCHEMA_2)] {
+        let (_dir, db) = temp_db();
+        Connection::open(&db)
+            .expect("creates")
+            .execute_batch(schema)
+            .expect("an older database");
+        let db_arg = db.display().to_string();
+        let early = index(&["query", "--db", &db_arg, PYCACHE], "");
+        assert_eq!(early.code, 2);
+        assert!(
+            early.stderr.contains(&format!("schema version {version}")),
+            "{}",
+            early.stderr
+        );
+        let upgrade = index_into(&db, "");
+        assert_eq!(upgrade.code, 0, "{}", upgrade.stderr);
+        let pycache = index(&["query", "--db", &db_arg, PYCACHE, "--packages"], "");
+        assert_eq!(
+            pycache_names(&pycache),
+            BTreeSet::from(["core/python-old".to_owned()]),
+            "version {version}"
+        );
+        assert_eq!(pycache.of_type("package")[0]["file_count"], 2);
+        let file = index(&["query", "--db", &db_arg, "^x\\.py$"], "");
+        let digests: Vec<&Value> = file.of_type("file").iter().map(|f| &f["sha256"]).collect();
+        assert_eq!(
+            digests,
+            [&Value::from(
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            )],
+            "version {version}"
+        );
+        let tables: Vec<String> = Connection::open(&db)
+            .expect("opens")
+            .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'files%' ORDER BY name")
+            .and_then(|mut s| s.query_map([], |row| row.get(0))?.collect())
+            .expect("lists");
+        assert_eq!(tables, ["files", "files_name", "files_package"]);
+    }
 }

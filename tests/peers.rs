@@ -162,9 +162,9 @@ fn pacman_installs_the_sample_packages() {
     );
 }
 
-/// Patterns of every shape the query planner tells apart (a literal, anchors at either end, an
-/// alternation, a case-insensitive spelling, ones with no literal that read every path), against
-/// whole paths and against file names, find the same files as `pacman -Fx`, path for path.
+/// Patterns of every shape the query planner tells apart (file-name patterns, whole-path ones
+/// anchored at the end whose literals name the file, alternations, case-insensitive spellings,
+/// ones that read every path), find the same files as `pacman -Fx`, path for path.
 /// pacman matches without regard to case, so ours runs with `-i`.
 #[test]
 fn queries_of_every_shape_equal_pacman_files() {
@@ -184,6 +184,10 @@ fn queries_of_every_shape_equal_pacman_files() {
         "^[a-z]+/$",
         "y.*c",
         "^__init__\\.",
+        "/__init__\\.cpython-312\\.pyc$",
+        "python3\\.12/site-packages/$",
+        "(/bin/sample0001|/sample0002-alias)$",
+        "S/$",
     ];
     for pattern in patterns {
         let ours: BTreeSet<String> = index(&["query", "--db", &db, "-i", pattern], "")

@@ -350,3 +350,142 @@ fn mtree_digests(package: &std::path::Path) -> (String, Vec<(String, String)>) {
         .collect();
     (name, files)
 }
+
+/// Every real `.SRCINFO` of the PKGBUILD archive (2,533 of chaotic-aur's packages) is read:
+/// what makepkg wrote, pacman and makepkg take, so we take it too.
+#[test]
+fn every_real_srcinfo_is_read() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let unpacked = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(realdata().join("pkgbuilds/chaotic-aur-packages.tar.gz"))
+        .arg("-C")
+        .arg(work.path())
+        .status()
+        .expect("tar runs");
+    assert!(unpacked.success(), "tar -xzf");
+    let mut folders: Vec<std::path::PathBuf> = fs::read_dir(work.path())
+        .expect("unpacked")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|folder| folder.join(".SRCINFO").exists())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 2533);
+    let mut refused = BTreeMap::new();
+    let mut noted = BTreeMap::new();
+    for folder in &folders {
+        let base = folder
+            .file_name()
+            .expect("a folder")
+            .to_string_lossy()
+            .into_owned();
+        match minicluster::srcinfo::read_noting(folder) {
+            Ok(read) if read.notes.is_empty() => {}
+            Ok(read) => {
+                noted.insert(base, read.notes);
+            }
+            Err(error) => {
+                refused.insert(base, error);
+            }
+        }
+    }
+    // makepkg refuses to build stockfish ("pkgver is not allowed to contain colons, forward
+    // slashes, hyphens or whitespace"), and upscayl-ncnn's .SRCINFO is empty.
+    assert_eq!(
+        refused.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["stockfish", "upscayl-ncnn"],
+        "{refused:#?}"
+    );
+    assert!(
+        matches!(
+            refused["upscayl-ncnn"],
+            minicluster::srcinfo::SrcinfoError::Empty(_)
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        refused["stockfish"]
+            .to_string()
+            .contains("pkgver = 20260630-60888387")
+    );
+    assert_eq!(
+        noted.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "amiberry",
+            "buttermanager",
+            "keymapper-git",
+            "nvchad-git",
+            "python-materialyoucolor",
+            "qownnotes",
+            "quartus-130",
+            "ruby-fusuma-plugin-sendkey",
+            "superslicer-profiles-git",
+        ],
+        "{noted:#?}"
+    );
+    // The one value read otherwise than trimmed that pacman compares: the empty epoch, which
+    // makepkg itself writes for `$epoch:$pkgver` without an epoch. pacman's vercmp agrees.
+    let epoch = &noted["superslicer-profiles-git"];
+    assert!(
+        epoch
+            .iter()
+            .any(|note| note.message.contains("empty epoch")),
+        "{epoch:?}"
+    );
+    let same = std::process::Command::new("vercmp")
+        .args([":r16.a95ec3a", "0:r16.a95ec3a"])
+        .output()
+        .expect("vercmp runs");
+    assert_eq!(String::from_utf8_lossy(&same.stdout).trim(), "0");
+}
+
+/// Name → version of a real sync database's entries.
+fn versions(db: &str) -> BTreeMap<String, String> {
+    let file = fs::File::open(realdata().join(db)).expect("database");
+    minicluster::syncdb::read_entries(file)
+        .expect("readable")
+        .into_iter()
+        .filter_map(|entry| {
+            let desc = entry.desc?;
+            let name = minicluster::desc::first_value(&desc, "NAME")?.to_owned();
+            let version = minicluster::desc::first_value(&desc, "VERSION")?.to_owned();
+            Some((name, version))
+        })
+        .collect()
+}
+
+/// Our vercmp (mc-repo sync picks the newest by it) gives pacman's answer on every package
+/// that is in core in 2019, 2021 and 2025: each version against the others.
+#[test]
+fn vercmp_agrees_with_pacman_on_real_versions() {
+    pipeline_tests::require("vercmp", "pacman-package-manager");
+    let years = [
+        versions(&format!("{OFFICIAL_2019}/core.db")),
+        versions(&format!("{OFFICIAL_2021}/core.db")),
+        versions(&format!("{OFFICIAL_2025}/core.db")),
+    ];
+    let mut pairs = Vec::new();
+    for (name, oldest) in &years[0] {
+        let (Some(middle), Some(newest)) = (years[1].get(name), years[2].get(name)) else {
+            continue;
+        };
+        pairs.extend([(oldest, middle), (middle, newest), (newest, oldest)]);
+    }
+    assert!(pairs.len() > 300, "{} pairs", pairs.len());
+    for (a, b) in pairs {
+        let out = std::process::Command::new("vercmp")
+            .args([a, b])
+            .output()
+            .expect("vercmp runs");
+        let theirs: i32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a number");
+        assert_eq!(
+            minicluster::vercmp::vercmp(a, b),
+            theirs.cmp(&0),
+            "vercmp {a} {b}"
+        );
+    }
+}

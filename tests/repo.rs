@@ -763,6 +763,16 @@ fn a_package_from_makepkgs_defaults_goes_through_index_repo_and_scan_and_pacman_
         .filter(|f| f["severity"] == "error")
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
+    // mc-scan tells the warning mc-repo will give, before the package is added.
+    let told: Vec<_> = scanned
+        .of_type("finding")
+        .into_iter()
+        .filter(|f| f["check"] == "pkginfo-nonstandard")
+        .collect();
+    assert!(
+        told.len() == 1 && told[0]["severity"] == "warning" && told[0]["member"] == ".PKGINFO",
+        "{told:?}"
+    );
     let dir = work.path().join("mine/os/x86_64");
     let repo_db = dir.join("mine.db.tar.gz").display().to_string();
     let added = repo(
@@ -770,11 +780,13 @@ fn a_package_from_makepkgs_defaults_goes_through_index_repo_and_scan_and_pacman_
         &lines(&scanned.records.iter().collect::<Vec<_>>()),
     );
     assert_eq!((added.code, added.count("added")), (0, 1), "{added:?}");
+    // mc-scan's, forwarded, and mc-repo's own.
     let warnings = added.of_type("finding");
     assert!(
-        warnings.len() == 1
-            && warnings[0]["check"] == "pkginfo-nonstandard"
-            && warnings[0]["severity"] == "warning",
+        warnings.len() == 2
+            && warnings
+                .iter()
+                .all(|w| w["check"] == "pkginfo-nonstandard" && w["severity"] == "warning"),
         "{warnings:?}"
     );
     let server = MirrorServer::start(work.path(), "127.0.0.1:0").expect("server");

@@ -800,7 +800,6 @@ fn overlay(base: &str, path: &Path) -> String {
 /// the guest agent, the pinned PostgreSQL serving from the data disk, the recipe's files and
 /// users) and reach each other on a private network at their fixed addresses.
 #[test]
-#[ignore = "not yet green on a fresh build: run with --run-ignored all (see the stop 9 note)"]
 fn vm_slow_an_image_from_a_recipe_boots_two_machines_that_reach_each_other_on_a_private_network() {
     let image = postgresql_image();
     assert_fields(

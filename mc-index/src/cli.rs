@@ -45,8 +45,9 @@ pub enum Command {
     /// As with `pacman -Fx`, a pattern holding a `/` is matched against the whole path,
     /// unanchored (`(^|/)__pycache__/$` finds every `__pycache__` directory), and any other
     /// against file names, the part after the last `/` (`^libz\.so` finds `usr/lib/libz.so.1`;
-    /// directories have none). A trigram index narrows the paths read to those holding the
-    /// pattern's literals; a pattern without one reads them all. Prints `file` records, or
+    /// directories have none). The pattern first runs over the index's distinct file names, so
+    /// a file-name pattern, or a whole-path one anchored at the end, reads only the paths whose
+    /// name can match; other whole-path patterns read every path. Prints `file` records, or
     /// `package` records with --packages.
     #[command(
         after_help = "Exit status: 0 when something matched, 1 when nothing did (as grep), \

@@ -305,10 +305,10 @@ fn write_all(
     let mut counts = Counts::default();
     while let Ok(first) = outcomes.recv() {
         let batch = gather(first, outcomes);
-        let batch_store = store.batch()?;
+        let mut batch_store = store.batch()?;
         let mut records = Vec::with_capacity(batch.len());
         for outcome in batch {
-            records.push(settle(&batch_store, outcome, &mut counts, progress)?);
+            records.push(settle(&mut batch_store, outcome, &mut counts, progress)?);
         }
         batch_store.commit()?;
         // Only now are they true: a record printed is a package committed.
@@ -359,7 +359,7 @@ enum Printed {
 
 /// Writes one outcome into the batch; returns what to print for it.
 fn settle(
-    batch: &Batch<'_>,
+    batch: &mut Batch<'_>,
     outcome: Outcome,
     counts: &mut Counts,
     progress: &mut Progress,

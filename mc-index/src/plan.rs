@@ -1,151 +1,95 @@
-//! Which paths a regular expression can possibly match, as a query of the trigram index.
+//! Which paths a regular expression can possibly match, told by their file names.
 //!
-//! Every match of a regex starts with one of its prefix literals and ends with one of its suffix
-//! literals (`regex-syntax` extracts both sets). When either set is finite and each of its
-//! literals has at least three characters, a path that matches must contain one of them, and
-//! so every trigram of it: the index narrows the paths to those, and the regex still decides
-//! each one. A regex anchored at the start (`^usr/`) or end (`__pycache__/$`) of every match
-//! gains the marks the index puts around each path (char 2 before, char 3 after), so the
-//! literal says where in the path it must be. Anything else (`.`, `[a-z]+\.so`) reads every
-//! path.
+//! The index keeps every distinct file name once (`names`, see [`crate::store::file_name`]), so
+//! running a filter over the names is cheap, and reading only the paths of the names that pass
+//! is what makes a query fast. The regex still decides every path the names let through.
+//! - A pattern matched against file names (pacman's rule for a pattern without `/`) is its own
+//!   filter: a path matches only if its name does.
+//! - A pattern matched against whole paths that is anchored at the end (`(^|/)__pycache__/$`)
+//!   ends every match with one of its suffix literals (`regex-syntax` extracts them); the part
+//!   of such a literal after its last inner `/` then ends the path's name (`__pycache__/`).
+//! - Anything else (`^usr/bin/`, `lib/libz`) reads every path.
 
 use regex_syntax::{
     ParserBuilder,
     hir::{
-        Hir, Look,
-        literal::{ExtractKind, Extractor, Seq},
+        Look,
+        literal::{ExtractKind, Extractor},
     },
 };
 
-/// Put before every path in the trigram index.
-pub const START_MARK: char = '\u{2}';
-/// Put after every path in the trigram index.
-pub const END_MARK: char = '\u{3}';
-
-/// The index has trigrams: a literal needs this many characters to be looked up.
-const MIN_CHARS: usize = 3;
-/// More alternatives than this and scanning is as good (a case-insensitive pattern can expand
-/// to many spellings).
+/// More alternatives than this and reading every path is as good.
 const MAX_LITERALS: usize = 64;
 
 /// How a query finds its candidate paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
-    /// The paths holding one of these literals (marks included), found in the trigram index.
-    Literals(Vec<String>),
+    /// The paths whose file name the pattern matches (names of directories never do).
+    FileNames,
+    /// The paths whose name ends with one of these.
+    NameSuffixes(Vec<String>),
     /// Every path.
     Scan,
 }
 
 impl Plan {
     /// The plan for `pattern` (already known to be a valid regex), matched against whole paths
-    /// or, with `basename`, against the part after their last `/`.
-    pub fn new(pattern: &str, ignore_case: bool, basename: bool) -> Self {
-        let Ok(hir) = ParserBuilder::new()
-            .case_insensitive(ignore_case)
-            .build()
-            .parse(pattern)
-        else {
+    /// or, with `basename`, against the part after their last `/`. The literals are those of
+    /// the pattern as written; matching them without regard to case (as the query does for
+    /// `-i`) covers every spelling a case-insensitive match can have.
+    pub fn new(pattern: &str, basename: bool) -> Self {
+        if basename {
+            return Self::FileNames;
+        }
+        let Ok(hir) = ParserBuilder::new().build().parse(pattern) else {
             return Self::Scan;
         };
-        // A file name starts after a `/`, and ends where the path does.
-        let start = if basename { '/' } else { START_MARK };
-        let prefixes = literals(&hir, ExtractKind::Prefix, start);
-        let suffixes = literals(&hir, ExtractKind::Suffix, start);
-        let best = [prefixes, suffixes]
-            .into_iter()
-            .flatten()
-            .max_by_key(|set| (shortest(set), std::cmp::Reverse(set.len())));
-        best.map_or(Self::Scan, Self::Literals)
-    }
-
-    /// The FTS5 query for the candidates: the trigrams of each literal ANDed, the literals ORed.
-    pub fn fts_query(&self) -> Option<String> {
-        let Self::Literals(literals) = self else {
-            return None;
-        };
-        let alternatives: Vec<String> = literals
-            .iter()
-            .map(|literal| {
-                let chars: Vec<char> = literal.chars().collect();
-                let mut trigrams: Vec<String> = chars
-                    .windows(MIN_CHARS)
-                    .map(|window| {
-                        let trigram: String = window.iter().collect();
-                        format!("\"{}\"", trigram.replace('"', "\"\""))
-                    })
-                    .collect();
-                trigrams.sort();
-                trigrams.dedup();
-                format!("({})", trigrams.join(" AND "))
-            })
-            .collect();
-        Some(alternatives.join(" OR "))
-    }
-}
-
-/// The literals of `kind` every match holds, marked where the regex is anchored; `None` when
-/// they cannot narrow the search.
-fn literals(hir: &Hir, kind: ExtractKind, start: char) -> Option<Vec<String>> {
-    let properties = hir.properties();
-    let anchored = match kind {
-        ExtractKind::Prefix => properties.look_set_prefix().contains(Look::Start),
-        _ => properties.look_set_suffix().contains(Look::End),
-    };
-    let seq: Seq = Extractor::new().kind(kind.clone()).extract(hir);
-    let mut found: Vec<String> = Vec::new();
-    for literal in seq.literals()? {
-        let text = text_of(literal.as_bytes(), &kind);
-        let marked = match (&kind, anchored) {
-            (ExtractKind::Prefix, true) => format!("{start}{text}"),
-            (_, true) => format!("{text}{END_MARK}"),
-            (_, false) => text.to_owned(),
-        };
-        if marked.chars().count() < MIN_CHARS {
-            return None;
+        if !hir.properties().look_set_suffix().contains(Look::End) {
+            return Self::Scan;
         }
-        found.push(marked);
-    }
-    // Spellings that differ only in ASCII case find the same rows: the index ignores case.
-    found
-        .iter_mut()
-        .for_each(|text| text.make_ascii_lowercase());
-    found.sort();
-    found.dedup();
-    // A literal that holds another one adds no rows to it.
-    let kept: Vec<String> = found
-        .iter()
-        .filter(|text| {
-            !found
-                .iter()
-                .any(|other| other != *text && text.contains(other.as_str()))
-        })
-        .cloned()
-        .collect();
-    (!kept.is_empty() && kept.len() <= MAX_LITERALS).then_some(kept)
-}
-
-/// The longest whole-character text of an extracted literal, which the extractor may have cut
-/// inside a character: a prefix keeps its start, a suffix its end (the ends anchors touch).
-fn text_of<'a>(bytes: &'a [u8], kind: &ExtractKind) -> &'a str {
-    let start = match kind {
-        ExtractKind::Prefix => 0,
-        _ => (0..bytes.len())
-            .find(|&at| std::str::from_utf8(&bytes[at..]).is_ok())
-            .unwrap_or(bytes.len()),
-    };
-    let rest = &bytes[start..];
-    match std::str::from_utf8(rest) {
-        Ok(text) => text,
-        Err(error) => std::str::from_utf8(&rest[..error.valid_up_to()]).unwrap_or_default(),
+        let seq = Extractor::new().kind(ExtractKind::Suffix).extract(&hir);
+        let Some(literals) = seq.literals() else {
+            return Self::Scan;
+        };
+        let mut tails: Vec<String> = literals
+            .iter()
+            .map(|literal| name_tail(&whole_chars(literal.as_bytes())).to_owned())
+            .collect();
+        tails.sort();
+        tails.dedup();
+        // A tail that ends another one adds no names to it; an empty one lets every name in.
+        let kept: Vec<String> = tails
+            .iter()
+            .filter(|tail| {
+                !tails
+                    .iter()
+                    .any(|other| other != *tail && tail.ends_with(other.as_str()))
+            })
+            .cloned()
+            .collect();
+        if kept.is_empty() || kept.len() > MAX_LITERALS || kept.iter().any(String::is_empty) {
+            return Self::Scan;
+        }
+        Self::NameSuffixes(kept)
     }
 }
 
-fn shortest(set: &[String]) -> usize {
-    set.iter()
-        .map(|text| text.chars().count())
-        .min()
-        .unwrap_or(0)
+/// The part of a path's end `literal` that lies in the path's last component: after its last
+/// `/` but the final one (`lib/python3/` → `python3/`, `/__pycache__/` → `__pycache__/`).
+fn name_tail(literal: &str) -> &str {
+    let inner = literal.strip_suffix('/').unwrap_or(literal);
+    inner
+        .rfind('/')
+        .map_or(literal, |slash| &literal[slash + 1..])
+}
+
+/// The longest end of an extracted suffix literal that is whole characters (the extractor may
+/// cut one in two at the start).
+fn whole_chars(bytes: &[u8]) -> String {
+    let start = (0..bytes.len())
+        .find(|&at| std::str::from_utf8(&bytes[at..]).is_ok())
+        .unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
 #[cfg(test)]
@@ -153,57 +97,58 @@ mod tests {
     use super::*;
 
     fn plan(pattern: &str) -> Plan {
-        Plan::new(pattern, false, false)
+        Plan::new(pattern, false)
     }
 
-    fn literals(list: &[&str]) -> Plan {
-        Plan::Literals(list.iter().map(|s| (*s).to_owned()).collect())
-    }
-
-    #[test]
-    fn an_end_anchored_directory_name_is_looked_up_at_the_end_of_paths() {
-        assert_eq!(plan("(^|/)__pycache__/$"), literals(&["__pycache__/\u{3}"]));
+    fn suffixes(list: &[&str]) -> Plan {
+        Plan::NameSuffixes(list.iter().map(|s| (*s).to_owned()).collect())
     }
 
     #[test]
-    fn a_start_anchor_marks_the_literal() {
-        assert_eq!(plan("^usr/lib/"), literals(&["\u{2}usr/lib/"]));
+    fn an_end_anchored_directory_name_is_found_by_its_name() {
+        assert_eq!(plan("(^|/)__pycache__/$"), suffixes(&["__pycache__/"]));
+        assert_eq!(plan("/__pycache__/$"), suffixes(&["__pycache__/"]));
     }
 
     #[test]
-    fn alternations_give_one_literal_each() {
+    fn only_the_last_component_of_a_literal_names_the_file() {
+        assert_eq!(plan("^usr/lib/python3\\.12/$"), suffixes(&["python3.12/"]));
+        assert_eq!(plan("/lib/libz\\.so\\.1$"), suffixes(&["libz.so.1"]));
+    }
+
+    #[test]
+    fn alternations_give_one_suffix_each() {
         assert_eq!(
-            plan("(libfoo|libbar)\\.so"),
-            literals(&["libbar.so", "libfoo.so"])
+            plan("/not__pycache__/$|^usr/lib/python3\\.12/$"),
+            suffixes(&["not__pycache__/", "python3.12/"])
+        );
+        assert_eq!(
+            plan("(/x/libfoo|libbar)\\.so$"),
+            suffixes(&["libbar.so", "libfoo.so"])
         );
     }
 
     #[test]
-    fn case_insensitive_spellings_collapse() {
-        assert_eq!(Plan::new("README", true, true), literals(&["readme"]));
+    fn a_suffix_that_ends_another_one_keeps_the_shorter() {
+        assert_eq!(plan("/(a|ba)\\.so$"), suffixes(&["a.so"]));
     }
 
     #[test]
-    fn a_file_name_starts_after_a_slash() {
-        assert_eq!(
-            Plan::new("^libz\\.so", false, true),
-            literals(&["/libz.so"])
-        );
+    fn file_name_patterns_filter_names_themselves() {
+        assert_eq!(Plan::new("^libz\\.so", true), Plan::FileNames);
     }
 
     #[test]
-    fn patterns_without_a_long_enough_literal_scan() {
-        for pattern in [".", "[a-z]+", "ab|cd", "x.*y", "(?s).*"] {
+    fn whole_path_patterns_without_an_end_literal_scan() {
+        for pattern in [
+            "^usr/bin/",
+            "lib/libz",
+            "/.*$",
+            "a/b|c/d$",
+            "x/[a-z]+$",
+            "/$|^u/",
+        ] {
             assert_eq!(plan(pattern), Plan::Scan, "{pattern}");
         }
-    }
-
-    #[test]
-    fn the_fts_query_ands_trigrams_and_quotes_them() {
-        let query = literals(&["a\"bcd"]).fts_query();
-        assert_eq!(
-            query.as_deref(),
-            Some("(\"\"\"bc\" AND \"a\"\"b\" AND \"bcd\")")
-        );
     }
 }

@@ -4,9 +4,8 @@
 //! with `/`), and as `pacman -Fx` matches them (see [`Target`]): a pattern with a `/` against the
 //! whole path, so `(^|/)__pycache__/$` finds `__pycache__` directories anywhere, any other against
 //! file names, so `^libz\.so` finds `usr/lib/libz.so.1`.
-//! The trigram index narrows the paths the regex reads whenever the pattern holds a literal
-//! (see [`crate::plan`]). The same question in plain SQL, with the `REGEXP` operator the `sqlite3`
-//! shell provides (it reads every path):
+//! The file names narrow the paths the regex reads (see [`crate::plan`]). The same question in
+//! plain SQL, with the `REGEXP` operator the `sqlite3` shell provides (it reads every path):
 //!
 //! ```sql
 //! SELECT DISTINCT p.repo, p.name, p.version FROM packages p JOIN files f ON f.package_id = p.id
@@ -64,13 +63,26 @@ pub fn run(
     let regex = RegexBuilder::new(target.pattern)
         .case_insensitive(query.ignore_case)
         .build()?;
+    let names = match Plan::new(target.pattern, target.basename) {
+        Plan::FileNames => Some(NameFilter::FileNames(regex.clone())),
+        Plan::NameSuffixes(suffixes) => {
+            let alternatives: Vec<String> = suffixes.iter().map(|s| regex::escape(s)).collect();
+            let ends = RegexBuilder::new(&format!("(?:{})$", alternatives.join("|")))
+                .case_insensitive(query.ignore_case)
+                .build()?;
+            Some(NameFilter::Ends(ends))
+        }
+        Plan::Scan => None,
+    };
+    let sql = sql(query.packages, names.is_some());
+    if let Some(names) = names {
+        register_name_filter(store, names)?;
+    }
     register_regexp(store, regex, target.basename)?;
-    let fts = Plan::new(target.pattern, query.ignore_case, target.basename).fts_query();
-    let sql = sql(query.packages, fts.is_some());
     let conn = store.connection();
     let mut statement = conn.prepare(&sql).map_err(|e| store.error(e))?;
     let mut rows = statement
-        .query(params![query.pattern, query.repo, fts])
+        .query(params![query.pattern, query.repo])
         .map_err(|e| store.error(e))?;
     let mut written = 0;
     while let Some(row) = rows.next().map_err(|e| store.error(e))? {
@@ -87,35 +99,59 @@ pub fn run(
     Ok(written)
 }
 
-/// The statement for a query: `?1` the pattern, `?2` the repository or NULL, `?3` the trigram
-/// query when the index can narrow the paths (else every path is read).
-fn sql(packages: bool, indexed: bool) -> String {
+/// The statement for a query: `?1` the pattern, `?2` the repository or NULL. With `by_name`, only
+/// the paths of the names `mc_name` accepts are read, through the `files_name` index (CROSS
+/// JOIN keeps SQLite from starting at `files`), else every path.
+fn sql(packages: bool, by_name: bool) -> String {
     let repo_filter = "(?2 IS NULL OR p.repo = ?2)";
-    let candidates = if indexed {
-        "f.id IN (SELECT rowid FROM files_trigram WHERE files_trigram MATCH ?3)"
+    let files = if by_name {
+        "names n CROSS JOIN files f ON f.name_id = n.id AND mc_name(n.name)"
     } else {
-        "?3 IS NULL"
+        "files f"
     };
-    match (packages, indexed) {
-        // Few candidates: find them, then their packages.
-        (true, true) => format!(
+    if packages {
+        format!(
             "SELECT p.id FROM packages p WHERE {repo_filter} AND p.id IN \
-             (SELECT f.package_id FROM files f WHERE {candidates} AND mc_regexp(?1, f.path)) \
+             (SELECT f.package_id FROM {files} WHERE mc_regexp(?1, f.path)) \
              ORDER BY p.repo, p.name"
-        ),
-        // Every path: stop at a package's first match.
-        (true, false) => format!(
-            "SELECT p.id FROM packages p WHERE {repo_filter} AND {candidates} AND EXISTS \
-             (SELECT 1 FROM files f WHERE f.package_id = p.id AND mc_regexp(?1, f.path)) \
-             ORDER BY p.repo, p.name"
-        ),
-        (false, _) => format!(
+        )
+    } else {
+        format!(
             "SELECT p.id, p.repo, p.name, p.version, f.path, f.kind, f.size, f.mode, \
-             f.link_target, f.sha256 FROM files f JOIN packages p ON p.id = f.package_id \
-             WHERE {repo_filter} AND {candidates} AND mc_regexp(?1, f.path) \
-             ORDER BY p.repo, p.name, f.path"
-        ),
+             f.link_target, f.sha256 FROM {files} JOIN packages p ON p.id = f.package_id \
+             WHERE {repo_filter} AND mc_regexp(?1, f.path) ORDER BY p.repo, p.name, f.path"
+        )
     }
+}
+
+/// Which file names can hold a match.
+enum NameFilter {
+    /// Names the pattern matches, directories' left out (the pattern is for file names).
+    FileNames(Regex),
+    /// Names this regex (the name ends of the pattern's literals, `$`-anchored) matches.
+    Ends(Regex),
+}
+
+impl NameFilter {
+    fn accepts(&self, name: &str) -> bool {
+        match self {
+            Self::FileNames(regex) => !name.ends_with('/') && regex.is_match(name),
+            Self::Ends(regex) => regex.is_match(name),
+        }
+    }
+}
+
+/// Makes `mc_name(name)` available: whether paths of that file name can match.
+fn register_name_filter(store: &Store, filter: NameFilter) -> Result<(), StoreError> {
+    store
+        .connection()
+        .create_scalar_function(
+            "mc_name",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            move |ctx| Ok(filter.accepts(ctx.get_raw(0).as_str().unwrap_or_default())),
+        )
+        .map_err(|e| store.error(e))
 }
 
 /// What a pattern is matched against, by pacman's rule (`pacman -F`): a pattern holding a `/` is

@@ -12,14 +12,15 @@ use minicluster::{
     record::{IndexSource, IndexStatus, PackageRecord},
 };
 use rusqlite::{
-    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+    functions::FunctionFlags, params,
 };
 
 /// The schema, documented in its comments (`mc-index schema` prints it).
 pub const SCHEMA: &str = include_str!("schema.sql");
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id` of an mc-index database: "mcIX".
 const APPLICATION_ID: i64 = 0x6D63_4958;
@@ -27,12 +28,27 @@ const APPLICATION_ID: i64 = 0x6D63_4958;
 /// The tables of a version 1 database, which carried no application id.
 const VERSION_1_TABLES: [&str; 4] = ["files", "metadata", "packages", "relations"];
 
-/// From version 1: `files` gets a rowid (the trigram index's key) and blob digests, and the
-/// current schema's trigger fills the trigram index as the rows are copied.
-const UPGRADE_FROM_1_BEFORE: &str = "ALTER TABLE files RENAME TO files_v1;";
-const UPGRADE_FROM_1_AFTER: &str = "INSERT INTO files (package_id, path, kind, size, mode, \
-     link_target, sha256) SELECT package_id, path, kind, size, mode, link_target, unhex(sha256) \
-     FROM files_v1 ORDER BY package_id, path; DROP TABLE files_v1;";
+/// From version 1 or 2, before the current schema is created: the old `files` (version 1:
+/// no rowid, hex digests; version 2: fed a trigram index by triggers) is set aside, and
+/// `packages` gets its file count.
+const UPGRADE_BEFORE: &str = "DROP TRIGGER IF EXISTS files_trigram_insert; \
+     DROP TRIGGER IF EXISTS files_trigram_delete; DROP TABLE IF EXISTS files_trigram; \
+     DROP INDEX IF EXISTS files_package; ALTER TABLE files RENAME TO files_old; \
+     ALTER TABLE packages ADD COLUMN file_count INTEGER NOT NULL DEFAULT 0;";
+/// After it: the rows copied into the new `files` with their names (`mc_file_name`, which
+/// [`Store::open`] provides) and blob digests.
+const UPGRADE_AFTER: &str = "INSERT OR IGNORE INTO names (name) \
+     SELECT mc_file_name(path) FROM files_old; \
+     INSERT INTO files (package_id, name_id, path, kind, size, mode, link_target, sha256) \
+     SELECT package_id, (SELECT id FROM names WHERE name = mc_file_name(path)), path, kind, \
+     size, mode, link_target, \
+     CASE typeof(sha256) WHEN 'text' THEN unhex(sha256) ELSE sha256 END \
+     FROM files_old ORDER BY package_id, path; DROP TABLE files_old; \
+     UPDATE packages SET file_count = (SELECT count(*) FROM files WHERE package_id = packages.id);";
+
+/// The writer remembers this many file names' ids; past that it starts over (a name it forgot
+/// costs one lookup in `names`).
+const NAME_CACHE_ENTRIES: usize = 100_000;
 
 /// How long to wait for another writer (or a reader checkpointing) to let go of the database.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
@@ -179,6 +195,8 @@ pub struct Existing {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The ids of file names written lately (writers only).
+    names: HashMap<String, i64>,
 }
 
 impl Store {
@@ -186,6 +204,15 @@ impl Store {
     /// database of another program.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let store = Self::connect(path, OpenFlags::default())?;
+        store
+            .conn
+            .create_scalar_function(
+                "mc_file_name",
+                1,
+                FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+                |ctx| Ok(file_name(ctx.get_raw(0).as_str().unwrap_or_default()).to_owned()),
+            )
+            .map_err(|e| store.error(e))?;
         store.prepare_for_writing()?;
         Ok(store)
     }
@@ -226,6 +253,7 @@ impl Store {
         Ok(Self {
             conn,
             path: path.to_owned(),
+            names: HashMap::new(),
         })
     }
 
@@ -238,6 +266,7 @@ impl Store {
         let store = Self {
             conn,
             path: path.to_owned(),
+            names: HashMap::new(),
         };
         // WAL lets queries and the duplicate check read while packages are being written;
         // NORMAL sync is still crash-safe in WAL mode (a power cut may lose the last commits,
@@ -299,7 +328,7 @@ impl Store {
                     found,
                 });
             }
-            Identity::Ours(1) => true,
+            Identity::Ours(1 | 2) => true,
             Identity::Ours(found) => {
                 return Err(StoreError::OlderSchema {
                     path: self.path.clone(),
@@ -313,7 +342,7 @@ impl Store {
             } => return Err(self.not_ours(application_id, &tables)),
         };
         let (before, after) = if upgrade {
-            (UPGRADE_FROM_1_BEFORE, UPGRADE_FROM_1_AFTER)
+            (UPGRADE_BEFORE, UPGRADE_AFTER)
         } else {
             ("", "")
         };
@@ -359,12 +388,13 @@ impl Store {
     pub fn package(&self, id: i64) -> Result<PackageRecord, StoreError> {
         let mut record = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT repo, name, base, version, arch, filename, url, path, sha256, csize, \
                  isize, builddate, packager, description, url_upstream, indexed_from, \
-                 (SELECT count(*) FROM files WHERE package_id = ?1) FROM packages WHERE id = ?1",
-                [id],
-                |row| {
+                 file_count FROM packages WHERE id = ?1",
+            )
+            .and_then(|mut statement| {
+                statement.query_row([id], |row| {
                     Ok(PackageRecord {
                         repo: row.get(0)?,
                         name: row.get(1)?,
@@ -385,8 +415,8 @@ impl Store {
                         file_count: row.get(16)?,
                         ..PackageRecord::default()
                     })
-                },
-            )
+                })
+            })
             .map_err(|e| self.error(e))?;
         let relations = self.pairs(
             "SELECT kind, spec FROM relations WHERE package_id = ?1 ORDER BY rowid",
@@ -441,7 +471,12 @@ impl Store {
                 path: path.to_owned(),
                 source,
             })?;
-        Ok(Batch { tx, path })
+        Ok(Batch {
+            tx,
+            path,
+            names: &mut self.names,
+            new_names: HashMap::new(),
+        })
     }
 }
 
@@ -468,9 +503,7 @@ fn uri_path(path: &str) -> String {
 
 fn existing(conn: &Connection, repo: &str, name: &str) -> rusqlite::Result<Option<Existing>> {
     conn.prepare_cached(
-        "SELECT sha256, indexed_from, \
-         (SELECT count(*) FROM files WHERE files.package_id = packages.id) \
-         FROM packages WHERE repo = ?1 AND name = ?2",
+        "SELECT sha256, indexed_from, file_count FROM packages WHERE repo = ?1 AND name = ?2",
     )?
     .query_row(params![repo, name], |row| {
         let source: String = row.get(1)?;
@@ -487,6 +520,10 @@ fn existing(conn: &Connection, repo: &str, name: &str) -> rusqlite::Result<Optio
 pub struct Batch<'s> {
     tx: Transaction<'s>,
     path: &'s Path,
+    /// Ids of names committed earlier.
+    names: &'s mut HashMap<String, i64>,
+    /// Ids of names this transaction added: true only once it commits.
+    new_names: HashMap<String, i64>,
 }
 
 impl Batch<'_> {
@@ -503,8 +540,8 @@ impl Batch<'_> {
     }
 
     /// Writes one package, replacing whatever the index held for its name.
-    pub fn write(&self, package: &IndexedPackage) -> Result<IndexStatus, StoreError> {
-        write_package(&self.tx, package).map_err(|e| self.error(e))
+    pub fn write(&mut self, package: &IndexedPackage) -> Result<IndexStatus, StoreError> {
+        self.write_package(package).map_err(|e| self.error(e))
     }
 
     /// Makes every package written so far permanent.
@@ -513,53 +550,168 @@ impl Batch<'_> {
         self.tx.commit().map_err(|source| StoreError::Sqlite {
             path: path.to_owned(),
             source,
-        })
+        })?;
+        if self.names.len() + self.new_names.len() > NAME_CACHE_ENTRIES {
+            self.names.clear();
+        }
+        self.names.extend(self.new_names);
+        Ok(())
     }
 }
 
-fn write_package(tx: &Transaction<'_>, package: &IndexedPackage) -> rusqlite::Result<IndexStatus> {
-    let record = &package.record;
-    let repo = record.repo.as_deref().unwrap_or("local");
-    let removed = tx
-        .prepare_cached("DELETE FROM packages WHERE repo = ?1 AND name = ?2")?
-        .execute(params![repo, record.name])?;
-    let source = package.files.source().as_str();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    tx.prepare_cached(
-        "INSERT INTO packages (repo, name, base, version, arch, filename, url, path, sha256, \
-         csize, isize, builddate, packager, description, url_upstream, indexed_from, indexed_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-    )?
-    .execute(params![
-        repo,
-        record.name,
-        record.base,
-        record.version,
-        record.arch,
-        record.filename,
-        record.url,
-        record.path,
-        record.sha256,
-        record.csize,
-        record.isize,
-        record.builddate,
-        record.packager,
-        record.desc,
-        record.url_upstream,
-        source,
-        now,
-    ])?;
-    let id = tx.last_insert_rowid();
-    write_relations(tx, id, record)?;
-    write_metadata(tx, id, package)?;
-    write_files(tx, id, &package.files)?;
-    Ok(if removed > 0 {
-        IndexStatus::Replaced
-    } else {
-        IndexStatus::Indexed
-    })
+impl Batch<'_> {
+    fn write_package(&mut self, package: &IndexedPackage) -> rusqlite::Result<IndexStatus> {
+        let record = &package.record;
+        let repo = record.repo.as_deref().unwrap_or("local");
+        let removed = self
+            .tx
+            .prepare_cached("DELETE FROM packages WHERE repo = ?1 AND name = ?2")?
+            .execute(params![repo, record.name])?;
+        let source = package.files.source().as_str();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let rows = package.files.rows();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO packages (repo, name, base, version, arch, filename, url, path, \
+                 sha256, csize, isize, builddate, packager, description, url_upstream, \
+                 indexed_from, indexed_at, file_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                 ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            )?
+            .execute(params![
+                repo,
+                record.name,
+                record.base,
+                record.version,
+                record.arch,
+                record.filename,
+                record.url,
+                record.path,
+                record.sha256,
+                record.csize,
+                record.isize,
+                record.builddate,
+                record.packager,
+                record.desc,
+                record.url_upstream,
+                source,
+                now,
+                rows.len(),
+            ])?;
+        let id = self.tx.last_insert_rowid();
+        write_relations(&self.tx, id, record)?;
+        write_metadata(&self.tx, id, package)?;
+        self.write_files(id, &rows)?;
+        Ok(if removed > 0 {
+            IndexStatus::Replaced
+        } else {
+            IndexStatus::Indexed
+        })
+    }
+
+    fn write_files(&mut self, id: i64, rows: &[FileRow<'_>]) -> rusqlite::Result<()> {
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO files (package_id, name_id, path, kind, size, mode, link_target, \
+             sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut names = NameIds {
+            tx: &self.tx,
+            committed: self.names,
+            new: &mut self.new_names,
+        };
+        for row in rows {
+            insert.execute(params![
+                id,
+                names.id(file_name(row.path))?,
+                row.path,
+                row.kind,
+                row.size,
+                row.mode,
+                row.link_target,
+                row.sha256,
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// The ids of file names, from the writer's memory or from `names`.
+struct NameIds<'b> {
+    tx: &'b Transaction<'b>,
+    /// Ids of names committed earlier.
+    committed: &'b HashMap<String, i64>,
+    /// Ids this transaction looked up or added.
+    new: &'b mut HashMap<String, i64>,
+}
+
+impl NameIds<'_> {
+    /// The id of `name`, added to `names` when new.
+    fn id(&mut self, name: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.committed.get(name).or_else(|| self.new.get(name)) {
+            return Ok(id);
+        }
+        let found = self
+            .tx
+            .prepare_cached("SELECT id FROM names WHERE name = ?1")?
+            .query_row([name], |row| row.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                self.tx
+                    .prepare_cached("INSERT INTO names (name) VALUES (?1)")?
+                    .execute([name])?;
+                self.tx.last_insert_rowid()
+            }
+        };
+        self.new.insert(name.to_owned(), id);
+        Ok(id)
+    }
+}
+
+/// The last component of `path`, a directory's with its `/`: what `names` holds.
+pub fn file_name(path: &str) -> &str {
+    let inner = path.strip_suffix('/').unwrap_or(path);
+    inner.rfind('/').map_or(path, |slash| &path[slash + 1..])
+}
+
+/// One row of `files`, from either kind of file list.
+struct FileRow<'a> {
+    path: &'a str,
+    kind: Option<&'static str>,
+    size: Option<u64>,
+    mode: Option<u32>,
+    link_target: Option<&'a str>,
+    sha256: Option<[u8; 32]>,
+}
+
+impl FileList {
+    /// The rows to write: each path once, its last occurrence winning.
+    fn rows(&self) -> Vec<FileRow<'_>> {
+        match self {
+            Self::Members(entries) => last_of_each_path(entries, |entry| &entry.path)
+                .map(|entry| FileRow {
+                    path: &entry.path,
+                    kind: Some(entry.kind.as_str()),
+                    size: Some(entry.size),
+                    mode: Some(entry.mode),
+                    link_target: entry.link_target.as_deref(),
+                    sha256: entry.sha256.as_deref().and_then(digest_bytes),
+                })
+                .collect(),
+            Self::Paths(paths) => last_of_each_path(paths, String::as_str)
+                .map(|path| FileRow {
+                    path,
+                    kind: None,
+                    size: None,
+                    mode: None,
+                    link_target: None,
+                    sha256: None,
+                })
+                .collect(),
+        }
+    }
 }
 
 fn write_relations(tx: &Transaction<'_>, id: i64, record: &PackageRecord) -> rusqlite::Result<()> {
@@ -608,42 +760,6 @@ fn write_metadata(tx: &Transaction<'_>, id: i64, package: &IndexedPackage) -> ru
     ] {
         for (key, value) in pairs {
             insert.execute(params![id, source, key, value])?;
-        }
-    }
-    Ok(())
-}
-
-fn write_files(tx: &Transaction<'_>, id: i64, files: &FileList) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO files (package_id, path, kind, size, mode, link_target, sha256) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    match files {
-        FileList::Members(entries) => {
-            for entry in last_of_each_path(entries, |entry| &entry.path) {
-                insert.execute(params![
-                    id,
-                    entry.path,
-                    entry.kind.as_str(),
-                    entry.size,
-                    entry.mode,
-                    entry.link_target,
-                    entry.sha256.as_deref().and_then(digest_bytes),
-                ])?;
-            }
-        }
-        FileList::Paths(paths) => {
-            for path in last_of_each_path(paths, String::as_str) {
-                insert.execute(params![
-                    id,
-                    path,
-                    None::<&str>,
-                    None::<u64>,
-                    None::<u32>,
-                    None::<&str>,
-                    None::<&[u8]>
-                ])?;
-            }
         }
     }
     Ok(())
@@ -715,7 +831,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::open(&dir.path().join("index.sqlite")).expect("opens");
         let mut write = |package: &IndexedPackage| {
-            let batch = store.batch().expect("begins");
+            let mut batch = store.batch().expect("begins");
             let status = batch.write(package).expect("writes");
             batch.commit().expect("commits");
             status
@@ -735,9 +851,15 @@ mod tests {
         assert_eq!(count("SELECT count(*) FROM packages"), 1);
         assert_eq!(count("SELECT count(*) FROM files"), 1);
         assert_eq!(
-            count("SELECT count(*) FROM files_trigram WHERE files_trigram MATCH '\"usr\"'"),
+            count("SELECT file_count FROM packages"),
             1,
-            "the trigram index follows the rows the cascade deletes"
+            "each path counted once"
+        );
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM files JOIN names ON names.id = name_id WHERE name = 'usr/'"
+            ),
+            1
         );
         assert_eq!(
             count("SELECT count(*) FROM relations WHERE name IN ('glibc', 'python')"),
@@ -745,5 +867,14 @@ mod tests {
         );
         let existing = store.existing("core", "zlib").expect("reads");
         assert_eq!(existing.map(|e| e.source), Some(IndexSource::FilesDb));
+    }
+
+    #[test]
+    fn a_file_name_is_the_last_component() {
+        let names = ["usr/lib/libz.so.1", "usr/lib/", "usr/", "README", "a/b//"];
+        assert_eq!(
+            names.map(file_name),
+            ["libz.so.1", "lib/", "usr/", "README", "/"]
+        );
     }
 }

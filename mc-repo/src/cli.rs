@@ -24,7 +24,8 @@ use minicluster::{
 /// Locking: `add`, `remove` and `sync` take the lock file `DIR/.NAME.mc-repo.lock` exclusively;
 /// `list` and `check` take it shared, so they work on a repository the user may only read (with
 /// no lock when there is no lock file and none may be made). A lock file that is a symbolic link
-/// is refused, never followed.
+/// is refused, never followed. Whoever holds the lock deletes the temporary files killed runs
+/// left (a reader only where it may write).
 ///
 /// Signals: on SIGINT or SIGTERM, `add`, `remove` and `sync` delete their temporary files (a
 /// download or copy in progress) and exit with 128 + the signal's number (130, 143), printing no

@@ -46,10 +46,15 @@ pub enum LockError {
 /// when dropped.
 #[derive(Debug)]
 pub struct Lock {
-    _file: Option<File>,
+    file: Option<File>,
 }
 
 impl Lock {
+    /// Whether a lock is held (a reader in a read-only folder may hold none).
+    pub fn is_held(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Takes the lock `path` for `access`, without waiting.
     pub fn take(path: &Path, access: Access) -> Result<Self, LockError> {
         let io_error = |error| LockError::Io {
@@ -81,7 +86,7 @@ impl Lock {
                         io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
                     ) =>
             {
-                return Ok(Self { _file: None });
+                return Ok(Self { file: None });
             }
             Err(e) => return Err(io_error(e)),
         };
@@ -93,7 +98,7 @@ impl Lock {
             Access::Write => file.try_lock(),
         };
         match taken {
-            Ok(()) => Ok(Self { _file: Some(file) }),
+            Ok(()) => Ok(Self { file: Some(file) }),
             Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held(path.to_owned())),
             Err(std::fs::TryLockError::Error(e)) => Err(io_error(e)),
         }

@@ -75,7 +75,7 @@ pub struct Repository {
     /// See [`Repository::interrupted_save`].
     interrupted_save: bool,
     temporaries: Temporaries,
-    _lock: Lock,
+    lock: Lock,
 }
 
 impl Repository {
@@ -120,10 +120,11 @@ impl Repository {
             entries: BTreeMap::new(),
             interrupted_save: false,
             temporaries,
-            _lock: lock,
+            lock,
         };
-        // Only a writer may: a reader's lock is shared, and its folder may be read-only.
-        if access == Access::Write {
+        // Whoever holds the lock, shared or not, knows no writer is at work: the temporary
+        // files are what killed runs left. A reader deletes them where it may write.
+        if repository.lock.is_held() {
             repository.temporaries.remove_all();
         }
         repository.load()?;

@@ -1,9 +1,8 @@
 //! `mc-repo sync`: which packages a list file asks for, and the newest version of each.
 
-use std::{cmp::Ordering, collections::BTreeMap, str::FromStr};
+use std::{cmp::Ordering, collections::BTreeMap};
 
-use alpm_types::FullVersion;
-use minicluster::record::PackageRecord;
+use minicluster::{record::PackageRecord, vercmp::vercmp};
 
 /// One line of a list file: `name`, or `repo/name` to take the package from that repository only.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,23 +50,14 @@ pub fn newest(
             continue;
         }
         let newer = chosen.get(&candidate.name).is_none_or(|current| {
-            compare(&candidate.version, &current.version) == Ordering::Greater
+            // pacman's order on any version a record holds (alpm-types refuses some pacman compares).
+            vercmp(&candidate.version, &current.version) == Ordering::Greater
         });
         if newer {
             chosen.insert(candidate.name.clone(), candidate);
         }
     }
     chosen
-}
-
-/// pacman's vercmp; a version that does not parse sorts below every one that does.
-fn compare(a: &str, b: &str) -> Ordering {
-    match (FullVersion::from_str(a), FullVersion::from_str(b)) {
-        (Ok(a), Ok(b)) => a.cmp(&b),
-        (Ok(_), Err(_)) => Ordering::Greater,
-        (Err(_), Ok(_)) => Ordering::Less,
-        (Err(_), Err(_)) => a.cmp(b),
-    }
 }
 
 #[cfg(test)]
@@ -121,5 +111,27 @@ mod tests {
             "only core's bash was asked for"
         );
         assert!(!chosen.contains_key("unlisted"));
+    }
+
+    /// A version alpm-types refuses (a `-` in the pkgver, an empty epoch) is compared as pacman
+    /// compares it, not put below every other.
+    #[test]
+    fn versions_pacman_compares_but_alpm_types_refuses_keep_their_place() {
+        let wanted = read_list(
+            "stockfish
+profiles
+",
+        );
+        let chosen = newest(
+            &wanted,
+            vec![
+                record("core", "stockfish", "20260630-60888387-1"),
+                record("core", "stockfish", "20260630-1"),
+                record("core", "profiles", "r15.0-1"),
+                record("core", "profiles", ":r16.a95ec3a-1"),
+            ],
+        );
+        assert_eq!(chosen["stockfish"].version, "20260630-60888387-1");
+        assert_eq!(chosen["profiles"].version, ":r16.a95ec3a-1");
     }
 }

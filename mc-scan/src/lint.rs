@@ -76,6 +76,13 @@ pub const CHECKS: &[Check] = &[
             describe another package than the one that is installed. makepkg never writes two.",
     },
     Check {
+        name: minicluster::pkginfo::CHECK,
+        severity: Severity::Warning,
+        description: "A .PKGINFO value pacman and repo-add take but the specification's parser \
+            refuses (makepkg's default packager 'Unknown Packager', a URL or a dependency \
+            it cannot parse, ...): mc-repo keeps it as written and says so with the same warning.",
+    },
+    Check {
         name: "mtree-mismatch",
         severity: Severity::Error,
         description: "A member that disagrees with .MTREE (type, size, sha256, mode or link \

@@ -11,6 +11,7 @@ use std::{
 use minicluster::{
     keyvalue,
     package::{self, EntryKind, Expectations, Member, PackageError},
+    pkginfo,
     record::{FindingRecord, ScanEngine, Severity},
 };
 use sha2::{Digest, Sha256};
@@ -375,6 +376,14 @@ impl Walk<'_, '_, '_> {
                     self.lint(problem, Some(missing));
                 }
             }
+        }
+        // The warnings mc-repo gives when it adds the package, told before it is added.
+        for unusual in pkginfo::unusual(&self.pkginfo) {
+            let problem = lint::Problem {
+                check: pkginfo::CHECK,
+                message: unusual.to_string(),
+            };
+            self.lint(problem, Some(".PKGINFO"));
         }
         let get = |key: &str| keyvalue::last(&self.pkginfo, key).unwrap_or_default();
         let (name, version) = (get("pkgname").to_owned(), get("pkgver").to_owned());

@@ -23,14 +23,6 @@ pub enum DescError {
     /// A required section is absent or empty.
     #[error("missing %{0}% section")]
     Missing(&'static str),
-    /// A numeric section does not hold a number.
-    #[error("%{section}% is not a number: {value:?}")]
-    NotANumber {
-        /// The section name.
-        section: &'static str,
-        /// What it held.
-        value: String,
-    },
 }
 
 /// The sections of a `desc` (or `files`) entry: section name → value lines.
@@ -97,9 +89,9 @@ pub fn package(repo: &str, text: &str) -> Result<PackageRecord, DescError> {
         arch: take("ARCH"),
         filename: take("FILENAME"),
         sha256: take("SHA256SUM").map(|sum| sum.to_ascii_lowercase()),
-        csize: number(take("CSIZE"), "CSIZE")?,
-        isize: number(take("ISIZE"), "ISIZE")?,
-        builddate: number(take("BUILDDATE"), "BUILDDATE")?,
+        csize: number(take("CSIZE")),
+        isize: number(take("ISIZE")),
+        builddate: number(take("BUILDDATE")),
         packager: take("PACKAGER"),
         desc: take("DESC"),
         url_upstream: take("URL"),
@@ -122,18 +114,13 @@ pub fn package(repo: &str, text: &str) -> Result<PackageRecord, DescError> {
     })
 }
 
-fn number<T: std::str::FromStr>(
-    value: Option<String>,
-    section: &'static str,
-) -> Result<Option<T>, DescError> {
+/// A numeric section as pacman reads it: digits, else unknown. pacman does not refuse the
+/// entry for such a value: `_alpm_strtoofft` logs it and stores -1 for a size (`pacman -Si`
+/// shows "-1.00 B" for `big` or ` 42 `), and a date neither in seconds nor readable is 0.
+fn number<T: std::str::FromStr>(value: Option<String>) -> Option<T> {
     value
-        .map(|text| {
-            text.trim().parse().map_err(|_| DescError::NotANumber {
-                section,
-                value: text,
-            })
-        })
-        .transpose()
+        .filter(|text| text.starts_with(|c: char| c.is_ascii_digit()))
+        .and_then(|text| text.parse().ok())
 }
 
 #[cfg(test)]
@@ -177,10 +164,18 @@ mod tests {
             package("core", "oops\n%NAME%\na\n"),
             Err(DescError::ValueOutsideSection { line: 1 })
         );
-        assert!(matches!(
-            package("core", "%NAME%\na\n\n%VERSION%\n1-1\n\n%CSIZE%\nbig\n"),
-            Err(DescError::NotANumber { .. })
-        ));
+    }
+
+    /// pacman reads such an entry: `pacman -Si` shows both sizes as -1 and the date as 1970.
+    #[test]
+    fn numbers_that_are_not_numbers_are_unknown_not_errors() {
+        let text = "%NAME%\na\n\n%VERSION%\n1-1\n\n%CSIZE%\nbig\n\n%ISIZE%\n 42 \n\n\
+            %BUILDDATE%\nMon Jan  5 10:00:00 2009\n";
+        let package = package("core", text).expect("read");
+        assert_eq!(
+            (package.csize, package.isize, package.builddate),
+            (None, None, None)
+        );
     }
 
     #[test]

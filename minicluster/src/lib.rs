@@ -27,3 +27,4 @@ pub mod shell;
 pub mod srcinfo;
 pub mod syncdb;
 pub mod time;
+pub mod vercmp;

@@ -118,6 +118,14 @@ pub enum Record {
     VmTry(VmTryRecord),
     /// A disk image `mc-vm image build` made (or found made) from a recipe.
     VmImage(VmImageRecord),
+    /// One step of an `mc-appliance` command, run in a guest (or on the host).
+    ApplianceStep(ApplianceStepRecord),
+    /// An appliance after an `mc-appliance` command: its state, endpoints and outcome.
+    Appliance(Box<ApplianceRecord>),
+    /// One machine's metrics at one moment (`mc-appliance monitor`).
+    ApplianceMetrics(ApplianceMetricsRecord),
+    /// A machine that did not answer or a metric past its limit (`mc-appliance monitor`).
+    ApplianceAlert(ApplianceAlertRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -813,6 +821,122 @@ pub struct VmImageRecord {
     pub elapsed_ms: u64,
 }
 
+/// One step of an `mc-appliance` command.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceStepRecord {
+    /// The appliance.
+    pub appliance: String,
+    /// The command (`up`, `check-health`, `backup`, ...).
+    pub command: String,
+    /// The step's name (`base-backup`, `accepts-queries`, ...).
+    pub step: String,
+    /// The machine it ran on; `null` for a step on the host.
+    pub machine: Option<String>,
+    /// The machine's role when it ran (`primary`, `replica`).
+    pub role: Option<String>,
+    /// The shell command run in the guest (`sh -c`); `null` for a step on the host.
+    pub guest_command: Option<String>,
+    /// Its exit code; `null` when it did not finish or ran on the host.
+    pub exit_code: Option<i64>,
+    /// Whether the step succeeded.
+    pub ok: bool,
+    /// What it printed (standard output, trimmed), or what went wrong.
+    pub output: String,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// An appliance after an `mc-appliance` command.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceRecord {
+    /// The appliance.
+    pub name: String,
+    /// Its application (`postgresql`).
+    pub app: String,
+    /// The command that ran.
+    pub command: String,
+    /// The appliance's state afterwards: `defined`, `running`, `stopped`, or the named state a
+    /// failed command left (`up-failed`, `fail-over-failed`, ...).
+    pub state: String,
+    /// Whether the command did what it was asked.
+    pub ok: bool,
+    /// For a named failure state: the command that recovers from it.
+    pub recover: Option<String>,
+    /// Each role (`primary`, `replica`, `replica-2`, ...) and its client URL on the host.
+    pub endpoints: BTreeMap<String, String>,
+    /// The machines, with role and address.
+    pub machines: Vec<ApplianceMachine>,
+    /// `backup`: the backup file's path; `restore`: the backup restored.
+    pub backup: Option<String>,
+    /// `check-health`: `healthy` or `unhealthy`.
+    pub verdict: Option<String>,
+    /// `upgrade`, `downgrade`: the app's package version afterwards (after a rollback, the
+    /// version it rolled back to).
+    pub version: Option<String>,
+    /// `upgrade`, `downgrade`: whether a failure rolled the machines back to the snapshot taken
+    /// before.
+    pub rolled_back: Option<bool>,
+    /// What went wrong, for people; `null` when nothing did.
+    pub message: Option<String>,
+    /// Wall time of the command in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// One machine's metrics at one moment, from `mc-appliance monitor`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceMetricsRecord {
+    /// The appliance.
+    pub appliance: String,
+    /// The machine.
+    pub machine: String,
+    /// Its role then.
+    pub role: String,
+    /// When the sample was taken.
+    pub sampled_at: Timestamp,
+    /// The app's metrics, units in their names (PostgreSQL: `connections`, `lag_bytes`,
+    /// `transactions_total`, `disk_used_percent`); each counter `X_total` also gets its rate
+    /// `X_per_s` from the sample before.
+    #[serde(flatten)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Something `mc-appliance monitor` saw go wrong.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceAlertRecord {
+    /// The appliance.
+    pub appliance: String,
+    /// The machine.
+    pub machine: String,
+    /// Its role then.
+    pub role: String,
+    /// When it was raised.
+    pub raised_at: Timestamp,
+    /// The alert's name (`no-answer`, or the app's: `replication-lag`, `disk-full`, ...).
+    pub alert: String,
+    /// What was seen, for people.
+    pub message: String,
+}
+
+/// One machine of an appliance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplianceMachine {
+    /// The mc-vm machine's name.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// Its address on the appliance's private network.
+    pub address: String,
+    /// The host port forwarded to the application's port.
+    pub host_port: u16,
+    /// `running` or `stopped`.
+    pub state: String,
+}
+
 /// Counts at the end of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -896,7 +1020,7 @@ mod tests {
 
     #[test]
     fn unknown_types_are_other() {
-        let record: Record = serde_json::from_str(r#"{"type":"appliance","name":"a"}"#)
+        let record: Record = serde_json::from_str(r#"{"type":"no_such_record","name":"a"}"#)
             .expect("unknown types parse");
         assert_eq!(record, Record::Other);
     }

@@ -6,11 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use minicluster::record::{
-    BuildRecord, BuildStatus, ChangeAction, ChangeRecord, CommentRecord, ErrorRecord, FileRecord,
-    FindingRecord, IndexSource, IndexStatus, PackageRecord, PkgbuildRecord, Record, ScanEngine,
-    Severity, SnapshotAction, SourceRecord, SummaryRecord, TryStep, TryStepKind, TryVerdict,
-    UpstreamEvent, UpstreamPlanRecord, UpstreamRole, Verdict, VmAction, VmImageRecord,
-    VmSnapshotRecord, VmTryRecord,
+    ApplianceAlertRecord, ApplianceMetricsRecord, ApplianceStepRecord, BuildRecord, BuildStatus,
+    ChangeAction, ChangeRecord, CommentRecord, ErrorRecord, FileRecord, FindingRecord, IndexSource,
+    IndexStatus, PackageRecord, PkgbuildRecord, Record, ScanEngine, Severity, SnapshotAction,
+    SourceRecord, SummaryRecord, TryStep, TryStepKind, TryVerdict, UpstreamEvent,
+    UpstreamPlanRecord, UpstreamRole, Verdict, VmAction, VmImageRecord, VmSnapshotRecord,
+    VmTryRecord,
 };
 
 /// One section of the page: its title and the fields its `.TP`/`.B` items name.
@@ -72,6 +73,10 @@ fn every_type() -> Vec<Record> {
         Record::VmSnapshot(VmSnapshotRecord::default()),
         Record::VmTry(VmTryRecord::default()),
         Record::VmImage(VmImageRecord::default()),
+        Record::ApplianceStep(ApplianceStepRecord::default()),
+        Record::Appliance(Box::default()),
+        Record::ApplianceMetrics(ApplianceMetricsRecord::default()),
+        Record::ApplianceAlert(ApplianceAlertRecord::default()),
     ];
     for record in &records {
         // No wildcard: a new record type does not compile here until it is listed above.
@@ -93,6 +98,10 @@ fn every_type() -> Vec<Record> {
             | Record::VmSnapshot(_)
             | Record::VmTry(_)
             | Record::VmImage(_)
+            | Record::ApplianceStep(_)
+            | Record::Appliance(_)
+            | Record::ApplianceMetrics(_)
+            | Record::ApplianceAlert(_)
             | Record::Other => {}
         }
     }

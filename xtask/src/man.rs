@@ -10,6 +10,7 @@ use clap::CommandFactory;
 pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut pages = Vec::new();
     for command in [
+        mc_appliance::cli::Cli::command(),
         mc_build::cli::Cli::command(),
         mc_fetch::cli::Cli::command(),
         mc_index::cli::Cli::command(),

@@ -9,7 +9,7 @@ use std::{
     io::Read,
     path::PathBuf,
     sync::{
-        Condvar, Mutex,
+        Condvar, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, SystemTime},
@@ -148,7 +148,8 @@ pub struct Counters {
 /// The shared client.
 pub struct Http {
     client: Client,
-    no_redirect: Client,
+    /// Made when a request first needs it (only httpheader does): each client keeps a thread.
+    no_redirect: OnceLock<Client>,
     options: HttpOptions,
     cache: Option<Cache>,
     busy: Mutex<HashMap<String, usize>>,
@@ -202,22 +203,9 @@ impl<'a> Request<'a> {
 impl Http {
     /// A client with these options.
     pub fn new(options: HttpOptions) -> Result<Self, HttpError> {
-        let build = |redirects: reqwest::redirect::Policy| {
-            let mut builder = Client::builder()
-                .timeout(options.timeout)
-                .connect_timeout(options.timeout)
-                .user_agent(concat!("mc-fetch-upstream/", env!("CARGO_PKG_VERSION")))
-                .redirect(redirects);
-            if let Some(proxy) = &options.proxy {
-                let proxy =
-                    reqwest::Proxy::all(proxy).map_err(|e| HttpError::Setup(e.to_string()))?;
-                builder = builder.proxy(proxy);
-            }
-            builder.build().map_err(|e| HttpError::Setup(e.to_string()))
-        };
         Ok(Self {
-            client: build(reqwest::redirect::Policy::limited(10))?,
-            no_redirect: build(reqwest::redirect::Policy::none())?,
+            client: build_client(&options, reqwest::redirect::Policy::limited(10))?,
+            no_redirect: OnceLock::new(),
             cache: options
                 .cache_dir
                 .as_deref()
@@ -350,8 +338,11 @@ impl Http {
     fn attempt(&self, request: &Request<'_>, cached: Option<&Reply>) -> Result<Reply, HttpError> {
         let client = if request.follow_redirects {
             &self.client
+        } else if let Some(client) = self.no_redirect.get() {
+            client
         } else {
-            &self.no_redirect
+            let client = build_client(&self.options, reqwest::redirect::Policy::none())?;
+            self.no_redirect.get_or_init(|| client)
         };
         let mut builder = if request.head {
             client.head(request.url)
@@ -437,6 +428,23 @@ impl Drop for Slot<'_> {
         }
         self.http.freed.notify_all();
     }
+}
+
+/// A blocking client with the options' timeouts and proxy and this redirect policy.
+fn build_client(
+    options: &HttpOptions,
+    redirects: reqwest::redirect::Policy,
+) -> Result<Client, HttpError> {
+    let mut builder = Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout)
+        .user_agent(concat!("mc-fetch-upstream/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirects);
+    if let Some(proxy) = &options.proxy {
+        let proxy = reqwest::Proxy::all(proxy).map_err(|e| HttpError::Setup(e.to_string()))?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| HttpError::Setup(e.to_string()))
 }
 
 /// reqwest's error with its causes: "error sending request" alone says nothing.
