@@ -56,7 +56,9 @@ fn every_real_srcinfo_plans_or_names_its_problem() {
         "{failed:#?}"
     );
     assert!(
-        failed.iter().any(|failure| failure.contains("empty .SRCINFO")),
+        failed
+            .iter()
+            .any(|failure| failure.contains("empty .SRCINFO")),
         "{failed:#?}"
     );
 }
