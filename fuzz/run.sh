@@ -30,9 +30,9 @@ targets=${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}
 # Seeds: small real inputs, made fresh from realdata into the (ignored) corpus folder.
 corpus=corpus
 seed() { mkdir -p "$corpus/$1"; }
-make_seeds() {
-    # `ls | head`, `find | head`: the reader stops early, the writer dies of SIGPIPE, and that is
-    # no failure here.
+make_seeds() (
+    # A subshell, so this holds here only: `ls | head`, `find | head` stop their writer with
+    # SIGPIPE, and that is no failure.
     set +o pipefail
     for t in $targets; do seed "$t"; done
     [ -d "$realdata" ] || { echo "fuzz/run.sh: no $realdata, hand-made seeds only" >&2; return; }
@@ -74,9 +74,8 @@ make_seeds() {
         cp "$f" "$corpus/scriptlet/$(basename "$(dirname "$f")")"
     done
     rm -rf "$work"
-}
+)
 make_seeds
-set -o pipefail
 
 status=0
 for t in $targets; do
