@@ -110,14 +110,18 @@ fn a_sync_db_memory_bomb_is_refused_entry_by_entry_in_bounded_memory() {
     // Before: 22 GB. Now one 32 MiB entry at most, twice over for reading and copying.
     assert!(peak_kib < 256 << 10, "peak RSS {peak_kib} KiB");
 
-    // The whole database is bounded too, by a flag in MiB.
-    let (run, _) = fetch_measured(root.path(), &["--max-db-mib", "100"]);
-    assert_eq!(
-        run.error_kinds(),
-        ["sync_db_too_large"],
-        "{:?}",
-        run.records
-    );
+    // The whole database is bounded too, by a size flag (its old spelling in MiB still works).
+    for flag in [["--max-db-size", "100M"], ["--max-db-mib", "100"]] {
+        let (run, _) = fetch_measured(root.path(), &flag);
+        assert_eq!(
+            run.error_kinds(),
+            ["sync_db_too_large"],
+            "{flag:?}: {:?}",
+            run.records
+        );
+        let message = run.of_type("error")[0]["message"].to_string();
+        assert!(message.contains("more than 100 MiB"), "{message}");
+    }
 }
 
 #[test]
@@ -131,7 +135,7 @@ fn a_larger_entry_is_read_when_the_flag_allows_it() {
     let (run, _) = fetch_measured(root.path(), &["--max-entry-mib", "16"]);
     assert_eq!(run.code, 1, "1 MiB of lines costs about 25 MiB parsed");
     assert_eq!(run.error_kinds(), ["entry_too_large"]);
-    let (run, _) = fetch_measured(root.path(), &["--max-entry-mib", "64"]);
+    let (run, _) = fetch_measured(root.path(), &["--max-entry-size", "64M"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let depends = run.of_type("package")[0]["depends"]
         .as_array()

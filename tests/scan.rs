@@ -753,7 +753,7 @@ fn a_member_too_large_to_scan_is_an_error_the_rest_is_scanned_and_mc_repo_refuse
     assert!(size < 1 << 20, "1 GiB of zeros compresses to {size} bytes");
     let record =
         format!(r#"{{"type":"package","name":"hidden","version":"1.0-1","path":"{path}"}}"#);
-    let result = scan(&["--max-member-mib", "64"], &record);
+    let result = scan(&["--max-member-size", "64M"], &record);
     assert_eq!(result.error_kinds(), ["member_too_large"], "{result:?}");
     let found = findings(&result);
     for expected in [

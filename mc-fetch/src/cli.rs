@@ -7,7 +7,7 @@ use minicluster::{
     cli::{EXIT_STATUS_HELP, NetworkArgs},
     http::OpenError,
     mirror::DEFAULT_MIRROR,
-    syncdb,
+    size::Size,
 };
 
 use crate::{
@@ -210,14 +210,21 @@ pub struct RepoArgs {
     /// (`"files"`), which `mc-index --files-db` indexes without downloading packages.
     #[arg(long)]
     pub files: bool,
-    /// The largest `desc` or `files` entry read, in MiB, counting each line as 48 bytes more
-    /// (what it costs parsed); a larger entry is an `entry_too_large` error record.
-    #[arg(long, value_name = "MIB", default_value_t = syncdb::DEFAULT_ENTRY_MIB, env = "MC_MAX_ENTRY_MIB")]
-    pub max_entry_mib: u64,
-    /// The largest database read, decompressed, in MiB; a larger one is a `sync_db_too_large`
-    /// error record for its repository.
-    #[arg(long, value_name = "MIB", default_value_t = syncdb::DEFAULT_DATABASE_MIB, env = "MC_MAX_DB_MIB")]
-    pub max_db_mib: u64,
+    /// The largest `desc` or `files` entry read, counting each line as 48 bytes more (what it
+    /// costs parsed); a larger entry is an `entry_too_large` error record. SIZE is bytes, or a
+    /// number with K, M, G or T (powers of 1024). [default: 32M]
+    #[arg(long, value_name = "SIZE", env = "MC_MAX_ENTRY_SIZE")]
+    pub max_entry_size: Option<Size>,
+    /// The old spelling of --max-entry-size, in MiB.
+    #[arg(long, value_name = "MIB", env = "MC_MAX_ENTRY_MIB", hide = true)]
+    pub max_entry_mib: Option<u64>,
+    /// The largest database read, decompressed; a larger one is a `sync_db_too_large` error
+    /// record for its repository. SIZE as for --max-entry-size. [default: 2G]
+    #[arg(long, value_name = "SIZE", env = "MC_MAX_DB_SIZE")]
+    pub max_db_size: Option<Size>,
+    /// The old spelling of --max-db-size, in MiB.
+    #[arg(long, value_name = "MIB", env = "MC_MAX_DB_MIB", hide = true)]
+    pub max_db_mib: Option<u64>,
     /// Say nothing on stderr but errors.
     #[arg(short, long)]
     pub quiet: bool,

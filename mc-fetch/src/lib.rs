@@ -44,7 +44,8 @@ use minicluster::{
     jsonl,
     record::{ErrorRecord, Record},
     report::Report,
-    syncdb::Limits,
+    size::Size,
+    syncdb::{self, Limits},
 };
 
 use crate::{
@@ -79,7 +80,18 @@ fn run_repo(args: &RepoArgs) -> anyhow::Result<u8> {
             repo,
             arch: &args.arch,
             files: args.files,
-            limits: Limits::from_mib(args.max_entry_mib, args.max_db_mib),
+            limits: Limits {
+                entry_bytes: Size::pick(
+                    args.max_entry_size,
+                    args.max_entry_mib,
+                    Size::mib(syncdb::DEFAULT_ENTRY_MIB),
+                ),
+                database_bytes: Size::pick(
+                    args.max_db_size,
+                    args.max_db_mib,
+                    Size::mib(syncdb::DEFAULT_DATABASE_MIB),
+                ),
+            },
         };
         let fetched = repo::fetch(&http, &request, |entry| match entry {
             Ok(package) => {

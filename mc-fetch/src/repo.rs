@@ -15,6 +15,7 @@ use minicluster::{
     http::{FetchError, Http},
     mirror,
     record::PackageRecord,
+    size::Size,
     syncdb::{self, Entry, EntryError, EntryResult, Limits, Served, SyncDbError},
 };
 
@@ -121,7 +122,7 @@ fn spool(db: &mut (dyn Read + Send), limits: Limits) -> Result<File, SyncDbError
     .map_err(SyncDbError::Archive)?;
     if copied > limits.database_bytes {
         return Err(SyncDbError::TooLarge {
-            limit_mib: limits.database_bytes >> 20,
+            limit: Size::bytes(limits.database_bytes),
         });
     }
     file.rewind().map_err(SyncDbError::Local)?;

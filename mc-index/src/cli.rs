@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use minicluster::cli::NetworkArgs;
+use minicluster::{cli::NetworkArgs, size::Size};
 
 /// Index pacman packages into SQLite, streaming them without keeping them on disk; query it.
 ///
@@ -72,9 +72,9 @@ pub struct IndexArgs {
     #[arg(long)]
     pub files_db: bool,
     /// Refuse packages with a member that declares more than this many bytes (a corrupt or
-    /// hostile archive).
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 30)]
-    pub max_member_size: u64,
+    /// hostile archive). SIZE is bytes, or a number with K, M, G or T (powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value_t = Size::bytes(64 << 30))]
+    pub max_member_size: Size,
     /// No progress line on stderr.
     #[arg(short, long)]
     pub quiet: bool,

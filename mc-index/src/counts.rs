@@ -1,16 +1,20 @@
-//! The counts of an indexing run: what the summary record reports and the progress line shows.
+//! The counts of an indexing run, by the names its summary record gives them (failed items are
+//! [`minicluster::report::FAILED`]); the progress line shows them too.
 
-/// Counts of a run, as its summary record gives them.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    /// Newly indexed packages.
-    pub indexed: u64,
-    /// Packages that replaced another version.
-    pub replaced: u64,
-    /// Packages skipped because the index already held them.
-    pub unchanged: u64,
-    /// Records of other types passed on.
-    pub forwarded: u64,
-    /// Items that failed.
-    pub failed: u64,
-}
+/// Newly indexed packages.
+pub const INDEXED: &str = "indexed";
+/// Packages that replaced another version.
+pub const REPLACED: &str = "replaced";
+/// Packages skipped because the index already held them.
+pub const UNCHANGED: &str = "unchanged";
+/// Records of other types passed on.
+pub const FORWARDED: &str = "forwarded";
+
+/// Every count the summary shows, also when it stays 0.
+pub const ALL: [&str; 5] = [
+    INDEXED,
+    REPLACED,
+    UNCHANGED,
+    FORWARDED,
+    minicluster::report::FAILED,
+];

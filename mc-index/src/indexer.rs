@@ -25,13 +25,15 @@ use std::{
 
 use minicluster::{
     http::Http,
-    jsonl::{self, ReadError, RecordWriter},
+    jsonl::{self, ReadError},
     package::{self, Expectations, PackageContents},
-    record::{ErrorRecord, IndexSource, IndexStatus, PackageRecord, Record, SummaryRecord},
+    record::{ErrorRecord, IndexSource, IndexStatus, PackageRecord, Record},
+    report::Report,
 };
 
 use crate::{
     TOOL,
+    counts::{ALL, FORWARDED, INDEXED, REPLACED, UNCHANGED},
     progress::Progress,
     store::{Batch, Existing, FileList, IndexedPackage, Store, StoreError},
 };
@@ -69,19 +71,19 @@ enum Outcome {
     Failed(Box<ErrorRecord>),
 }
 
-pub use crate::counts::Counts;
-
-/// Indexes every package record of `input`, writing result records to `out`.
+/// Indexes every package record of `input`, writing result records and the summary to `report`.
 ///
-/// Returns the counts; an `Err` means the run could not go on (the database failed, or stdout
-/// closed), not that some package failed.
+/// Returns the exit status (1 when some package failed); an `Err` means the run could not go on
+/// (the database failed, or stdout closed).
 pub fn run(
     options: &Options,
     http: &Http,
     input: impl BufRead + Send + 'static,
-    out: &mut RecordWriter<impl Write>,
-) -> anyhow::Result<Counts> {
-    let started = Instant::now();
+    mut report: Report<impl Write>,
+) -> anyhow::Result<u8> {
+    for key in ALL {
+        report.add(key, 0);
+    }
     let mut store = Store::open(&options.db)?;
     let lookup = Store::open_read_only(&options.db)?;
     let jobs = options.jobs.max(1);
@@ -109,23 +111,9 @@ pub fn run(
     // The loop ends when every thread has finished. On a fatal error the threads are left
     // behind, not joined: the dispatcher may be blocked reading a stdin that never ends, and
     // the process is about to exit anyway.
-    write_all(&mut store, &outcome_rx, out, &mut progress).and_then(|counts| {
-        progress.finish(&counts);
-        let summary = SummaryRecord::new(
-            TOOL,
-            started,
-            [
-                ("indexed", counts.indexed),
-                ("replaced", counts.replaced),
-                ("unchanged", counts.unchanged),
-                ("forwarded", counts.forwarded),
-                ("failed", counts.failed),
-            ],
-        );
-        out.write(&Record::Summary(summary))?;
-        out.flush()?;
-        Ok(counts)
-    })
+    write_all(&mut store, &outcome_rx, &mut report, &mut progress)?;
+    progress.finish(&report);
+    Ok(report.finish()?)
 }
 
 /// Reads input lines and routes each: to the workers, or straight to the writer.
@@ -299,28 +287,38 @@ fn describe(record: PackageRecord, contents: PackageContents) -> IndexedPackage 
 fn write_all(
     store: &mut Store,
     outcomes: &Receiver<Outcome>,
-    out: &mut RecordWriter<impl Write>,
+    report: &mut Report<impl Write>,
     progress: &mut Progress,
-) -> anyhow::Result<Counts> {
-    let mut counts = Counts::default();
+) -> anyhow::Result<()> {
     while let Ok(first) = outcomes.recv() {
         let batch = gather(first, outcomes);
         let mut batch_store = store.batch()?;
         let mut records = Vec::with_capacity(batch.len());
         for outcome in batch {
-            records.push(settle(&mut batch_store, outcome, &mut counts, progress)?);
+            records.push(settle(&mut batch_store, outcome, progress)?);
         }
         batch_store.commit()?;
         // Only now are they true: a record printed is a package committed.
         for record in records {
             match record {
-                Printed::Raw(raw) => out.write_raw(&raw)?,
-                Printed::Record(record) => out.write(&*record)?,
+                Printed::Raw(raw) => {
+                    report.count(FORWARDED);
+                    report.write_raw(&raw)?;
+                }
+                Printed::Package(record, status) => {
+                    report.count(match status {
+                        IndexStatus::Indexed => INDEXED,
+                        IndexStatus::Replaced => REPLACED,
+                        IndexStatus::Unchanged => UNCHANGED,
+                    });
+                    report.write(&Record::Package(record))?;
+                }
+                Printed::Error(error) => report.error(*error)?,
             }
         }
-        progress.show(&counts);
+        progress.show(report);
     }
-    Ok(counts)
+    Ok(())
 }
 
 /// `first` and whatever follows within [`BATCH_WAIT`], up to [`BATCH_ROWS`] paths.
@@ -350,34 +348,31 @@ impl Outcome {
     }
 }
 
-/// What goes to stdout for one outcome, once its batch is committed.
+/// What goes to stdout for one outcome, once its batch is committed (boxed: a record is far
+/// larger than a forwarded line).
 enum Printed {
+    /// A record of another type, forwarded.
     Raw(String),
-    /// Boxed: a record is far larger than a forwarded line.
-    Record(Box<Record>),
+    /// A package's result record, counted by its status.
+    Package(Box<PackageRecord>, IndexStatus),
+    /// An item that failed.
+    Error(Box<ErrorRecord>),
 }
 
 /// Writes one outcome into the batch; returns what to print for it.
 fn settle(
     batch: &mut Batch<'_>,
     outcome: Outcome,
-    counts: &mut Counts,
     progress: &mut Progress,
 ) -> anyhow::Result<Printed> {
     Ok(match outcome {
-        Outcome::Forward(raw) => {
-            counts.forwarded += 1;
-            Printed::Raw(raw)
-        }
-        Outcome::Unchanged(package, existing) => {
-            counts.unchanged += 1;
-            Printed::Record(Box::new(result_record(
-                *package,
-                IndexStatus::Unchanged,
-                existing.source,
-                existing.file_count,
-            )))
-        }
+        Outcome::Forward(raw) => Printed::Raw(raw),
+        Outcome::Unchanged(package, existing) => result_record(
+            *package,
+            IndexStatus::Unchanged,
+            existing.source,
+            existing.file_count,
+        ),
         Outcome::Ready(package) => {
             let existing = match package.record.repo.as_deref() {
                 Some(repo) => batch.existing(repo, &package.record.name)?,
@@ -388,33 +383,19 @@ fn settle(
             let status = match existing.filter(|e| is_current(e, &package.record, source)) {
                 Some(_) => IndexStatus::Unchanged,
                 None if package.record.name.is_empty() => {
-                    counts.failed += 1;
-                    return Ok(Printed::Record(Box::new(Record::Error(ErrorRecord::new(
+                    return Ok(Printed::Error(Box::new(ErrorRecord::new(
                         TOOL,
                         "not_a_package",
                         ".PKGINFO has no pkgname",
                         package.record.subject(),
-                    )))));
+                    ))));
                 }
                 None => batch.write(&package)?,
             };
-            match status {
-                IndexStatus::Indexed => counts.indexed += 1,
-                IndexStatus::Replaced => counts.replaced += 1,
-                IndexStatus::Unchanged => counts.unchanged += 1,
-            }
             progress.package(package.record.csize.unwrap_or(0));
-            Printed::Record(Box::new(result_record(
-                package.record,
-                status,
-                source,
-                file_count,
-            )))
+            result_record(package.record, status, source, file_count)
         }
-        Outcome::Failed(error) => {
-            counts.failed += 1;
-            Printed::Record(Box::new(Record::Error(*error)))
-        }
+        Outcome::Failed(error) => Printed::Error(error),
     })
 }
 
@@ -423,14 +404,15 @@ fn result_record(
     status: IndexStatus,
     source: IndexSource,
     file_count: u64,
-) -> Record {
-    Record::Package(Box::new(PackageRecord {
+) -> Printed {
+    let record = PackageRecord {
         index_status: Some(status),
         indexed_from: Some(source),
         file_count: Some(file_count),
         files: None,
         ..package
-    }))
+    };
+    Printed::Package(Box::new(record), status)
 }
 
 fn failed(kind: &str, message: String, subject: serde_json::Value) -> Outcome {

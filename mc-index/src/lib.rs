@@ -14,7 +14,7 @@ pub mod store;
 use std::io;
 
 use anyhow::Context;
-use minicluster::{cli::EXIT_OK, jsonl::RecordWriter};
+use minicluster::{cli::EXIT_OK, jsonl::RecordWriter, report::Report};
 
 use crate::cli::{Cli, Command, IndexArgs};
 
@@ -50,11 +50,10 @@ fn run_index(args: &IndexArgs) -> anyhow::Result<u8> {
         db,
         jobs: args.jobs.unwrap_or_else(cli::default_jobs),
         files_db: args.files_db,
-        max_member_bytes: args.max_member_size,
+        max_member_bytes: args.max_member_size.get(),
         progress: !args.quiet,
     };
     let http = args.network.client()?;
     let stdin = io::BufReader::new(io::stdin());
-    let counts = indexer::run(&options, &http, stdin, &mut RecordWriter::stdout())?;
-    Ok(minicluster::cli::status(counts.failed > 0))
+    indexer::run(&options, &http, stdin, Report::stdout(TOOL))
 }

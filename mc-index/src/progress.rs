@@ -5,7 +5,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::counts::Counts;
+use minicluster::report::{FAILED, Report};
+
+use crate::counts::{INDEXED, REPLACED, UNCHANGED};
 
 /// Redraws at most this often.
 const INTERVAL: Duration = Duration::from_millis(250);
@@ -35,21 +37,21 @@ impl Progress {
     }
 
     /// Redraws the line if it is due.
-    pub fn show(&mut self, counts: &Counts) {
+    pub fn show(&mut self, counts: &Report<impl Write>) {
         if self.last_drawn.is_none_or(|at| at.elapsed() >= INTERVAL) {
             self.draw(counts);
         }
     }
 
     /// Draws the final counts and ends the line.
-    pub fn finish(&mut self, counts: &Counts) {
+    pub fn finish(&mut self, counts: &Report<impl Write>) {
         if self.enabled {
             self.draw(counts);
             eprintln!();
         }
     }
 
-    fn draw(&mut self, counts: &Counts) {
+    fn draw(&mut self, counts: &Report<impl Write>) {
         if !self.enabled {
             return;
         }
@@ -58,9 +60,9 @@ impl Progress {
         let megabytes = self.bytes as f64 / 1e6;
         eprint!(
             "\rmc-index: {} indexed, {} unchanged, {} failed, {megabytes:.1} MB at {:.1} MB/s  ",
-            counts.indexed + counts.replaced,
-            counts.unchanged,
-            counts.failed,
+            counts.get(INDEXED) + counts.get(REPLACED),
+            counts.get(UNCHANGED),
+            counts.get(FAILED),
             megabytes / seconds,
         );
         let _ = std::io::stderr().flush();

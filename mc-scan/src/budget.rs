@@ -2,7 +2,7 @@
 //!
 //! YARA-X matches a whole slice, so a member is read into memory before it is scanned. With a
 //! limit per job, `-j 8` on packages of 1000 MiB members held 8 GB; the jobs now share one
-//! budget of `--max-member-mib` bytes, and a job whose member does not fit waits for the others
+//! budget of `--max-member-size` bytes, and a job whose member does not fit waits for the others
 //! to hand theirs back. No member is larger than the budget (larger ones are not read), so a
 //! waiting job always gets its turn.
 

@@ -6,7 +6,12 @@ use clap::{
     Parser,
     builder::{PossibleValuesParser, TypedValueParser},
 };
-use minicluster::{cli::JobsArgs, record::Severity};
+use minicluster::{cli::JobsArgs, record::Severity, size::Size};
+
+/// `--clamd-max-stream-size` when not given: clamd's own default StreamMaxLength.
+pub const DEFAULT_CLAMD_MAX_STREAM: Size = Size::mib(25);
+/// `--max-member-size` when not given.
+pub const DEFAULT_MAX_MEMBER: Size = Size::mib(1024);
 
 /// `--fail-on`: the least severity that makes the run exit 1; `None` for `never`. (An alias, so
 /// that clap takes the whole `Option` from the value parser rather than making the flag optional.)
@@ -105,16 +110,23 @@ pub struct Cli {
     )]
     pub timeout: u64,
     /// Members larger than this are not sent to clamd (match clamd's StreamMaxLength); each
-    /// gets an `info` finding `clamav-not-scanned` instead.
-    #[arg(long, value_name = "MIB", default_value_t = 25)]
-    pub clamd_max_stream_mib: u64,
+    /// gets an `info` finding `clamav-not-scanned` instead. SIZE is bytes, or a number with K,
+    /// M, G or T (powers of 1024). [default: 25M]
+    #[arg(long, value_name = "SIZE")]
+    pub clamd_max_stream_size: Option<Size>,
+    /// The old spelling of --clamd-max-stream-size, in MiB.
+    #[arg(long, value_name = "MIB", hide = true)]
+    pub clamd_max_stream_mib: Option<u64>,
     /// The largest member mc-scan reads, and the memory all jobs together hold for members
     /// (a job whose member does not fit waits; each also holds a batch for clamd up to its
     /// stream limit). A larger member is not scanned: an `error` record `member_too_large`
     /// about its package (which `mc-repo add --refuse-findings` then refuses), and the
-    /// members after it are scanned.
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
-    pub max_member_mib: u64,
+    /// members after it are scanned. SIZE as for --clamd-max-stream-size. [default: 1G]
+    #[arg(long, value_name = "SIZE")]
+    pub max_member_size: Option<Size>,
+    /// The old spelling of --max-member-size, in MiB.
+    #[arg(long, value_name = "MIB", hide = true)]
+    pub max_member_mib: Option<u64>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub jobs: JobsArgs,

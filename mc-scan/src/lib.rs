@@ -28,6 +28,7 @@ use minicluster::{
     jsonl,
     record::{ErrorRecord, FindingRecord, PackageRecord, Record, ScanEngine},
     report::{FAILED, Report},
+    size::Size,
 };
 
 use crate::{
@@ -57,7 +58,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
     let timeout = Duration::from_secs(cli.timeout.max(1));
     let clamav = match (&cli.clamd, cli.clamscan) {
         (Some(socket), _) => {
-            ClamAv::Clamd(Clamd::new(socket, timeout, cli.clamd_max_stream_mib << 20))
+            let stream_limit = Size::pick(
+                cli.clamd_max_stream_size,
+                cli.clamd_max_stream_mib,
+                cli::DEFAULT_CLAMD_MAX_STREAM,
+            );
+            ClamAv::Clamd(Clamd::new(socket, timeout, stream_limit))
         }
         // clamscan loads its whole database on every run: tens of seconds with the official one.
         (None, true) => {
@@ -67,7 +73,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<u8> {
     };
     let options = Options {
         disabled: cli.disable.iter().cloned().collect(),
-        budget: std::sync::Arc::new(budget::Budget::new(cli.max_member_mib << 20)),
+        budget: std::sync::Arc::new(budget::Budget::new(Size::pick(
+            cli.max_member_size,
+            cli.max_member_mib,
+            cli::DEFAULT_MAX_MEMBER,
+        ))),
         yara_timeout: timeout,
     };
     // Two per core by default: much of a scan waits for clamd (on 2 CPUs, 2,000 packages and

@@ -166,7 +166,7 @@ impl Walk<'_, '_, '_> {
             self.errors.push(EngineError {
                 kind: "member_too_large".to_owned(),
                 message: format!(
-                    "{}: {} bytes, over --max-member-mib ({} bytes): this member was not \
+                    "{}: {} bytes, over --max-member-size ({} bytes): this member was not \
                      scanned (the others were)",
                     member.path,
                     member.size,
@@ -310,7 +310,7 @@ impl Walk<'_, '_, '_> {
                     check: "clamav-not-scanned".to_owned(),
                     severity: Severity::Info,
                     message: "not scanned by ClamAV: larger than clamd's stream limit \
-                              (--clamd-max-stream-mib, clamd's StreamMaxLength)"
+                              (--clamd-max-stream-size, clamd's StreamMaxLength)"
                         .to_owned(),
                     member: Some(member),
                 },

@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use minicluster::{
     aur::DEFAULT_AUR,
     cli::{EXIT_STATUS_HELP, NetworkArgs},
+    size::Size,
 };
 
 /// Check what a PKGBUILD would download, before anything is built, and never by running it.
@@ -126,9 +127,10 @@ pub struct CheckArgs {
     /// The architecture whose sources are checked.
     #[arg(long, default_value = "x86_64", env = "MC_ARCH")]
     pub arch: String,
-    /// Refuse a source larger than this many bytes (one that never ends, say).
-    #[arg(long, value_name = "BYTES", default_value_t = 8 << 30)]
-    pub max_source_size: u64,
+    /// Refuse a source larger than this (one that never ends, say). SIZE is bytes, or a number
+    /// with K, M, G or T (powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value_t = Size::bytes(8 << 30))]
+    pub max_source_size: Size,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub network: NetworkArgs,

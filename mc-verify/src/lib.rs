@@ -149,7 +149,7 @@ fn run_check(cli: &CheckArgs) -> anyhow::Result<u8> {
         let fetcher = Fetcher {
             http: &http,
             cache: cache.clone(),
-            max_bytes: cli.max_source_size,
+            max_bytes: cli.max_source_size.get(),
             keys: &keys,
         };
         let mut outcome = fetcher.check(folder, &plan);

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use minicluster::cli::EXIT_STATUS_HELP;
+use minicluster::{cli::EXIT_STATUS_HELP, size::Size};
 
 use crate::{
     api::{Accel, WaitFor},
@@ -194,9 +194,10 @@ pub struct PullArgs {
     pub guest: String,
     /// Where it goes on the host (written beside, then renamed into place).
     pub local: PathBuf,
-    /// The largest file accepted, in bytes.
-    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
-    pub max_bytes: u64,
+    /// The largest file accepted. SIZE is bytes, or a number with K, M, G or T (powers of
+    /// 1024); `--max-bytes` is its old name.
+    #[arg(long, alias = "max-bytes", default_value_t = Size::bytes(1 << 30), value_name = "SIZE")]
+    pub max_size: Size,
     /// Seconds to wait for the agent, and for each chunk.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,

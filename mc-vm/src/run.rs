@@ -69,7 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         )?)],
         Command::Pull(args) => {
             let options = PullOptions {
-                max_bytes: args.max_bytes,
+                max_bytes: args.max_size.get(),
                 timeout: seconds(args.timeout),
             };
             vec![vm(guest_io::pull(

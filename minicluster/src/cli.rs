@@ -1,5 +1,5 @@
-//! What every tool's command line shares: network options, `--jobs`, `--quiet`, sizes in MiB, and
-//! exit codes.
+//! What every tool's command line shares: network options, `--jobs`, `--quiet` and exit codes
+//! (sizes: [`crate::size`]).
 
 use std::{io, time::Duration};
 
@@ -120,11 +120,6 @@ pub struct QuietArgs {
     /// Say nothing on stderr but errors (no progress, no notes).
     #[arg(short, long)]
     pub quiet: bool,
-}
-
-/// Bytes in `mib` MiB, the one unit of size options (`--max-member-mib`); saturates.
-pub fn mib(mib: u64) -> u64 {
-    mib.saturating_mul(1 << 20)
 }
 
 /// Whether an error only says that the reader of our stdout went away (`mc-index query | head`),

@@ -24,6 +24,7 @@ pub mod record;
 pub mod report;
 pub mod scriptlet;
 pub mod shell;
+pub mod size;
 pub mod srcinfo;
 pub mod syncdb;
 pub mod time;

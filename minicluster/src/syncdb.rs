@@ -11,7 +11,7 @@ use std::{
     io::{self, Read},
 };
 
-use crate::{compress, desc, record::PackageRecord};
+use crate::{compress, desc, record::PackageRecord, size::Size};
 
 /// What a parsed line costs beyond its text: a `String` (24 bytes) and its allocation's
 /// overhead. Entries are bounded by text plus this per line, the memory their parse holds.
@@ -58,18 +58,18 @@ pub enum SyncDbError {
     Archive(#[source] io::Error),
     /// A member is larger than [`Limits::entry_bytes`] (only where one entry spoils the whole
     /// database: a repository's own database being rewritten).
-    #[error("member {path} holds more than {limit_mib} MiB, more than a sync database entry may")]
+    #[error("member {path} holds more than {limit}, more than a sync database entry may")]
     MemberTooLarge {
         /// The member's path.
         path: String,
-        /// The bound, in MiB.
-        limit_mib: u64,
+        /// The bound.
+        limit: Size,
     },
     /// The database decompresses to more than [`Limits::database_bytes`].
-    #[error("decompresses to more than {limit_mib} MiB, the bound of a whole sync database")]
+    #[error("decompresses to more than {limit}, the bound of a whole sync database")]
     TooLarge {
-        /// The bound, in MiB.
-        limit_mib: u64,
+        /// The bound.
+        limit: Size,
     },
     /// Local I/O failed: the caller's output, or a temporary copy of the database.
     #[error("local I/O: {0}")]
@@ -233,7 +233,7 @@ pub fn stream_entries(
     let over = archive.into_inner().read > limits.database_bytes;
     match result {
         Err(SyncDbError::Archive(_)) if over => Err(SyncDbError::TooLarge {
-            limit_mib: limits.database_bytes >> 20,
+            limit: Size::bytes(limits.database_bytes),
         }),
         result => result,
     }
@@ -274,8 +274,8 @@ fn stream_members<R: Read>(
         let text = match read_member(&mut member, size, limits.entry_bytes) {
             Ok(Member::Text(text)) => text,
             Ok(Member::TooLarge) => {
-                let limit_mib = limits.entry_bytes >> 20;
-                let problem = format!("its {kind} member holds more than {limit_mib} MiB");
+                let limit = Size::bytes(limits.entry_bytes);
+                let problem = format!("its {kind} member holds more than {limit}");
                 current.problem = Some(EntryError::new(folder, "entry_too_large", problem));
                 continue;
             }
@@ -318,7 +318,7 @@ pub fn read_entries(input: impl Read + Send) -> Result<Vec<Entry>, SyncDbError> 
     match too_large {
         Some(path) => Err(SyncDbError::MemberTooLarge {
             path,
-            limit_mib: limits.entry_bytes >> 20,
+            limit: Size::bytes(limits.entry_bytes),
         }),
         None => Ok(folders.into_values().collect()),
     }
@@ -456,7 +456,7 @@ mod tests {
         let tar = tar_of(&[("a-1-1/files", &files), ("b-1-1/desc", "%NAME%\nb\n")]);
         let (_, result) = streamed(&tar, Limits::from_mib(4, 1));
         assert!(
-            matches!(result, Err(SyncDbError::TooLarge { limit_mib: 1 })),
+            matches!(result, Err(SyncDbError::TooLarge { limit }) if limit == Size::mib(1)),
             "{result:?}"
         );
     }
