@@ -177,23 +177,34 @@ impl Net {
         );
     }
 
-    /// The network's DHCP server, then `mc-netboot serve --until-installed` with `flag`
-    /// (`--proxy-dhcp`, `--no-tftp`); returns serve's pid.
-    fn start_serve(&mut self, logs: &Path, served: &str, flag: &str) -> u32 {
-        self.start_dhcp(logs);
+    /// `mc-netboot serve --until-installed` with `flags` in the server namespace; returns
+    /// serve's pid once it listens, and its URL.
+    fn start_serve(&mut self, logs: &Path, served: &str, flags: &[&str]) -> (u32, String) {
         let server = self.server.clone();
-        let args = [
+        let mut args = vec![
             "serve",
             "--dir",
             served,
             "--listen",
             "10.77.0.1:0",
-            flag,
             "--until-installed",
-            "--timeout",
-            "300",
         ];
-        self.spawn(&server, logs, "serve", &bin("mc-netboot"), &args)
+        args.extend_from_slice(flags);
+        let pid = self.spawn(&server, logs, "serve", &bin("mc-netboot"), &args);
+        let started = Instant::now();
+        loop {
+            let listening = events(&records(&logs.join("serve.out")), "listening")
+                .first()
+                .and_then(|record| record["path"].as_str().map(str::to_owned));
+            if let Some(url) = listening {
+                return (pid, url.trim_end_matches('/').to_owned());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// A QEMU machine with an empty 3 GiB disk, a NIC on the tap, no kernel: SeaBIOS tries the
@@ -339,7 +350,8 @@ fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_i
     let token = machine["token"].as_str().expect("a token").to_owned();
 
     let mut net = Net::new("ok");
-    let serve = net.start_serve(logs, served, "--proxy-dhcp");
+    net.start_dhcp(logs);
+    let (serve, _) = net.start_serve(logs, served, &["--proxy-dhcp", "--timeout", "300"]);
     let (qemu, agent) = net.start_machine(logs);
     let code = net.wait(serve, Duration::from_secs(600));
     let records = records(&logs.join("serve.out"));
@@ -488,16 +500,9 @@ fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_it
     fs::write(&conf_path, &conf.stdout).expect("writes");
 
     let mut net = Net::new("dm");
-    let serve = net.start_serve(logs, served, "--no-tftp");
+    net.start_dhcp(logs);
     // serve writes boot.ipxe (with its HTTP port) into the TFTP root before it says it listens.
-    let started = Instant::now();
-    while events(&records(&logs.join("serve.out")), "listening").is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (serve, _) = net.start_serve(logs, served, &["--no-tftp", "--timeout", "300"]);
     let conf_arg = format!("--conf-file={}", conf_path.display());
     let pid_arg = format!("--pid-file={}", logs.join("dnsmasq.pid").display());
     let server_ns = net.server.clone();
@@ -549,4 +554,162 @@ fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_it
         failed[0]
     );
     assert!(events(&records, "done").is_empty());
+}
+
+/// The server's protocols against curl, without a machine: TFTP (`boot.ipxe` with a block size
+/// option, a missing file), the iPXE script, an answer only for the right token and only while
+/// installing, the installer's reports; and with two machines enrolled, one that reports a
+/// failure and one that goes silent, `--until-installed` ends with exit 1: the silent one is
+/// failed after `--timeout` with the last log lines it sent.
+#[test]
+fn serve_answers_curl_and_a_silent_installer_times_out_with_its_last_log_lines() {
+    require("curl", "curl");
+    require("ip", "iproute2");
+    let logs = tempfile::tempdir().expect("temp dir");
+    let logs = logs.path();
+    let image = logs.join("image");
+    fs::create_dir_all(&image).expect("creates");
+    let created = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(image.join("root.qcow2"))
+        .arg("1M")
+        .output()
+        .expect("qemu-img runs");
+    assert!(created.status.success(), "{created:?}");
+    for file in ["vmlinuz", "initrd.img"] {
+        fs::write(image.join(file), b"not booted here").expect("writes");
+    }
+    let served = logs.join("served");
+    let served = served.to_str().expect("UTF-8");
+    let profile = |host: &str| {
+        format!(
+            "hostname = \"{host}\"\n[minimal]\nimage = \"{}\"\ndisk = \"/dev/vda\"\n",
+            image.display()
+        )
+    };
+    enroll(logs, served, &profile("node-a"));
+    let silent_mac = "52:54:00:4e:42:02";
+    let path = write_profile(logs, &profile("node-b"));
+    let out = netboot(&[
+        "enroll",
+        silent_mac,
+        "--dir",
+        served,
+        "--profile",
+        path.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let token = |mac: &str| {
+        let file = Path::new(served)
+            .join("machines")
+            .join(mac)
+            .join("machine.json");
+        let machine: Value = serde_json::from_slice(&fs::read(file).expect("reads")).expect("JSON");
+        machine["token"].as_str().expect("a token").to_owned()
+    };
+    let (failing, silent) = (token("52-54-00-4e-42-01"), token("52-54-00-4e-42-02"));
+
+    let mut net = Net::new("pr");
+    let server = net.server.clone();
+    let (serve, base) = net.start_serve(logs, served, &["--timeout", "5"]);
+    let curl = |args: &[&str]| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &server, "curl", "-sS"])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+
+    let (ok, script) = curl(&["--tftp-blksize", "1024", "tftp://10.77.0.1/boot.ipxe"]);
+    assert!(
+        ok && script.contains(&format!("chain {base}/ipxe/${{mac:hexhyp}}")),
+        "{script}"
+    );
+    assert!(!curl(&["tftp://10.77.0.1/nosuch.efi"]).0);
+    let (_, script) = curl(&[&format!("{base}/ipxe/{MAC}")]);
+    assert!(
+        script.contains(&format!("kernel {base}/m/{failing}/vmlinuz")),
+        "{script}"
+    );
+    let (_, script) = curl(&[&format!("{base}/ipxe/52:54:00:99:99:99")]);
+    assert!(
+        script.contains("not enrolled") && script.contains("exit"),
+        "{script}"
+    );
+    let (_, answer) = curl(&["-f", &format!("{base}/m/{failing}/answer")]);
+    assert!(answer.contains("MC_DISK='/dev/vda'"), "{answer}");
+    assert!(!curl(&["-f", &format!("{base}/m/not-a-token/answer")]).0);
+
+    let report = |token: &str, what: &str, log: &str| {
+        curl(&[
+            "-f",
+            "--data-binary",
+            log,
+            &format!("{base}/m/{token}/{what}"),
+        ])
+        .0
+    };
+    assert!(report(&failing, "step/network", "== network\n"));
+    assert!(report(
+        &failing,
+        "failed/disk",
+        "== disk\nno disk /dev/vda\n"
+    ));
+    assert!(
+        !curl(&["-f", &format!("{base}/m/{failing}/answer")]).0,
+        "no answer once finished"
+    );
+    assert!(report(&silent, "step/network", "== network\nlast words\n"));
+    let code = net.wait(serve, Duration::from_secs(60));
+    let records = records(&logs.join("serve.out"));
+    assert_eq!(code, Some(1), "{records:#?}");
+
+    let tftp = events(&records, "tftp");
+    assert!(
+        tftp.iter().any(|r| r["path"] == "boot.ipxe"
+            && r["ok"] == true
+            && r["size_bytes"].as_u64() == Some(script_len(&base))),
+        "{tftp:#?}"
+    );
+    assert!(
+        tftp.iter()
+            .any(|r| r["path"] == "nosuch.efi" && r["ok"] == false),
+        "{tftp:#?}"
+    );
+    let failed = events(&records, "failed");
+    assert_eq!(failed.len(), 2, "{records:#?}");
+    let of = |host: &str| {
+        *failed
+            .iter()
+            .find(|r| r["machine"] == host)
+            .expect("a failed record")
+    };
+    assert_eq!(of("node-a")["step"], "disk");
+    assert!(
+        of("node-a")["log"]
+            .as_str()
+            .is_some_and(|log| log.contains("no disk /dev/vda"))
+    );
+    assert_eq!(of("node-b")["step"], "timeout");
+    assert!(
+        of("node-b")["log"]
+            .as_str()
+            .is_some_and(|log| log.ends_with("last words")),
+        "{}",
+        of("node-b")
+    );
+    let all = fs::read_to_string(logs.join("serve.out")).expect("reads");
+    assert!(
+        !all.contains(&failing) && !all.contains(&silent),
+        "tokens stay out of the records"
+    );
+}
+
+/// The length of `boot.ipxe` for the server at `base`.
+fn script_len(base: &str) -> u64 {
+    mc_netboot::ipxe::boot_script(base).len() as u64
 }
