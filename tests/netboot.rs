@@ -713,3 +713,116 @@ fn serve_answers_curl_and_a_silent_installer_times_out_with_its_last_log_lines()
 fn script_len(base: &str) -> u64 {
     mc_netboot::ipxe::boot_script(base).len() as u64
 }
+
+/// archinstall's own example answers (`archinstall/examples/*-sample.json` in its wheel from
+/// PyPI, fetched once into the target folder; archinstall itself needs Python 3.12 and
+/// pyparted, so it does not run here): its config passes `enroll`'s checks, its creds, whose
+/// hashes are the placeholder `password_hash`, do not, and with real crypt hashes they do; a
+/// config without `disk_config` or with a password in it is refused. Nothing boots.
+#[test]
+fn archinstall_profiles_are_checked_against_archinstalls_own_examples() {
+    require("python3", "python3-venv");
+    let samples = archinstall_examples();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let logs = logs.path();
+    let archiso = logs.join("archiso/arch/boot/x86_64");
+    fs::create_dir_all(&archiso).expect("creates");
+    for file in ["vmlinuz-linux", "initramfs-linux.img"] {
+        fs::write(archiso.join(file), b"not booted here").expect("writes");
+    }
+    let served = logs.join("served");
+    let served = served.to_str().expect("UTF-8");
+    let config: Value =
+        serde_json::from_slice(&fs::read(samples.join("config-sample.json")).expect("reads"))
+            .expect("JSON");
+    let mut creds: Value =
+        serde_json::from_slice(&fs::read(samples.join("creds-sample.json")).expect("reads"))
+            .expect("JSON");
+    let attempt = |config: &Value, creds: &Value| {
+        fs::write(logs.join("config.json"), config.to_string()).expect("writes");
+        fs::write(logs.join("creds.json"), creds.to_string()).expect("writes");
+        try_enroll(
+            logs,
+            served,
+            &format!(
+                "hostname = \"arch1\"\n[archinstall]\narchiso = \"{}\"\nconfig = \"config.json\"\ncreds = \"creds.json\"\n",
+                logs.join("archiso").display()
+            ),
+        )
+    };
+    let out = attempt(&config, &creds);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("archinstall.creds") && out.stderr.contains("crypt hash"),
+        "{out:?}"
+    );
+
+    let hash = "$6$salt$0123456789abcdef";
+    creds["root_enc_password"] = hash.into();
+    creds["users"][0]["enc_password"] = hash.into();
+    let out = attempt(&config, &creds);
+    assert_eq!(
+        out.code, 0,
+        "archinstall's example config with real hashes: {out:?}"
+    );
+    let dir = Path::new(served).join("machines/52-54-00-4e-42-01");
+    for file in ["config.json", "creds.json", "machine.json"] {
+        let mode = fs::metadata(dir.join(file))
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+
+    let mut without_disk = config.clone();
+    without_disk
+        .as_object_mut()
+        .expect("an object")
+        .remove("disk_config");
+    let out = attempt(&without_disk, &creds);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("missing field `disk_config`"),
+        "{out:?}"
+    );
+    let mut with_password = config;
+    with_password["root_enc_password"] = hash.into();
+    let out = attempt(&with_password, &creds);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("belongs in the creds file"), "{out:?}");
+}
+
+/// The folder of archinstall's example answers, from its newest wheel on PyPI (downloaded with
+/// a venv's pip once into `target/archinstall`).
+fn archinstall_examples() -> PathBuf {
+    let dir = pipeline_tests::workspace().join("target/archinstall");
+    let examples = dir.join("archinstall/examples");
+    if examples.join("creds-sample.json").is_file() {
+        return examples;
+    }
+    let venv = dir.join("venv");
+    let status = |command: &mut Command| {
+        let out = command.output().expect("runs");
+        assert!(out.status.success(), "{command:?}: {out:?}");
+    };
+    status(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    // The wheel is for Python 3.12 and later; only its data files are read.
+    status(
+        Command::new(venv.join("bin/pip"))
+            .args([
+                "download",
+                "-q",
+                "--no-deps",
+                "--python-version",
+                "3.13",
+                "--only-binary=:all:",
+                "-d",
+            ])
+            .arg(&dir)
+            .arg("archinstall"),
+    );
+    let unpack = "import glob, sys, zipfile\nwheel = sorted(glob.glob(sys.argv[1] + '/archinstall-*.whl'))[-1]\nz = zipfile.ZipFile(wheel)\nz.extractall(sys.argv[1], [n for n in z.namelist() if n.startswith('archinstall/examples/')])\n";
+    status(Command::new("python3").args(["-c", unpack]).arg(&dir));
+    let _ = fs::remove_dir_all(&venv);
+    examples
+}
