@@ -79,6 +79,16 @@ words!(UpstreamEvent {
     Error => "error",
 });
 words!(UpstreamRole { Version => "version", Trigger => "trigger" });
+words!(NetbootEvent {
+    Listening => "listening",
+    Enrolled => "enrolled",
+    Dhcp => "dhcp",
+    Tftp => "tftp",
+    Http => "http",
+    Step => "step",
+    Done => "done",
+    Failed => "failed",
+});
 
 /// One JSON-lines record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,6 +128,9 @@ pub enum Record {
     VmTry(VmTryRecord),
     /// A disk image `mc-vm image build` made (or found made) from a recipe.
     VmImage(VmImageRecord),
+    /// One event of a network installation (`mc-netboot`): a DHCP answer, a file served, an
+    /// installer step, the end.
+    Netboot(Box<NetbootRecord>),
     /// One step of an `mc-appliance` command, run in a guest (or on the host).
     ApplianceStep(ApplianceStepRecord),
     /// An appliance after an `mc-appliance` command: its state, endpoints and outcome.
@@ -937,6 +950,59 @@ pub struct ApplianceMachine {
     pub state: String,
 }
 
+/// One event of `mc-netboot`: what the server answered, or what an installer phoned home.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetbootRecord {
+    /// What happened.
+    pub event: NetbootEvent,
+    /// The machine's MAC address (`52:54:00:12:34:56`); `null` for a server event.
+    pub mac: Option<String>,
+    /// The enrolled machine's host name; `null` for a machine not enrolled.
+    pub machine: Option<String>,
+    /// The client's IP address (or the server's, for `listening`).
+    pub address: Option<String>,
+    /// The firmware the client says it runs (`bios`, `uefi`, `ipxe`), from DHCP option 93/77.
+    pub firmware: Option<String>,
+    /// The file asked for, or for `dhcp` the boot file answered; for `listening` the HTTP URL.
+    pub path: Option<String>,
+    /// `step`: the installer step's name (`partition`, `write-root`, `boot-loader`, ...).
+    pub step: Option<String>,
+    /// Whether it went well (a file not found, a failed step: `false`).
+    pub ok: bool,
+    /// Bytes sent (`tftp`, `http`).
+    pub size_bytes: Option<u64>,
+    /// `failed` (and `done`): the installer's log, or its last lines after a timeout.
+    pub log: Option<String>,
+    /// What happened, for people.
+    pub message: String,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// What a `netboot` record reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetbootEvent {
+    /// The server listens (`address`, and the HTTP URL in `path`).
+    #[default]
+    Listening,
+    /// A machine was enrolled (`enroll`).
+    Enrolled,
+    /// A proxy-DHCP answer was sent.
+    Dhcp,
+    /// A file was sent over TFTP.
+    Tftp,
+    /// A file was sent over HTTP.
+    Http,
+    /// The installer finished a step.
+    Step,
+    /// The installer finished; the machine boots from its disk next.
+    Done,
+    /// The installation failed (or timed out); `log` says why.
+    Failed,
+}
+
 /// Counts at the end of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -1075,6 +1141,7 @@ mod tests {
         words_agree(TryStepKind::ALL);
         words_agree(UpstreamEvent::ALL);
         words_agree(UpstreamRole::ALL);
+        words_agree(NetbootEvent::ALL);
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
         let finding: FindingRecord =
             serde_json::from_str(r#"{"check":"x"}"#).expect("a finding without severity");

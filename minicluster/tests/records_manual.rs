@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use minicluster::record::{
     ApplianceAlertRecord, ApplianceMetricsRecord, ApplianceStepRecord, BuildRecord, BuildStatus,
     ChangeAction, ChangeRecord, CommentRecord, ErrorRecord, FileRecord, FindingRecord, IndexSource,
-    IndexStatus, PackageRecord, PkgbuildRecord, Record, ScanEngine, Severity, SnapshotAction,
-    SourceRecord, SummaryRecord, TryStep, TryStepKind, TryVerdict, UpstreamEvent,
+    IndexStatus, NetbootEvent, PackageRecord, PkgbuildRecord, Record, ScanEngine, Severity,
+    SnapshotAction, SourceRecord, SummaryRecord, TryStep, TryStepKind, TryVerdict, UpstreamEvent,
     UpstreamPlanRecord, UpstreamRole, Verdict, VmAction, VmImageRecord, VmSnapshotRecord,
     VmTryRecord,
 };
@@ -73,6 +73,7 @@ fn every_type() -> Vec<Record> {
         Record::VmSnapshot(VmSnapshotRecord::default()),
         Record::VmTry(VmTryRecord::default()),
         Record::VmImage(VmImageRecord::default()),
+        Record::Netboot(Box::default()),
         Record::ApplianceStep(ApplianceStepRecord::default()),
         Record::Appliance(Box::default()),
         Record::ApplianceMetrics(ApplianceMetricsRecord::default()),
@@ -98,6 +99,7 @@ fn every_type() -> Vec<Record> {
             | Record::VmSnapshot(_)
             | Record::VmTry(_)
             | Record::VmImage(_)
+            | Record::Netboot(_)
             | Record::ApplianceStep(_)
             | Record::Appliance(_)
             | Record::ApplianceMetrics(_)
@@ -174,6 +176,7 @@ fn every_word_of_a_closed_set_is_in_its_records_section() {
         ("UPSTREAM", "event", words(UpstreamEvent::ALL)),
         ("UPSTREAM", "role", words(UpstreamRole::ALL)),
         ("UPSTREAM_PLAN", "role", words(UpstreamRole::ALL)),
+        ("NETBOOT", "event", words(NetbootEvent::ALL)),
     ];
     let manual = manual();
     let mut missing = Vec::new();

@@ -14,6 +14,7 @@ pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         mc_build::cli::Cli::command(),
         mc_fetch::cli::Cli::command(),
         mc_index::cli::Cli::command(),
+        mc_netboot::cli::Cli::command(),
         mc_repo::cli::Cli::command(),
         mc_scan::cli::Cli::command(),
         mc_verify::cli::Cli::command(),
