@@ -230,12 +230,46 @@ INSERT INTO files (package_id, path, kind, size, mode, link_target, sha256) VALU
      unhex('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'));
 ";
 
-/// A database of an older schema (1 or 2) is upgraded in place by the next indexing run
-/// (digests kept, file names and counts filled in, version 2's trigram index dropped); a query
-/// before that says how to upgrade it.
+/// Schema version 3: file names in `names`, without their reversed spelling, and `files_name`
+/// without the package.
+const SCHEMA_3: &str = "
+PRAGMA application_id = 0x6D634958;
+CREATE TABLE packages (id INTEGER PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL,
+    base TEXT, version TEXT NOT NULL, arch TEXT, filename TEXT, url TEXT, path TEXT, sha256 TEXT,
+    csize INTEGER, isize INTEGER, builddate INTEGER, packager TEXT, description TEXT,
+    url_upstream TEXT, indexed_from TEXT NOT NULL, indexed_at INTEGER NOT NULL,
+    file_count INTEGER NOT NULL DEFAULT 0, UNIQUE (repo, name));
+CREATE INDEX packages_name ON packages (name);
+CREATE TABLE relations (package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL);
+CREATE INDEX relations_name ON relations (name, kind);
+CREATE INDEX relations_package ON relations (package_id);
+CREATE TABLE metadata (package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    source TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX metadata_package ON metadata (package_id);
+CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE files (id INTEGER PRIMARY KEY,
+    package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    name_id INTEGER NOT NULL REFERENCES names (id), path TEXT NOT NULL, kind TEXT,
+    size INTEGER, mode INTEGER, link_target TEXT, sha256 BLOB);
+CREATE INDEX files_package ON files (package_id);
+CREATE INDEX files_name ON files (name_id);
+PRAGMA user_version = 3;
+INSERT INTO packages (id, repo, name, version, indexed_from, indexed_at, file_count)
+    VALUES (1, 'core', 'python-old', '1-1', 'package', 0, 2);
+INSERT INTO names (id, name) VALUES (1, '__pycache__/'), (2, 'x.py');
+INSERT INTO files (package_id, name_id, path, kind, size, mode, link_target, sha256) VALUES
+    (1, 1, 'usr/lib/python3.12/__pycache__/', 'dir', 0, 493, NULL, NULL),
+    (1, 2, 'usr/lib/python3.12/x.py', 'file', 3, 420, NULL,
+     unhex('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'));
+";
+
+/// A database of an older schema (1, 2 or 3) is upgraded in place by the next indexing run
+/// (digests kept, file names, their reversed spelling and counts filled in, version 2's
+/// trigram index dropped); a query before that says how to upgrade it.
 #[test]
 fn an_older_database_is_upgraded_by_the_next_run() {
-    for (version, schema) in [(1, SCHEMA_1), (2, SCHEMA_2)] {
+    for (version, schema) in [(1, SCHEMA_1), (2, SCHEMA_2), (3, SCHEMA_3)] {
         let (_dir, db) = temp_db();
         Connection::open(&db)
             .expect("creates")

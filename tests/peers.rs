@@ -188,13 +188,38 @@ fn queries_of_every_shape_equal_pacman_files() {
         "python3\\.12/site-packages/$",
         "(/bin/sample0001|/sample0002-alias)$",
         "S/$",
+        // Decided by the file name alone (a --packages query reads no path for them).
+        "__pycache__/$",
+        "(^|/)site-packages/$",
     ];
-    for pattern in patterns {
-        let ours: BTreeSet<String> = index(&["query", "--db", &db, "-i", pattern], "")
-            .of_type("file")
+    let packages = |query: &[&str]| -> BTreeSet<String> {
+        let args = [&["query", "--db", &db, "--packages"], query].concat();
+        index(&args, "")
+            .of_type("package")
             .iter()
-            .map(|f| format!("{}/{} {}", f["repo"], f["name"], f["path"]).replace('"', ""))
-            .collect();
+            .map(|p| format!("{}/{}", p["repo"], p["name"]).replace('"', ""))
+            .collect()
+    };
+    for pattern in patterns {
+        let files = |case: &[&str]| -> BTreeSet<String> {
+            let args = [&["query", "--db", &db], case, &[pattern]].concat();
+            index(&args, "")
+                .of_type("file")
+                .iter()
+                .map(|f| format!("{}/{} {}", f["repo"], f["name"], f["path"]).replace('"', ""))
+                .collect()
+        };
+        let ours = files(&["-i"]);
+        let owners = |files: &BTreeSet<String>| -> BTreeSet<String> {
+            files
+                .iter()
+                .map(|f| f.split(' ').next().unwrap_or_default().to_owned())
+                .collect()
+        };
+        // --packages answers the same, whichever way it finds them: pacman's packages with -i
+        // (below), the owners of the matching paths without (pacman has no case-sensitive -F).
+        assert_eq!(packages(&["-i", pattern]), owners(&ours), "{pattern} -i");
+        assert_eq!(packages(&[pattern]), owners(&files(&[])), "{pattern}");
         let output = pacman.try_run(&["-Fx", pattern, "--machinereadable"]);
         let theirs: BTreeSet<String> = String::from_utf8_lossy(&output.stdout)
             .lines()

@@ -48,7 +48,8 @@ pub enum Command {
     /// directories have none). The pattern first runs over the index's distinct file names, so
     /// a file-name pattern, or a whole-path one anchored at the end, reads only the paths whose
     /// name can match; other whole-path patterns read every path. Prints `file` records, or
-    /// `package` records with --packages.
+    /// `package` records with --packages (which reads a package's paths only until one
+    /// matches, and none where the name alone decides, as for `(^|/)__pycache__/$`).
     #[command(
         after_help = "Exit status: 0 when something matched, 1 when nothing did (as grep), \
 2 for bad usage or a fatal error."

@@ -9,11 +9,14 @@
 //!   ends every match with one of its suffix literals (`regex-syntax` extracts them); the part
 //!   of such a literal after its last inner `/` then ends the path's name (`__pycache__/`).
 //! - Anything else (`^usr/bin/`, `lib/libz`) reads every path.
+//!
+//! Some whole-path patterns are decided by the name alone ([`decided_by_name`]): then a question
+//! about packages needs no path at all, only which packages have a name that matches.
 
 use regex_syntax::{
     ParserBuilder,
     hir::{
-        Look,
+        Hir, HirKind, Look,
         literal::{ExtractKind, Extractor},
     },
 };
@@ -71,6 +74,52 @@ impl Plan {
             return Self::Scan;
         }
         Self::NameSuffixes(kept)
+    }
+}
+
+/// Whether `pattern` (a whole-path pattern, case-sensitive) matches a path exactly when it
+/// matches `/` followed by the path's name (see [`crate::store::file_name`]), so the name
+/// decides: `L$` and `(^|/)L$`, where the literal `L` has no `/` but maybe a last one
+/// (`(^|/)__pycache__/$`).
+///
+/// Why: a path is `D` + `N`, where the directory part `D` is empty or ends with `/` and the name
+/// `N` has no `/` but maybe a last one. `L` has no inner `/`, so it cannot reach across the `/`
+/// that ends `D`: `D N` ends with `L` exactly when `N` does, and ends with `/L` or is `L`
+/// exactly when `N` is `L`; `/N` gives the same answers.
+pub fn decided_by_name(pattern: &str) -> bool {
+    let Ok(hir) = ParserBuilder::new().build().parse(pattern) else {
+        return false;
+    };
+    let HirKind::Concat(parts) = hir.kind() else {
+        return false;
+    };
+    let (start, rest) = match parts.as_slice() {
+        [start, literal, end] => (Some(start), [literal, end]),
+        [literal, end] => (None, [literal, end]),
+        _ => return false,
+    };
+    let [literal, end] = rest;
+    let (HirKind::Literal(literal), HirKind::Look(Look::End)) = (literal.kind(), end.kind()) else {
+        return false;
+    };
+    let inner = literal.0.strip_suffix(b"/").unwrap_or(&literal.0);
+    !inner.is_empty() && !inner.contains(&b'/') && start.is_none_or(is_start_or_slash)
+}
+
+/// Whether `hir` is `(^|/)`, captured or not, in either order.
+fn is_start_or_slash(hir: &Hir) -> bool {
+    let hir = match hir.kind() {
+        HirKind::Capture(capture) => &capture.sub,
+        _ => hir,
+    };
+    let HirKind::Alternation(branches) = hir.kind() else {
+        return false;
+    };
+    let is_start = |hir: &Hir| matches!(hir.kind(), HirKind::Look(Look::Start));
+    let is_slash = |hir: &Hir| matches!(hir.kind(), HirKind::Literal(l) if &*l.0 == b"/");
+    match branches.as_slice() {
+        [a, b] => (is_start(a) && is_slash(b)) || (is_slash(a) && is_start(b)),
+        _ => false,
     }
 }
 
@@ -136,6 +185,59 @@ mod tests {
     #[test]
     fn file_name_patterns_filter_names_themselves() {
         assert_eq!(Plan::new("^libz\\.so", true), Plan::FileNames);
+    }
+
+    #[test]
+    fn a_name_ending_or_being_a_literal_decides_alone() {
+        for pattern in [
+            "(^|/)__pycache__/$",
+            "(?:/|^)__pycache__/$",
+            "__pycache__/$",
+            "\\.py$",
+        ] {
+            assert!(decided_by_name(pattern), "{pattern}");
+        }
+        for pattern in [
+            "^__pycache__/$",
+            "a/__pycache__/$",
+            "(^|/)lib/python/$",
+            "(^|x)__pycache__/$",
+            "(^|/)__pycache__/",
+            "(?i)(^|/)__pycache__/$",
+            "(^|/)(a|b)/$",
+            "/$",
+        ] {
+            assert!(!decided_by_name(pattern), "{pattern}");
+        }
+    }
+
+    /// The claim of `decided_by_name`, checked: for every path, the pattern on the path and on
+    /// `/` + its name agree.
+    #[test]
+    fn the_name_gives_the_answer_the_path_gives() {
+        let paths = [
+            "__pycache__/",
+            "usr/__pycache__/",
+            "usr/lib/not__pycache__/",
+            "usr/lib/__pycache__/x.pyc",
+            "usr/lib/__pycache__/__pycache__/",
+            "a.py",
+            "usr/lib/a.py",
+            "usr/lib/a.py/",
+            "usr/lib/a.pyc",
+        ];
+        for pattern in ["(^|/)__pycache__/$", "__pycache__/$", "\\.py$", "\\.py/$"] {
+            assert!(decided_by_name(pattern), "{pattern}");
+            let regex = regex::Regex::new(pattern).expect("valid");
+            for path in paths {
+                let by_name = format!("/{}", crate::store::file_name(path));
+                assert_eq!(
+                    regex.is_match(path),
+                    regex.is_match(&by_name),
+                    "{pattern} on {path}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
--- The mc-index database, schema version 3.
+-- The mc-index database, schema version 4.
 --
 -- It is recognisable as ours by `PRAGMA application_id` (0x6D634958, "mcIX") and its version by
 -- `PRAGMA user_version`; mc-index refuses a database that is neither empty nor its own, and
--- upgrades a version 1 or 2 database in place (files.sha256 from hex text to blobs, `names`
--- filled from the paths, version 2's trigram index dropped) the first time it writes to it.
+-- upgrades an older one in place the first time it writes to it (from 1 or 2: files.sha256 from
+-- hex text to blobs, `names` filled from the paths, version 2's trigram index dropped; from 3:
+-- `names.reversed` filled, `files_name` rebuilt with the package).
 --
 -- One row in `packages` per (repo, name): indexing a new version replaces the old row, and the
 -- rows that hang off it go with it (ON DELETE CASCADE). Packages are written in transactions of
@@ -58,15 +59,22 @@ CREATE INDEX IF NOT EXISTS metadata_package ON metadata (package_id);
 -- its regular expression over these few distinct names first (Arch's extra: 4.6 M paths, far
 -- fewer names) and reads only the paths whose name can match; the regex on the path then
 -- decides. Names no package uses any more stay: they cost a row and match nothing.
+-- `reversed` is the name spelt backwards, so the names that end in a pattern's literal
+-- (`__pycache__/`) are one range of `names_reversed`, found without reading the others.
 CREATE TABLE IF NOT EXISTS names (
-    id    INTEGER PRIMARY KEY,
-    name  TEXT NOT NULL UNIQUE
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL UNIQUE,
+    reversed  TEXT NOT NULL                 -- '__pycache__/' → '/__ehcacyp__'
 );
+CREATE INDEX IF NOT EXISTS names_reversed ON names (reversed);
 
 -- Every path of every package, as pacman's .files databases write it: no leading '/', and
 -- directories end with '/'. kind, size, mode, link_target and sha256 are NULL for packages
 -- indexed from a .files database. A path appears once per package (a tar member written twice:
--- the last one wins, as it would on disk). In SQL, the paths of `__pycache__` directories:
+-- the last one wins, as it would on disk). `files_name` holds the package too, so a question
+-- about packages ("which packages have a path of this name that matches") reads, per package,
+-- only its paths of that name, and stops at the first that matches. In SQL, the paths of
+-- `__pycache__` directories:
 --   SELECT f.path FROM names n CROSS JOIN files f ON f.name_id = n.id
 --   WHERE n.name = '__pycache__/';
 CREATE TABLE IF NOT EXISTS files (
@@ -81,4 +89,4 @@ CREATE TABLE IF NOT EXISTS files (
     sha256       BLOB                       -- of the content (32 bytes), computed as it streams by
 );
 CREATE INDEX IF NOT EXISTS files_package ON files (package_id);
-CREATE INDEX IF NOT EXISTS files_name ON files (name_id);
+CREATE INDEX IF NOT EXISTS files_name ON files (name_id, package_id);

@@ -20,7 +20,7 @@ use rusqlite::{
 pub const SCHEMA: &str = include_str!("schema.sql");
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// `PRAGMA application_id` of an mc-index database: "mcIX".
 const APPLICATION_ID: i64 = 0x6D63_4958;
@@ -35,16 +35,23 @@ const UPGRADE_BEFORE: &str = "DROP TRIGGER IF EXISTS files_trigram_insert; \
      DROP TRIGGER IF EXISTS files_trigram_delete; DROP TABLE IF EXISTS files_trigram; \
      DROP INDEX IF EXISTS files_package; ALTER TABLE files RENAME TO files_old; \
      ALTER TABLE packages ADD COLUMN file_count INTEGER NOT NULL DEFAULT 0;";
-/// After it: the rows copied into the new `files` with their names (`mc_file_name`, which
-/// [`Store::open`] provides) and blob digests.
-const UPGRADE_AFTER: &str = "INSERT OR IGNORE INTO names (name) \
-     SELECT mc_file_name(path) FROM files_old; \
+/// After it: the rows copied into the new `files` with their names (`mc_file_name` and
+/// `mc_reverse`, which [`Store::open`] provides) and blob digests.
+const UPGRADE_AFTER: &str = "INSERT OR IGNORE INTO names (name, reversed) \
+     SELECT mc_file_name(path), mc_reverse(mc_file_name(path)) FROM files_old; \
      INSERT INTO files (package_id, name_id, path, kind, size, mode, link_target, sha256) \
      SELECT package_id, (SELECT id FROM names WHERE name = mc_file_name(path)), path, kind, \
      size, mode, link_target, \
      CASE typeof(sha256) WHEN 'text' THEN unhex(sha256) ELSE sha256 END \
      FROM files_old ORDER BY package_id, path; DROP TABLE files_old; \
      UPDATE packages SET file_count = (SELECT count(*) FROM files WHERE package_id = packages.id);";
+
+/// From version 3, before the current schema is created: `files_name` gains the package, and
+/// names their reversed spelling.
+const UPGRADE_3_BEFORE: &str = "DROP INDEX IF EXISTS files_name; \
+     ALTER TABLE names ADD COLUMN reversed TEXT NOT NULL DEFAULT '';";
+/// After it.
+const UPGRADE_3_AFTER: &str = "UPDATE names SET reversed = mc_reverse(name);";
 
 /// The writer remembers this many file names' ids; past that it starts over (a name it forgot
 /// costs one lookup in `names`).
@@ -204,14 +211,19 @@ impl Store {
     /// database of another program.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let store = Self::connect(path, OpenFlags::default())?;
+        let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
         store
             .conn
-            .create_scalar_function(
-                "mc_file_name",
-                1,
-                FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-                |ctx| Ok(file_name(ctx.get_raw(0).as_str().unwrap_or_default()).to_owned()),
-            )
+            .create_scalar_function("mc_file_name", 1, flags, |ctx| {
+                Ok(file_name(ctx.get_raw(0).as_str().unwrap_or_default()).to_owned())
+            })
+            .and_then(|()| {
+                store
+                    .conn
+                    .create_scalar_function("mc_reverse", 1, flags, |ctx| {
+                        Ok(reversed(ctx.get_raw(0).as_str().unwrap_or_default()))
+                    })
+            })
             .map_err(|e| store.error(e))?;
         store.prepare_for_writing()?;
         Ok(store)
@@ -328,24 +340,21 @@ impl Store {
                     found,
                 });
             }
-            Identity::Ours(1 | 2) => true,
+            Identity::Ours(1 | 2) => (UPGRADE_BEFORE, UPGRADE_AFTER),
+            Identity::Ours(3) => (UPGRADE_3_BEFORE, UPGRADE_3_AFTER),
             Identity::Ours(found) => {
                 return Err(StoreError::OlderSchema {
                     path: self.path.clone(),
                     found,
                 });
             }
-            Identity::Empty => false,
+            Identity::Empty => ("", ""),
             Identity::Foreign {
                 application_id,
                 tables,
             } => return Err(self.not_ours(application_id, &tables)),
         };
-        let (before, after) = if upgrade {
-            (UPGRADE_BEFORE, UPGRADE_AFTER)
-        } else {
-            ("", "")
-        };
+        let (before, after) = upgrade;
         tx.execute_batch(&format!(
             "{before} {SCHEMA} {after} PRAGMA application_id = {APPLICATION_ID}; \
              PRAGMA user_version = {SCHEMA_VERSION};"
@@ -384,79 +393,84 @@ impl Store {
         existing(&self.conn, repo, name).map_err(|e| self.error(e))
     }
 
-    /// The full record of the indexed package `id`.
-    pub fn package(&self, id: i64) -> Result<PackageRecord, StoreError> {
-        let mut record = self
+    /// The full records of the indexed packages `ids`, in that order (ids the index does not
+    /// hold are left out). Three statements in all, whatever the number of packages: one
+    /// statement per package made writing 3,500 answers take longer than finding them.
+    pub fn packages(&self, ids: &[i64]) -> Result<Vec<PackageRecord>, StoreError> {
+        let wrap = |e| self.error(e);
+        let list = id_list(ids);
+        let mut found: HashMap<i64, PackageRecord> = HashMap::with_capacity(ids.len());
+        let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT repo, name, base, version, arch, filename, url, path, sha256, csize, \
+                "SELECT id, repo, name, base, version, arch, filename, url, path, sha256, csize, \
                  isize, builddate, packager, description, url_upstream, indexed_from, \
-                 file_count FROM packages WHERE id = ?1",
+                 file_count FROM packages WHERE id IN (SELECT value FROM json_each(?1))",
             )
-            .and_then(|mut statement| {
-                statement.query_row([id], |row| {
-                    Ok(PackageRecord {
-                        repo: row.get(0)?,
-                        name: row.get(1)?,
-                        base: row.get(2)?,
-                        version: row.get(3)?,
-                        arch: row.get(4)?,
-                        filename: row.get(5)?,
-                        url: row.get(6)?,
-                        path: row.get(7)?,
-                        sha256: row.get(8)?,
-                        csize: row.get(9)?,
-                        isize: row.get(10)?,
-                        builddate: row.get(11)?,
-                        packager: row.get(12)?,
-                        desc: row.get(13)?,
-                        url_upstream: row.get(14)?,
-                        indexed_from: IndexSource::from_name(&row.get::<_, String>(15)?),
-                        file_count: row.get(16)?,
-                        ..PackageRecord::default()
-                    })
-                })
-            })
-            .map_err(|e| self.error(e))?;
-        let relations = self.pairs(
-            "SELECT kind, spec FROM relations WHERE package_id = ?1 ORDER BY rowid",
-            id,
-        )?;
-        for (kind, spec) in relations {
-            let list = match kind.as_str() {
-                "depends" => &mut record.depends,
-                "makedepends" => &mut record.makedepends,
-                "checkdepends" => &mut record.checkdepends,
-                "optdepends" => &mut record.optdepends,
-                "provides" => &mut record.provides,
-                "conflicts" => &mut record.conflicts,
-                "replaces" => &mut record.replaces,
-                _ => continue,
-            };
-            list.push(spec);
+            .map_err(wrap)?;
+        let mut rows = statement.query([&list]).map_err(wrap)?;
+        while let Some(row) = rows.next().map_err(wrap)? {
+            let (id, record) = package_row(row).map_err(wrap)?;
+            found.insert(id, record);
         }
-        let lists = self.pairs(
-            "SELECT key, value FROM metadata WHERE package_id = ?1 AND source = 'package' \
-             ORDER BY rowid",
-            id,
+        self.each_pair(
+            "SELECT package_id, kind, spec FROM relations \
+             WHERE package_id IN (SELECT value FROM json_each(?1)) ORDER BY package_id, rowid",
+            &list,
+            |id, kind, spec| {
+                let Some(record) = found.get_mut(&id) else {
+                    return;
+                };
+                let relations = match kind.as_str() {
+                    "depends" => &mut record.depends,
+                    "makedepends" => &mut record.makedepends,
+                    "checkdepends" => &mut record.checkdepends,
+                    "optdepends" => &mut record.optdepends,
+                    "provides" => &mut record.provides,
+                    "conflicts" => &mut record.conflicts,
+                    "replaces" => &mut record.replaces,
+                    _ => return,
+                };
+                relations.push(spec);
+            },
         )?;
-        for (key, value) in lists {
-            match key.as_str() {
-                "group" => record.groups.push(value),
-                "license" => record.licenses.push(value),
-                _ => {}
-            }
-        }
-        Ok(record)
+        self.each_pair(
+            "SELECT package_id, key, value FROM metadata WHERE source = 'package' \
+             AND package_id IN (SELECT value FROM json_each(?1)) ORDER BY package_id, rowid",
+            &list,
+            |id, key, value| {
+                let Some(record) = found.get_mut(&id) else {
+                    return;
+                };
+                match key.as_str() {
+                    "group" => record.groups.push(value),
+                    "license" => record.licenses.push(value),
+                    _ => {}
+                }
+            },
+        )?;
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
-    /// The two text columns `sql` selects for package `id`.
-    fn pairs(&self, sql: &str, id: i64) -> Result<Vec<(String, String)>, StoreError> {
-        let mut statement = self.conn.prepare_cached(sql).map_err(|e| self.error(e))?;
-        statement
-            .query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .and_then(Iterator::collect)
-            .map_err(|e| self.error(e))
+    /// Runs `sql` (package id and two text columns, for the packages of `list`) and hands each
+    /// row to `visit`.
+    fn each_pair(
+        &self,
+        sql: &str,
+        list: &str,
+        mut visit: impl FnMut(i64, String, String),
+    ) -> Result<(), StoreError> {
+        let wrap = |e| self.error(e);
+        let mut statement = self.conn.prepare_cached(sql).map_err(wrap)?;
+        let mut rows = statement.query([list]).map_err(wrap)?;
+        while let Some(row) = rows.next().map_err(wrap)? {
+            visit(
+                row.get(0).map_err(wrap)?,
+                row.get(1).map_err(wrap)?,
+                row.get(2).map_err(wrap)?,
+            );
+        }
+        Ok(())
     }
 
     /// Starts a transaction that writes whole packages: all of them or none.
@@ -478,6 +492,45 @@ impl Store {
             new_names: HashMap::new(),
         })
     }
+}
+
+/// A `packages` row, the columns [`Store::packages`] selects, as its id and record.
+fn package_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, PackageRecord)> {
+    let record = PackageRecord {
+        repo: row.get(1)?,
+        name: row.get(2)?,
+        base: row.get(3)?,
+        version: row.get(4)?,
+        arch: row.get(5)?,
+        filename: row.get(6)?,
+        url: row.get(7)?,
+        path: row.get(8)?,
+        sha256: row.get(9)?,
+        csize: row.get(10)?,
+        isize: row.get(11)?,
+        builddate: row.get(12)?,
+        packager: row.get(13)?,
+        desc: row.get(14)?,
+        url_upstream: row.get(15)?,
+        indexed_from: IndexSource::from_name(&row.get::<_, String>(16)?),
+        file_count: row.get(17)?,
+        ..PackageRecord::default()
+    };
+    Ok((row.get(0)?, record))
+}
+
+/// Ids as the JSON array `json_each(?)` reads: one parameter for any number of them.
+pub fn id_list(ids: &[i64]) -> String {
+    let mut list = String::with_capacity(ids.len() * 8 + 2);
+    list.push('[');
+    for (index, id) in ids.iter().enumerate() {
+        if index > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    list.push(']');
+    list
 }
 
 /// The path of the write-ahead log beside `db`.
@@ -660,8 +713,8 @@ impl NameIds<'_> {
             Some(id) => id,
             None => {
                 self.tx
-                    .prepare_cached("INSERT INTO names (name) VALUES (?1)")?
-                    .execute([name])?;
+                    .prepare_cached("INSERT INTO names (name, reversed) VALUES (?1, ?2)")?
+                    .execute([name, &reversed(name)])?;
                 self.tx.last_insert_rowid()
             }
         };
@@ -674,6 +727,12 @@ impl NameIds<'_> {
 pub fn file_name(path: &str) -> &str {
     let inner = path.strip_suffix('/').unwrap_or(path);
     inner.rfind('/').map_or(path, |slash| &path[slash + 1..])
+}
+
+/// `text` spelt backwards, character by character: what `names.reversed` holds, so that the
+/// names ending in a suffix are one range of its index.
+pub fn reversed(text: &str) -> String {
+    text.chars().rev().collect()
 }
 
 /// One row of `files`, from either kind of file list.
