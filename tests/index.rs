@@ -264,12 +264,36 @@ INSERT INTO files (package_id, name_id, path, kind, size, mode, link_target, sha
      unhex('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'));
 ";
 
-/// A database of an older schema (1, 2 or 3) is upgraded in place by the next indexing run
+/// Schema version 4: version 3 with names' reversed spelling and the package in `files_name`,
+/// but no path in `files_package`.
+fn schema_4() -> String {
+    SCHEMA_3
+        .replace(
+            "name TEXT NOT NULL UNIQUE);",
+            "name TEXT NOT NULL UNIQUE, reversed TEXT NOT NULL);
+CREATE INDEX names_reversed ON names (reversed);",
+        )
+        .replace("ON files (name_id);", "ON files (name_id, package_id);")
+        .replace("user_version = 3", "user_version = 4")
+        .replace(
+            "(1, '__pycache__/'), (2, 'x.py')",
+            "(1, '__pycache__/', '/__ehcacyp__'), (2, 'x.py', 'yp.x')",
+        )
+        .replace("INTO names (id, name)", "INTO names (id, name, reversed)")
+}
+
+/// A database of an older schema (1 to 4) is upgraded in place by the next indexing run
 /// (digests kept, file names, their reversed spelling and counts filled in, version 2's
-/// trigram index dropped); a query before that says how to upgrade it.
+/// trigram index dropped, indexes rebuilt); a query before that says how to upgrade it.
 #[test]
 fn an_older_database_is_upgraded_by_the_next_run() {
-    for (version, schema) in [(1, SCHEMA_1), (2, SCHEMA_2), (3, SCHEMA_3)] {
+    let schema_4 = schema_4();
+    for (version, schema) in [
+        (1, SCHEMA_1),
+        (2, SCHEMA_2),
+        (3, SCHEMA_3),
+        (4, schema_4.as_str()),
+    ] {
         let (_dir, db) = temp_db();
         Connection::open(&db)
             .expect("creates")
@@ -307,5 +331,8 @@ fn an_older_database_is_upgraded_by_the_next_run() {
             .and_then(|mut s| s.query_map([], |row| row.get(0))?.collect())
             .expect("lists");
         assert_eq!(tables, ["files", "files_name", "files_package"]);
+        // Both indexes as this version makes them: `^` patterns and names read through them.
+        let prefixed = index(&["query", "--db", &db_arg, "^usr/lib/python3\\.12/"], "");
+        assert_eq!(prefixed.of_type("file").len(), 2, "version {version}");
     }
 }

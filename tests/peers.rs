@@ -191,6 +191,9 @@ fn queries_of_every_shape_equal_pacman_files() {
         // Decided by the file name alone (a --packages query reads no path for them).
         "__pycache__/$",
         "(^|/)site-packages/$",
+        // Anchored at the start: read through each package's range of paths.
+        "^usr/(bin|share)/",
+        "^usr/lib/python3\\.1[0-9]/",
     ];
     let packages = |query: &[&str]| -> BTreeSet<String> {
         let args = [&["query", "--db", &db, "--packages"], query].concat();
@@ -230,6 +233,17 @@ fn queries_of_every_shape_equal_pacman_files() {
             .collect();
         assert!(!theirs.is_empty(), "{pattern} matches something");
         assert_eq!(ours, theirs, "{pattern}");
+        // pacman -F ignores case; a whole-path pattern's case-sensitive answer is its matches
+        // that the pattern matches with case (a leading `/` dropped, as pacman drops it).
+        if pattern.contains('/') {
+            let exact = regex::Regex::new(pattern.trim_start_matches('/')).expect("valid");
+            let sensitive: BTreeSet<String> = theirs
+                .iter()
+                .filter(|line| exact.is_match(line.split_once(' ').map_or("", |(_, path)| path)))
+                .cloned()
+                .collect();
+            assert_eq!(files(&[]), sensitive, "{pattern} with case");
+        }
     }
 }
 

@@ -47,7 +47,8 @@ pub enum Command {
     /// against file names, the part after the last `/` (`^libz\.so` finds `usr/lib/libz.so.1`;
     /// directories have none). The pattern first runs over the index's distinct file names, so
     /// a file-name pattern, or a whole-path one anchored at the end, reads only the paths whose
-    /// name can match; other whole-path patterns read every path. Prints `file` records, or
+    /// name can match; one anchored at the start (`^usr/bin/`) reads only the paths that start
+    /// with its literal prefix; other whole-path patterns read every path. Prints `file` records, or
     /// `package` records with --packages (which reads a package's paths only until one
     /// matches, and none where the name alone decides, as for `(^|/)__pycache__/$`).
     #[command(

@@ -8,7 +8,10 @@
 //! - A pattern matched against whole paths that is anchored at the end (`(^|/)__pycache__/$`)
 //!   ends every match with one of its suffix literals (`regex-syntax` extracts them); the part
 //!   of such a literal after its last inner `/` then ends the path's name (`__pycache__/`).
-//! - Anything else (`^usr/bin/`, `lib/libz`) reads every path.
+//! - A whole-path pattern anchored at the start (`^usr/bin/`) starts every match with one of its
+//!   prefix literals: each is one range of a package's paths in `files_package`, so only those
+//!   paths are read.
+//! - Anything else (`lib/libz`, `y.*c`) reads every path.
 //!
 //! Some whole-path patterns are decided by the name alone ([`decided_by_name`]): then a question
 //! about packages needs no path at all, only which packages have a name that matches.
@@ -31,6 +34,8 @@ pub enum Plan {
     FileNames,
     /// The paths whose name ends with one of these.
     NameSuffixes(Vec<String>),
+    /// The paths that start with one of these.
+    PathPrefixes(Vec<String>),
     /// Every path.
     Scan,
 }
@@ -47,34 +52,65 @@ impl Plan {
         let Ok(hir) = ParserBuilder::new().build().parse(pattern) else {
             return Self::Scan;
         };
-        if !hir.properties().look_set_suffix().contains(Look::End) {
-            return Self::Scan;
+        if hir.properties().look_set_suffix().contains(Look::End) {
+            return Self::name_suffixes(&hir);
         }
-        let seq = Extractor::new().kind(ExtractKind::Suffix).extract(&hir);
-        let Some(literals) = seq.literals() else {
-            return Self::Scan;
-        };
-        let mut tails: Vec<String> = literals
-            .iter()
-            .map(|literal| name_tail(&whole_chars(literal.as_bytes())).to_owned())
-            .collect();
-        tails.sort();
-        tails.dedup();
-        // A tail that ends another one adds no names to it; an empty one lets every name in.
-        let kept: Vec<String> = tails
-            .iter()
-            .filter(|tail| {
-                !tails
-                    .iter()
-                    .any(|other| other != *tail && tail.ends_with(other.as_str()))
-            })
-            .cloned()
-            .collect();
-        if kept.is_empty() || kept.len() > MAX_LITERALS || kept.iter().any(String::is_empty) {
-            return Self::Scan;
+        if hir.properties().look_set_prefix().contains(Look::Start) {
+            return Self::path_prefixes(&hir);
         }
-        Self::NameSuffixes(kept)
+        Self::Scan
     }
+
+    /// Every match starts the path with one of the pattern's prefix literals.
+    fn path_prefixes(hir: &Hir) -> Self {
+        // The extractor may cut a character in two at the end; a shorter prefix is as good.
+        let kept = literals(
+            hir,
+            ExtractKind::Prefix,
+            whole_chars_from_start,
+            |long, short| long.starts_with(short),
+        );
+        kept.map_or(Self::Scan, Self::PathPrefixes)
+    }
+
+    /// Every match ends the path's name with one of the pattern's suffix literals.
+    fn name_suffixes(hir: &Hir) -> Self {
+        let tail = |bytes: &[u8]| name_tail(&whole_chars(bytes)).to_owned();
+        let kept = literals(hir, ExtractKind::Suffix, tail, |long, short| {
+            long.ends_with(short)
+        });
+        kept.map_or(Self::Scan, Self::NameSuffixes)
+    }
+}
+
+/// The literals of `kind` every match of `hir` has, each as `text` makes it, without those
+/// that `covers` another one (a longer prefix of a shorter prefix adds no paths to it); `None`
+/// when they do not narrow anything (none, too many, or an empty one, which lets every path in).
+fn literals(
+    hir: &Hir,
+    kind: ExtractKind,
+    text: impl Fn(&[u8]) -> String,
+    covers: impl Fn(&str, &str) -> bool,
+) -> Option<Vec<String>> {
+    let seq = Extractor::new().kind(kind).extract(hir);
+    let mut all: Vec<String> = seq
+        .literals()?
+        .iter()
+        .map(|literal| text(literal.as_bytes()))
+        .collect();
+    all.sort();
+    all.dedup();
+    let kept: Vec<String> = all
+        .iter()
+        .filter(|long| {
+            !all.iter()
+                .any(|short| short != *long && covers(long, short))
+        })
+        .cloned()
+        .collect();
+    let narrows =
+        !kept.is_empty() && kept.len() <= MAX_LITERALS && !kept.iter().any(String::is_empty);
+    narrows.then_some(kept)
 }
 
 /// Whether `pattern` (a whole-path pattern, case-sensitive) matches a path exactly when it
@@ -130,6 +166,14 @@ fn name_tail(literal: &str) -> &str {
     inner
         .rfind('/')
         .map_or(literal, |slash| &literal[slash + 1..])
+}
+
+/// The longest start of an extracted prefix literal that is whole characters.
+fn whole_chars_from_start(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(error) => String::from_utf8_lossy(&bytes[..error.valid_up_to()]).into_owned(),
+    }
 }
 
 /// The longest end of an extracted suffix literal that is whole characters (the extractor may
@@ -241,14 +285,28 @@ mod tests {
     }
 
     #[test]
-    fn whole_path_patterns_without_an_end_literal_scan() {
+    fn start_anchored_patterns_read_the_paths_of_their_prefixes() {
+        let prefixes =
+            |list: &[&str]| Plan::PathPrefixes(list.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(plan("^usr/bin/"), prefixes(&["usr/bin/"]));
+        assert_eq!(
+            plan("^usr/(bin|lib)/x"),
+            prefixes(&["usr/bin/x", "usr/lib/x"])
+        );
+        assert_eq!(plan("^(usr/|usr/lib/)"), prefixes(&["usr/"]));
+        assert_eq!(plan("^usr/[a-z]+/"), prefixes(&["usr/"]));
+    }
+
+    #[test]
+    fn whole_path_patterns_without_an_anchored_literal_scan() {
         for pattern in [
-            "^usr/bin/",
             "lib/libz",
             "/.*$",
             "a/b|c/d$",
             "x/[a-z]+$",
             "/$|^u/",
+            "^u/|a/",
+            "^.*/bin/",
         ] {
             assert_eq!(plan(pattern), Plan::Scan, "{pattern}");
         }

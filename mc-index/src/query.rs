@@ -65,16 +65,35 @@ pub fn run(
         .case_insensitive(query.ignore_case)
         .build()?;
     let plan = Plan::new(target.pattern, target.basename);
-    let candidates = candidates(store, target, &plan, &regex, query.ignore_case)?;
-    let decided = candidates.as_ref().is_some_and(|names| names.decided);
-    let names = candidates.map(|names| id_list(&names.ids));
+    let reads = match (&plan, query.ignore_case) {
+        // Ranges of paths compare bytes: no use for a match without regard to case.
+        (Plan::PathPrefixes(prefixes), false) => Reads::Prefixes(
+            prefixes
+                .iter()
+                .map(|prefix| (prefix.clone(), format!("{prefix}{}", char::MAX)))
+                .collect(),
+        ),
+        _ => match candidates(store, target, &plan, &regex, query.ignore_case)? {
+            Some(names) => Reads::Names {
+                ids: id_list(&names.ids),
+                decided: names.decided,
+            },
+            None => Reads::Every,
+        },
+    };
     register_regexp(store, regex, target.basename)?;
-    let sql = sql(query.packages, names.is_some(), decided);
+    let sql = sql(query.packages, &reads);
     let conn = store.connection();
     let mut statement = conn.prepare(&sql).map_err(|e| store.error(e))?;
     let mut bound: Vec<&dyn ToSql> = vec![&query.pattern, &query.repo];
-    if let Some(names) = &names {
-        bound.push(names);
+    match &reads {
+        Reads::Every => {}
+        Reads::Names { ids, .. } => bound.push(ids),
+        Reads::Prefixes(ranges) => {
+            for (start, end) in ranges {
+                bound.extend([start as &dyn ToSql, end]);
+            }
+        }
     }
     let mut rows = statement
         .query(bound.as_slice())
@@ -99,45 +118,80 @@ pub fn run(
     Ok(written)
 }
 
-/// The statement for a query: `?1` the pattern, `?2` the repository or NULL, and with
-/// `by_name` `?3`, the ids of the names whose paths can match (a JSON array): then only their
-/// paths are read, through `files_name`, else every path. For packages, each package's paths
-/// are read, with `by_name`, only for the packages that have such a name, and only until one
-/// matches (EXISTS); when the names `decided` (every path of them matches), no path is read.
-fn sql(packages: bool, by_name: bool, decided: bool) -> String {
+/// Which paths a query reads.
+enum Reads {
+    /// All of them.
+    Every,
+    /// Those of the names `ids` (a JSON array); when the names `decided`, every path of them
+    /// matches.
+    Names { ids: String, decided: bool },
+    /// Those in these ranges (start, end): the paths that start with a prefix.
+    Prefixes(Vec<(String, String)>),
+}
+
+/// The statement for a query: `?1` the pattern, `?2` the repository or NULL, then what `reads`
+/// needs: `?3` the names, or from `?3` on the start and end of each range.
+///
+/// By name, only the paths of those names are read, through `files_name`; by prefix, only each
+/// package's paths in the ranges, through `files_package`; else every path. For packages,
+/// a package's paths are read only until one matches (EXISTS), by name only for the packages
+/// that have such a name; when the names decide, no path is read.
+fn sql(packages: bool, reads: &Reads) -> String {
     let repo_filter = "(?2 IS NULL OR p.repo = ?2)";
     let names = "(SELECT value FROM json_each(?3))";
-    if packages && decided {
-        format!(
+    let ranges = |column: &str, count: usize| -> String {
+        let each: Vec<String> = (0..count)
+            .map(|i| format!("({column} >= ?{} AND {column} < ?{})", 3 + 2 * i, 4 + 2 * i))
+            .collect();
+        format!("({})", each.join(" OR "))
+    };
+    match (packages, reads) {
+        (true, Reads::Names { decided: true, .. }) => format!(
             "SELECT p.id FROM packages p WHERE {repo_filter} AND p.id IN \
              (SELECT f.package_id FROM files f WHERE f.name_id IN {names}) \
              ORDER BY p.repo, p.name"
-        )
-    } else if packages && by_name {
-        format!(
+        ),
+        (true, Reads::Names { .. }) => format!(
             "SELECT p.id FROM packages p WHERE {repo_filter} AND p.id IN \
              (SELECT f.package_id FROM files f WHERE f.name_id IN {names}) AND EXISTS \
              (SELECT 1 FROM files g WHERE g.name_id IN {names} AND g.package_id = p.id \
              AND mc_regexp(?1, g.path)) ORDER BY p.repo, p.name"
-        )
-    } else if packages {
+        ),
+        (true, Reads::Prefixes(list)) => format!(
+            "SELECT p.id FROM packages p WHERE {repo_filter} AND EXISTS \
+             (SELECT 1 FROM files g WHERE g.package_id = p.id AND {} \
+             AND mc_regexp(?1, g.path)) ORDER BY p.repo, p.name",
+            ranges("g.path", list.len())
+        ),
         // Reading every path in table order beats reading each package's until one matches.
-        format!(
+        (true, Reads::Every) => format!(
             "SELECT p.id FROM packages p WHERE {repo_filter} AND p.id IN \
              (SELECT f.package_id FROM files f WHERE mc_regexp(?1, f.path)) \
              ORDER BY p.repo, p.name"
-        )
-    } else {
-        let files = if by_name {
-            "json_each(?3) n CROSS JOIN files f ON f.name_id = n.value"
-        } else {
-            "files f"
-        };
-        format!(
-            "SELECT p.id, p.repo, p.name, p.version, f.path, f.kind, f.size, f.mode, \
-             f.link_target, f.sha256 FROM {files} JOIN packages p ON p.id = f.package_id \
-             WHERE {repo_filter} AND mc_regexp(?1, f.path) ORDER BY p.repo, p.name, f.path"
-        )
+        ),
+        (false, reads) => {
+            let (files, only) = match reads {
+                Reads::Names { .. } => (
+                    "json_each(?3) n CROSS JOIN files f ON f.name_id = n.value \
+                     JOIN packages p ON p.id = f.package_id"
+                        .to_owned(),
+                    String::new(),
+                ),
+                Reads::Prefixes(list) => (
+                    "packages p CROSS JOIN files f ON f.package_id = p.id".to_owned(),
+                    format!(" AND {}", ranges("f.path", list.len())),
+                ),
+                Reads::Every => (
+                    "files f JOIN packages p ON p.id = f.package_id".to_owned(),
+                    String::new(),
+                ),
+            };
+            format!(
+                "SELECT p.id, p.repo, p.name, p.version, f.path, f.kind, f.size, f.mode, \
+                 f.link_target, f.sha256 FROM {files} WHERE {repo_filter}{only} \
+                 AND mc_regexp(?1, f.path) ORDER BY p.repo, p.name, f.path"
+            )
+        }
     }
 }
 
@@ -158,7 +212,7 @@ fn candidates(
     ignore_case: bool,
 ) -> Result<Option<Candidates>, QueryError> {
     let filter = match plan {
-        Plan::Scan => return Ok(None),
+        Plan::Scan | Plan::PathPrefixes(_) => return Ok(None),
         // Exact suffixes are ranges of the reversed names: only those names are read.
         Plan::NameSuffixes(suffixes) if !ignore_case => {
             let names = names_ending_in(store, suffixes)?;

@@ -1,10 +1,11 @@
--- The mc-index database, schema version 4.
+-- The mc-index database, schema version 5.
 --
 -- It is recognisable as ours by `PRAGMA application_id` (0x6D634958, "mcIX") and its version by
 -- `PRAGMA user_version`; mc-index refuses a database that is neither empty nor its own, and
 -- upgrades an older one in place the first time it writes to it (from 1 or 2: files.sha256 from
 -- hex text to blobs, `names` filled from the paths, version 2's trigram index dropped; from 3:
--- `names.reversed` filled, `files_name` rebuilt with the package).
+-- `names.reversed` filled, `files_name` rebuilt with the package; from 3 and 4: `files_package`
+-- rebuilt with the path).
 --
 -- One row in `packages` per (repo, name): indexing a new version replaces the old row, and the
 -- rows that hang off it go with it (ON DELETE CASCADE). Packages are written in transactions of
@@ -73,7 +74,9 @@ CREATE INDEX IF NOT EXISTS names_reversed ON names (reversed);
 -- indexed from a .files database. A path appears once per package (a tar member written twice:
 -- the last one wins, as it would on disk). `files_name` holds the package too, so a question
 -- about packages ("which packages have a path of this name that matches") reads, per package,
--- only its paths of that name, and stops at the first that matches. In SQL, the paths of
+-- only its paths of that name, and stops at the first that matches. `files_package` holds the
+-- path, so the paths of a package that start with a pattern's prefix (`^usr/bin/`) are one
+-- range of it. In SQL, the paths of
 -- `__pycache__` directories:
 --   SELECT f.path FROM names n CROSS JOIN files f ON f.name_id = n.id
 --   WHERE n.name = '__pycache__/';
@@ -88,5 +91,5 @@ CREATE TABLE IF NOT EXISTS files (
     link_target  TEXT,
     sha256       BLOB                       -- of the content (32 bytes), computed as it streams by
 );
-CREATE INDEX IF NOT EXISTS files_package ON files (package_id);
+CREATE INDEX IF NOT EXISTS files_package ON files (package_id, path);
 CREATE INDEX IF NOT EXISTS files_name ON files (name_id, package_id);

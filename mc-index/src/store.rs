@@ -20,7 +20,7 @@ use rusqlite::{
 pub const SCHEMA: &str = include_str!("schema.sql");
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// `PRAGMA application_id` of an mc-index database: "mcIX".
 const APPLICATION_ID: i64 = 0x6D63_4958;
@@ -47,11 +47,13 @@ const UPGRADE_AFTER: &str = "INSERT OR IGNORE INTO names (name, reversed) \
      UPDATE packages SET file_count = (SELECT count(*) FROM files WHERE package_id = packages.id);";
 
 /// From version 3, before the current schema is created: `files_name` gains the package, and
-/// names their reversed spelling.
-const UPGRADE_3_BEFORE: &str = "DROP INDEX IF EXISTS files_name; \
+/// names their reversed spelling (and what [`UPGRADE_4_BEFORE`] does).
+const UPGRADE_3_BEFORE: &str = "DROP INDEX IF EXISTS files_name; DROP INDEX IF EXISTS files_package; \
      ALTER TABLE names ADD COLUMN reversed TEXT NOT NULL DEFAULT '';";
 /// After it.
 const UPGRADE_3_AFTER: &str = "UPDATE names SET reversed = mc_reverse(name);";
+/// From version 4: `files_package` gains the path (the schema then creates it anew).
+const UPGRADE_4_BEFORE: &str = "DROP INDEX IF EXISTS files_package;";
 
 /// The writer remembers this many file names' ids; past that it starts over (a name it forgot
 /// costs one lookup in `names`).
@@ -342,6 +344,7 @@ impl Store {
             }
             Identity::Ours(1 | 2) => (UPGRADE_BEFORE, UPGRADE_AFTER),
             Identity::Ours(3) => (UPGRADE_3_BEFORE, UPGRADE_3_AFTER),
+            Identity::Ours(4) => (UPGRADE_4_BEFORE, ""),
             Identity::Ours(found) => {
                 return Err(StoreError::OlderSchema {
                     path: self.path.clone(),
