@@ -932,7 +932,8 @@ fn real_pkgbuilds_raise_no_error_detections() {
     assert_eq!(scripts, 2534, "every PKGBUILD read");
     let errors: Vec<_> = found.iter().filter(|f| f.1 == "error").collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    // The figure the issue asks for: `cargo test -p pipeline-tests --test scan real_pkgbuilds -- --nocapture`.
+    // The figure the issue asks for:
+    // `cargo test -p pipeline-tests --test pipeline scan::real_pkgbuilds -- --nocapture`.
     let warnings = found.iter().filter(|f| f.1 == "warning").count();
     println!("{scripts} PKGBUILDs: {warnings} warnings, 0 errors");
     for warning in found.iter().filter(|f| f.1 == "warning") {

@@ -14,6 +14,7 @@ use std::{
 };
 
 pub mod makepkg;
+pub mod upstream_support;
 
 use serde_json::Value;
 use xtask::{sample, serve::MirrorServer};

@@ -1,9 +1,6 @@
 //! `mc-fetch upstream`: real configs planned, and checks against the real nvchecker on the same
 //! config and the same loopback upstream.
 
-#[path = "upstream_support.rs"]
-mod support;
-
 use std::{
     collections::BTreeMap,
     path::Path,
@@ -12,9 +9,9 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use pipeline_tests::upstream_support::{Answer, Upstream};
 use pipeline_tests::{Run, bin, realdata, run};
 use serde_json::{Value, json};
-use support::{Answer, Upstream};
 
 /// The chaotic-aur PKGBUILD folders of realdata, unpacked into `dir`; their folders.
 fn chaotic_aur(dir: &Path) -> Vec<String> {
@@ -269,7 +266,7 @@ fn versions(file: &Path) -> BTreeMap<String, String> {
 /// `take`.
 #[test]
 fn same_versions_as_nvchecker() {
-    let nv = support::nvchecker_bin();
+    let nv = pipeline_tests::upstream_support::nvchecker_bin();
     let temp = tempfile::tempdir().expect("temp dir");
     let repo = git_repo(
         &temp.path().join("repo"),

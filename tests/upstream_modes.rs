@@ -2,16 +2,11 @@
 //! records on stdin from `mc-fetch repo`, `--guess` from `.SRCINFO`, and the daily systemd
 //! units of `contrib/systemd`, whose commands run here as systemd would run them.
 
-// Shared with tests/upstream.rs; this file needs only the loopback upstream.
-#[allow(dead_code)]
-#[path = "upstream_support.rs"]
-mod support;
-
 use std::{path::Path, process::Command};
 
+use pipeline_tests::upstream_support::{Answer, Upstream};
 use pipeline_tests::{Mirror, bin, fetch, run, run_output, workspace};
 use serde_json::{Value, json};
-use support::{Answer, Upstream};
 use xtask::sample::Spec;
 
 /// Runs `program args` with `stdin`: its output as text, and as records.

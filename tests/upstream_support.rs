@@ -151,7 +151,7 @@ const NVCHECKER: &str = "nvchecker[htmlparser,jq]";
 /// parallel tests from making it twice) with `pip install nvchecker[htmlparser,jq]` from PyPI.
 pub fn nvchecker_bin() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| pipeline_tests::workspace().join("target"), PathBuf::from);
+        .map_or_else(|| crate::workspace().join("target"), PathBuf::from);
     let venv = target.join("nvchecker-venv");
     let bin = venv.join("bin");
     static LOCK: Mutex<()> = Mutex::new(());
