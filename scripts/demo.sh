@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 out=${DEMO_DIR:-demo-out}
 bin=target/release
-cargo build --release --quiet -p mc-fetch -p mc-index -p xtask
+cargo build --release --quiet -p mc-fetch -p mc-index
+# xtask without its man-page generator, which would link every tool: the sample mirror and the
+# server are all the demo needs of it.
+cargo build --release --quiet -p xtask --no-default-features
 
 rm -rf "$out"
 mkdir -p "$out"

@@ -4,6 +4,7 @@
 
 pub mod files_db;
 pub mod guest;
+#[cfg(feature = "man")]
 pub mod man;
 pub mod sample;
 pub mod serve;

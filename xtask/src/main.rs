@@ -17,6 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Regenerate the man pages under man/ from the clap definitions.
+    #[cfg(feature = "man")]
     Man {
         /// Only check that the checked-in pages are current; exit 1 when not.
         #[arg(long)]
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.task {
+        #[cfg(feature = "man")]
         Task::Man { check } => {
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../man");
             let stale = xtask::man::generate(&dir, check)?;
