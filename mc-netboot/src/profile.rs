@@ -41,7 +41,8 @@ fn default_append() -> String {
     "console=ttyS0".to_owned()
 }
 
-/// `[minimal]`: write an `mc-vm image build` root onto the disk and boot it with extlinux.
+/// `[minimal]`: write a disk built from an `mc-vm image build` folder (MBR, an ESP with
+/// systemd-boot, the root with extlinux), so the machine boots it under BIOS or UEFI.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Minimal {
