@@ -325,6 +325,12 @@ fn events<'a>(records: &'a [Value], event: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["event"] == event).collect()
 }
 
+/// UEFI for QEMU, and the iPXE its PXE chain-loads.
+fn require_uefi() {
+    require_file(&format!("{OVMF}/OVMF_CODE_4M.fd"), "ovmf");
+    require_file("/usr/lib/ipxe/ipxe.efi", "ipxe");
+}
+
 /// Fails, naming the Debian package, unless `path` is there.
 fn require_file(path: &str, package: &str) {
     assert!(
@@ -382,8 +388,7 @@ fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_i
 /// the disk's ESP.
 #[test]
 fn vm_slow_a_uefi_machine_installs_over_the_network_and_boots_systemd_boot_from_its_disk() {
-    require_file(&format!("{OVMF}/OVMF_CODE_4M.fd"), "ovmf");
-    require_file("/usr/lib/ipxe/ipxe.efi", "ipxe");
+    require_uefi();
     install_over_the_network(Firmware::Uefi);
 }
 
@@ -578,13 +583,14 @@ fn disk_root(served: &str) -> String {
         .to_owned()
 }
 
-/// dnsmasq, configured by `dnsmasq-conf`, answers the PXE client and sends `boot.ipxe` by TFTP;
-/// `serve --no-tftp` serves the rest. The profile names a disk the machine lacks, so the
-/// installer's `disk` step fails: `serve` reports it failed with the installer's log and exits
-/// 1 instead of waiting.
+/// dnsmasq, configured by `dnsmasq-conf`, answers a UEFI machine's PXE with `ipxe.efi`, then
+/// that iPXE with `boot.ipxe`, both by TFTP; `serve --no-tftp` serves the rest. The profile
+/// names a disk the machine lacks, so the installer's `disk` step fails: `serve` reports it
+/// failed with the installer's log and exits 1 instead of waiting.
 #[test]
 fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_its_log() {
     require_peers();
+    require_uefi();
     require("dnsmasq", "dnsmasq-base");
     let image = image_dir();
     let logs = tempfile::tempdir().expect("temp dir");
@@ -639,17 +645,19 @@ fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_it
             &pid_arg,
         ],
     );
-    let (_qemu, _agent) = net.start_machine(logs, Firmware::Bios);
+    let (_qemu, _agent) = net.start_machine(logs, Firmware::Uefi);
     let code = net.wait(serve, Duration::from_secs(600));
     let records = records(&logs.join("serve.out"));
     let dnsmasq = fs::read_to_string(logs.join("dnsmasq.out")).unwrap_or_default()
         + &fs::read_to_string(logs.join("dnsmasq.err")).unwrap_or_default();
     assert_eq!(code, Some(1), "serve: {records:#?}\ndnsmasq: {dnsmasq}");
 
-    assert!(
-        dnsmasq.contains("boot.ipxe"),
-        "dnsmasq answered and sent boot.ipxe: {dnsmasq}"
-    );
+    for file in ["ipxe.efi", "boot.ipxe"] {
+        assert!(
+            dnsmasq.contains(&format!("sent {served}/tftp/{file}")),
+            "dnsmasq answered and sent {file}: {dnsmasq}"
+        );
+    }
     assert!(
         events(&records, "dhcp").is_empty() && events(&records, "tftp").is_empty(),
         "dnsmasq did those: {records:#?}"
