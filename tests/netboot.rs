@@ -913,9 +913,10 @@ fn script_len(base: &str) -> u64 {
 
 /// archinstall's own example answers (`archinstall/examples/*-sample.json` in its wheel from
 /// PyPI, fetched once into the target folder; archinstall itself needs Python 3.12 and
-/// pyparted, so it does not run here): its config passes `enroll`'s checks, its creds, whose
+/// pyparted 3.13, so it does not run here): its config passes `enroll`'s checks, its creds, whose
 /// hashes are the placeholder `password_hash`, do not, and with real crypt hashes they do; a
-/// config without `disk_config` or with a password in it is refused. Nothing boots.
+/// config without `disk_config`, with a boot loader archinstall does not know, or with a
+/// password in it is refused. Nothing boots.
 #[test]
 fn archinstall_profiles_are_checked_against_archinstalls_own_examples() {
     require("python3", "python3-venv");
@@ -982,6 +983,12 @@ fn archinstall_profiles_are_checked_against_archinstalls_own_examples() {
         out.stderr.contains("missing field `disk_config`"),
         "{out:?}"
     );
+    // The name archinstall 2.x (and its repository's stale schema.json) used; 4.0 exits on it.
+    let mut old_boot_loader = config.clone();
+    old_boot_loader["bootloader_config"]["bootloader"] = "systemd-bootctl".into();
+    let out = attempt(&old_boot_loader, &creds);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("archinstall knows"), "{out:?}");
     let mut with_password = config;
     with_password["root_enc_password"] = hash.into();
     let out = attempt(&with_password, &creds);
