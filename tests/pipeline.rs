@@ -7,6 +7,7 @@ mod aur;
 mod build;
 mod cli;
 mod faults;
+mod r#gen;
 mod hostile_db;
 mod hostile_metadata;
 mod index;
