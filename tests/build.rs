@@ -535,12 +535,14 @@ fn build_records_match_the_documented_shape() {
             "elapsed_ms",
             "first_difference",
             "log_path",
+            "lost_workers",
             "packages",
             "reason",
             "reproducible",
             "status",
             "type",
-            "version"
+            "version",
+            "worker"
         ]
     );
     let stdout = String::from_utf8_lossy(&output.stdout);

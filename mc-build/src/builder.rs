@@ -68,7 +68,7 @@ impl<T: std::fmt::Display> From<T> for Failure {
 impl Workshop<'_> {
     /// The log of `base`.
     pub fn log_path(&self, base: &str) -> PathBuf {
-        self.work.join("logs").join(format!("{base}.log"))
+        log_path(&self.work, base)
     }
 
     /// Builds `base` from `folder` after installing `needed` (package names the set made);
@@ -204,6 +204,11 @@ impl Publisher {
             .filter_map(|name| self.package_record(name))
             .collect())
     }
+}
+
+/// The log of `base` in the work folder `work`.
+pub fn log_path(work: &Path, base: &str) -> PathBuf {
+    work.join("logs").join(format!("{base}.log"))
 }
 
 /// The package names `base` needs from the set, with their run-time dependencies within the

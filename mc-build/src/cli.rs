@@ -75,7 +75,8 @@ pub struct Cli {
     pub jobs: JobsArgs,
     /// Build every base twice, with the same SOURCE_DATE_EPOCH, and report in its `build`
     /// record whether the packages are bit-identical (and the first member that differs).
-    #[arg(long)]
+    /// On this machine only (not with --master).
+    #[arg(long, conflicts_with = "master")]
     pub check_reproducible: bool,
     /// After a failed build, go on with every base that does not depend on it.
     #[arg(long)]
@@ -83,4 +84,37 @@ pub struct Cli {
     /// Build bases that have a `finding` of severity error on stdin.
     #[arg(long)]
     pub ignore_findings: bool,
+    /// Who builds: `local` (this machine) or `buildbot` (the workers of the master at
+    /// --master, each running mc-build in its own sandbox; --jobs defaults to their number).
+    #[arg(long, value_enum, default_value_t = EngineKind::Local, env = "MC_BUILD_ENGINE")]
+    pub engine: EngineKind,
+    /// The buildbot master's web URL (`http://HOST:8010`) for `--engine buildbot`; its
+    /// master.cfg needs the `mc-build` builder (see mc-build(1), ENGINES).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MC_BUILD_MASTER",
+        required_if_eq("engine", "buildbot")
+    )]
+    pub master: Option<String>,
+    /// A file holding the master's login: `USER:PASSWORD`, or the password of user `mc-build`.
+    #[arg(long, value_name = "FILE", env = "MC_BUILD_TOKEN")]
+    pub token: Option<PathBuf>,
+    /// Install --deps from this repository instead of --repo (a buildbot worker reads the
+    /// coordinator's).
+    #[arg(long, value_name = "DIR/NAME.db.tar.EXT")]
+    pub deps_repo: Option<PathBuf>,
+    /// Packages to install before building, besides those the set itself needs (a
+    /// coordinator names them for its workers), comma-separated.
+    #[arg(long, value_name = "PACKAGE,...", value_delimiter = ',')]
+    pub deps: Vec<String>,
+}
+
+/// Who runs the builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// This machine.
+    Local,
+    /// A buildbot master's workers.
+    Buildbot,
 }

@@ -2,14 +2,16 @@
 //!
 //! [`srcinfo`] reads what each base needs and offers, [`order`] sorts the set and names its
 //! cycles, [`sandbox`] holds the isolation [`sandbox::Backend`] (bubblewrap here; its module
-//! documentation says how another backend fits in), [`deps`] the private pacman root for
-//! dependencies the set built, [`builder`] prepares, builds and publishes one base, and
-//! [`reproducible`] compares two builds. [`run`] is the command line; the scheduling of builds
+//! documentation says how another backend fits in), [`engine`] who runs the builds (this
+//! machine, or a buildbot master's workers), [`deps`] the private pacman root for dependencies
+//! the set built, [`builder`] prepares, builds and publishes one base, and [`reproducible`]
+//! compares two builds. [`run`] is the command line; the scheduling of builds
 //! (`--jobs`) is private to it.
 
 pub mod builder;
 pub mod cli;
 pub mod deps;
+pub mod engine;
 pub mod order;
 mod queue;
 pub mod reproducible;
@@ -20,14 +22,14 @@ pub mod srcinfo;
 use std::{
     collections::BTreeMap,
     io::{self, IsTerminal},
-    path::PathBuf,
+    path::{Path, PathBuf},
 };
 
 use alpm_types::SystemArchitecture;
 use anyhow::Context;
 use mc_repo::repository::Repository;
 use minicluster::{
-    cli::NetworkArgs,
+    cli::{Load, NetworkArgs},
     jsonl,
     record::{BuildRecord, BuildStatus, ErrorRecord, FindingRecord, Record, Severity},
     report::{FAILED, Report},
@@ -35,7 +37,11 @@ use minicluster::{
 
 use crate::{
     builder::{Publisher, Workshop},
-    cli::Cli,
+    cli::{Cli, EngineKind},
+    engine::{
+        Engine,
+        buildbot::{Buildbot, Paths},
+    },
     sandbox::{Bubblewrap, BuildUser},
     srcinfo::Base,
 };
@@ -136,15 +142,30 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         user: user.clone(),
         packager: cli.packager.clone(),
     };
+    // Before the repository is touched: a master that cannot be used publishes nothing.
+    let buildbot = match (cli.engine, &cli.master) {
+        (EngineKind::Buildbot, Some(master)) => {
+            Some(connect(master, &cli, &work, &sources, &repo)?)
+        }
+        _ => None,
+    };
     let repository =
         Repository::open(&repo, true).with_context(|| format!("repository {}", repo.display()))?;
+    let (repo_dir, repo_name) = match &cli.deps_repo {
+        Some(path) => deps_repo(path)?,
+        None => (repository.dir.clone(), repository.name.clone()),
+    };
     let workshop = Workshop {
         work,
         sources,
-        repo_dir: repository.dir.clone(),
-        repo_name: repository.name.clone(),
+        repo_dir,
+        repo_name,
         backend: &backend,
         user,
+    };
+    let (engine, jobs): (&dyn Engine, usize) = match &buildbot {
+        Some(buildbot) => (buildbot, cli.jobs.jobs.unwrap_or(buildbot.workers).max(1)),
+        None => (&workshop, cli.jobs.count(Load::AllCores)),
     };
     let mut publisher = Publisher::new(repository, NetworkArgs::default().client()?)
         .with_context(|| format!("repository {}", repo.display()))?;
@@ -158,9 +179,43 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     schedule::Scheduler {
         cli: &cli,
         set: &set,
+        engine,
+        jobs,
     }
     .run(&workshop, &mut publisher, &mut report)?;
     finish(report)
+}
+
+/// Logs in at the buildbot master and finds its `mc-build` builder; paths go to its workers
+/// absolute.
+fn connect(
+    master: &str,
+    cli: &Cli,
+    work: &Path,
+    sources: &Path,
+    repo: &Path,
+) -> anyhow::Result<Buildbot> {
+    let paths = Paths {
+        work: std::path::absolute(work)?,
+        sources: std::path::absolute(sources)?,
+        repo: std::path::absolute(repo)?,
+    };
+    Ok(Buildbot::connect(master, cli.token.as_deref(), paths)?)
+}
+
+/// The folder and name of `--deps-repo DIR/NAME.db.tar.EXT`.
+fn deps_repo(path: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.split_once(".db.tar"))
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| !name.is_empty())
+        .with_context(|| format!("--deps-repo {}: not DIR/NAME.db.tar.EXT", path.display()))?;
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok((dir, name))
 }
 
 /// Reads `pkgbuild` and `finding` records from stdin, forwarding every line.

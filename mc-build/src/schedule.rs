@@ -10,7 +10,6 @@ use std::{
 };
 
 use minicluster::{
-    cli::Load,
     record::{BuildRecord, BuildStatus, ErrorRecord, FindingRecord, PackageRecord},
     report::Report,
 };
@@ -19,6 +18,7 @@ use crate::{
     TOOL,
     builder::{self, Attempt, Publisher, Workshop},
     cli::Cli,
+    engine::{Engine, Ran, Request},
     order,
     queue::{Decision, Policy, Queue, not_built},
     reproducible,
@@ -38,15 +38,17 @@ pub(crate) struct Set<'a> {
 struct Done {
     base: String,
     started: Instant,
-    outcome: Result<PathBuf, builder::Failure>,
+    ran: Ran,
     verdict: Option<reproducible::Verdict>,
 }
 
-/// Starts builds as the [`Queue`] allows, up to `--jobs` at once, and publishes each on the
-/// calling thread as it ends.
+/// Starts builds as the [`Queue`] allows, up to `jobs` at once, on `engine`, and publishes
+/// each on the calling thread as it ends.
 pub(crate) struct Scheduler<'a> {
     pub(crate) cli: &'a Cli,
     pub(crate) set: &'a Set<'a>,
+    pub(crate) engine: &'a dyn Engine,
+    pub(crate) jobs: usize,
 }
 
 impl Scheduler<'_> {
@@ -68,7 +70,7 @@ impl Scheduler<'_> {
             report.write_error(ErrorRecord::new(TOOL, "dependency_cycle", message, subject))?;
             finish(&mut queue, record, report)?;
         }
-        let jobs = self.cli.jobs.count(Load::AllCores);
+        let jobs = self.jobs;
         let (sender, receiver) = std::sync::mpsc::channel::<Done>();
         std::thread::scope(|scope| -> anyhow::Result<()> {
             let mut running = 0;
@@ -129,20 +131,35 @@ impl Scheduler<'_> {
         sender: std::sync::mpsc::Sender<Done>,
     ) {
         let folder = &self.set.folders[&base.name];
-        let needed = builder::needed(base, self.set.bases, &self.set.providers);
+        let mut needed = builder::needed(base, self.set.bases, &self.set.providers);
+        // What a coordinator names for a worker, whose set is this base alone.
+        needed.extend(self.cli.deps.iter().filter(|d| !d.is_empty()).cloned());
+        needed.sort();
+        needed.dedup();
         let twice = self.cli.check_reproducible;
+        let engine = self.engine;
         scope.spawn(move || {
             let started = Instant::now();
-            let (outcome, verdict) = if twice {
-                build_twice(workshop, base, folder, &needed)
+            let (ran, verdict) = if twice {
+                let (outcome, verdict) = build_twice(workshop, base, folder, &needed);
+                let ran = Ran {
+                    outcome,
+                    worker: None,
+                    lost_workers: Vec::new(),
+                };
+                (ran, verdict)
             } else {
-                let once = Attempt::default();
-                (workshop.build(base, folder, &needed, once), None)
+                let request = Request {
+                    base,
+                    folder,
+                    needed: &needed,
+                };
+                (engine.build(&request), None)
             };
             let _ = sender.send(Done {
                 base: base.name.clone(),
                 started,
-                outcome,
+                ran,
                 verdict,
             });
         });
@@ -164,7 +181,7 @@ impl Scheduler<'_> {
         let (reproducible, first_difference) = done
             .verdict
             .map_or((None, None), |v| (Some(v.identical), v.first_difference));
-        let outcome = done.outcome.and_then(|out| publisher.publish(&out));
+        let outcome = done.ran.outcome.and_then(|out| publisher.publish(&out));
         let (status, reason, packages) = match outcome {
             Ok(packages) => (BuildStatus::Built, None, packages),
             Err(builder::Failure(reason)) => (BuildStatus::Failed, Some(reason), Vec::new()),
@@ -177,6 +194,8 @@ impl Scheduler<'_> {
             packages,
             reproducible: reproducible.filter(|_| built),
             first_difference: first_difference.filter(|_| built),
+            worker: done.ran.worker,
+            lost_workers: done.ran.lost_workers,
             ..not_built(base, status, String::new())
         }
     }

@@ -604,6 +604,10 @@ pub struct BuildRecord {
     pub reproducible: Option<bool>,
     /// When not reproducible: `FILE: MEMBER`, the first tar member that differs.
     pub first_difference: Option<String>,
+    /// The buildbot worker that built it (`--engine buildbot`); `null` on this machine.
+    pub worker: Option<String>,
+    /// Workers that vanished while building it, before it was retried on another, in order.
+    pub lost_workers: Vec<String>,
 }
 
 /// What became of a package base in `mc-build`.
