@@ -138,7 +138,10 @@ fn a_missing_answer_without_a_terminal_exits_2_naming_the_question() {
         .iter()
         .map(|t| &t["name"])
         .collect();
-    assert_eq!(names, ["python-hexagonal", "spring-hexagonal"]);
+    assert_eq!(
+        names,
+        ["php-hexagonal", "python-hexagonal", "spring-hexagonal"]
+    );
     let shown = mc_gen(&["show", "spring-hexagonal"], "");
     let questions = shown.of_type("template")[0]["questions"].clone();
     assert_eq!(questions[0]["name"], "app");
@@ -779,5 +782,63 @@ fn slow_python_hexagonal_tests_pass_and_import_contracts_name_the_broken_rules()
         "tasker.note is not allowed to import tasker.task",
     ] {
         assert!(log.contains(contract), "{contract}: {log}");
+    }
+}
+
+#[test]
+fn php_hexagonal_tests_pass_and_the_layer_rules_name_the_broken_rules() {
+    require("phpunit", "phpunit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let answers = dir.path().join("answers.toml");
+    fs::write(&answers, "app = \"tasker\"\nowner = \"@tasker-devs\"\n").expect("answers");
+    let out = dir.path().join("tasker");
+    let (out_arg, answers_arg) = (out.display().to_string(), answers.display().to_string());
+    let generated = mc_gen(
+        &[
+            "new",
+            "php-hexagonal",
+            "--out",
+            &out_arg,
+            "--answers",
+            &answers_arg,
+        ],
+        "",
+    );
+    assert_eq!(generated.code, 0, "{generated:?}");
+    assert_eq!(mc_gen(&["add", "slice", "note", &out_arg], "").code, 0);
+    let phpunit = || succeeded(Command::new("phpunit").arg("--testdox").current_dir(&out));
+    let (green, log) = phpunit();
+    assert!(green, "phpunit of the generated project: {log}");
+    for test in [
+        "A domain uses nothing but its own domain",
+        "Slices are independent",
+        "Post opens a note",
+        "An opened task is listed and can be completed",
+    ] {
+        assert!(log.contains(&format!("✔ {test}")), "{test}: {log}");
+    }
+
+    // domain -> adapter, and slice -> another slice's domain.
+    let anchor = "namespace Tasker\\Task\\Domain;\n";
+    replace_in(
+        &out.join("src/Task/Domain/Task.php"),
+        anchor,
+        &format!("{anchor}\nuse Tasker\\Task\\Adapter\\Web\\TaskController;\n"),
+    );
+    let anchor = "use Tasker\\Note\\Domain\\Note;\n";
+    replace_in(
+        &out.join("src/Note/Application/NoteService.php"),
+        anchor,
+        &format!("{anchor}use Tasker\\Task\\Domain\\Task;\n"),
+    );
+    let (green, log) = phpunit();
+    assert!(!green, "the layer rules fail: {log}");
+    for rule in [
+        "Rule 'hexagon: a domain depends on nothing but PHP and its own slice's domain' was violated",
+        "Task.php uses Tasker\\Task\\Adapter\\Web\\TaskController",
+        "Rule 'slices: no slice depends on another slice's classes' was violated",
+        "NoteService.php uses Tasker\\Task\\Domain\\Task",
+    ] {
+        assert!(log.contains(rule), "{rule}: {log}");
     }
 }
