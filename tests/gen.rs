@@ -373,6 +373,13 @@ const JAVA: Language = Language {
     ),
 };
 
+/// Groovy reads the Java edits as they are.
+const GROOVY: Language = Language {
+    name: "groovy",
+    extension: "groovy",
+    ..JAVA
+};
+
 const KOTLIN: Language = Language {
     name: "kotlin",
     extension: "kt",
@@ -443,6 +450,11 @@ fn builds_green_and_guardrails_name_the_broken_rules(language: &Language) {
 #[test]
 fn slow_spring_hexagonal_java_builds_green_and_its_guardrails_name_the_broken_rules() {
     builds_green_and_guardrails_name_the_broken_rules(&JAVA);
+}
+
+#[test]
+fn slow_spring_hexagonal_groovy_builds_green_and_its_guardrails_name_the_broken_rules() {
+    builds_green_and_guardrails_name_the_broken_rules(&GROOVY);
 }
 
 #[test]
@@ -840,5 +852,33 @@ fn php_hexagonal_tests_pass_and_the_layer_rules_name_the_broken_rules() {
         "NoteService.php uses Tasker\\Task\\Domain\\Task",
     ] {
         assert!(log.contains(rule), "{rule}: {log}");
+    }
+}
+
+#[test]
+fn slow_spring_hexagonal_frontend_component_tests_pass() {
+    require("npm", "npm");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (project, _) = generate(dir.path(), "tasker", &[]);
+    let project_arg = project.display().to_string();
+    assert_eq!(mc_gen(&["add", "slice", "note", &project_arg], "").code, 0);
+    let frontend = project.join("frontend");
+    let (installed, log) = succeeded(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund"])
+            .current_dir(&frontend),
+    );
+    assert!(installed, "npm install: {log}");
+    let (green, log) = succeeded(
+        Command::new("npx")
+            .args(["vitest", "run", "--reporter=verbose"])
+            .env("NO_COLOR", "1")
+            .current_dir(&frontend),
+    );
+    assert!(green, "vitest: {log}");
+    for slice in ["task", "note"] {
+        let test =
+            format!("lists the {slice}s the API returns, with a Done button for the open ones");
+        assert!(log.contains(&test), "{test}: {log}");
     }
 }
