@@ -1,5 +1,5 @@
-//! `mc-build --engine buildbot` end to end: a real buildbot master, its master.cfg made by
-//! `mc_build::engine::master_cfg`, and real workers on 127.0.0.1 (buildbot from PyPI, pinned, in
+//! `mc-build --engine buildbot` end to end: a real buildbot master, its master.cfg printed by
+//! `mc-build --print-master-cfg`, and real workers on 127.0.0.1 (buildbot from PyPI, pinned, in
 //! a venv made once under the target folder). Each worker runs the real mc-build, whose makepkg
 //! runs in its bubblewrap sandbox as an unprivileged user; what the master knows (which worker
 //! built what, when) is read back over its REST API.
@@ -14,7 +14,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mc_build::engine::master_cfg::MasterConfig;
 use pipeline_tests::{
     Pacman, Run, bin,
     makepkg::{Pkg, Set},
@@ -84,18 +83,24 @@ impl Cluster {
             "create-master: {created:?}"
         );
         let (worker_port, www_port) = (free_port(), free_port());
-        let config = MasterConfig {
-            workers: names
-                .iter()
-                .map(|n| ((*n).to_owned(), format!("{n}-pass")))
-                .collect(),
-            worker_port,
-            www_port,
-            listen: "127.0.0.1".to_owned(),
-            login: Some(("mc-build".to_owned(), PASSWORD.to_owned())),
-            mc_build: bin("mc-build").display().to_string(),
-        };
-        fs::write(master_dir.join("master.cfg"), config.render()).expect("master.cfg");
+        // The master.cfg mc-build prints, with this mc-build on the workers.
+        let token = dir.join("token");
+        fs::write(&token, format!("mc-build:{PASSWORD}\n")).expect("token");
+        let mut args = vec![
+            "--print-master-cfg".to_owned(),
+            "--master".to_owned(),
+            format!("http://127.0.0.1:{www_port}"),
+            "--worker-port".to_owned(),
+            worker_port.to_string(),
+            "--token".to_owned(),
+            token.display().to_string(),
+        ];
+        for name in names {
+            args.extend(["--worker".to_owned(), format!("{name}:{name}-pass")]);
+        }
+        let config = mc_build(&args);
+        assert!(config.status.success(), "--print-master-cfg: {config:?}");
+        fs::write(master_dir.join("master.cfg"), &config.stdout).expect("master.cfg");
         let master = spawn_group(
             Command::new(venv.join("buildbot"))
                 .args(["start", "--nodaemon"])

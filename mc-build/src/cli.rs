@@ -100,6 +100,21 @@ pub struct Cli {
     /// A file holding the master's login: `USER:PASSWORD`, or the password of user `mc-build`.
     #[arg(long, value_name = "FILE", env = "MC_BUILD_TOKEN")]
     pub token: Option<PathBuf>,
+    /// Print a buildbot master.cfg with the builder --engine buildbot needs, for a master at
+    /// --master (its web port), the workers named by --worker and the login in --token, its
+    /// workers running this mc-build; then exit.
+    #[arg(long, requires = "master")]
+    pub print_master_cfg: bool,
+    /// A worker of the printed master.cfg, `NAME:PASSWORD` (repeatable).
+    #[arg(
+        long = "worker",
+        value_name = "NAME:PASSWORD",
+        requires = "print_master_cfg"
+    )]
+    pub workers: Vec<String>,
+    /// The port the printed master.cfg has workers connect to.
+    #[arg(long, value_name = "PORT", default_value_t = 9989)]
+    pub worker_port: u16,
     /// Install --deps from this repository instead of --repo (a buildbot worker reads the
     /// coordinator's).
     #[arg(long, value_name = "DIR/NAME.db.tar.EXT")]
