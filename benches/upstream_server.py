@@ -15,6 +15,9 @@ LOCK = threading.Lock()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: with Nagle on, the body waits for the client's
+    # delayed ACK (40 ms on Linux) on every keep-alive request, which would add to LATENCY.
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         global COUNT
@@ -47,7 +50,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(http.server.ThreadingHTTPServer):
+    # Both clients open max_concurrency connections at once; the default backlog of 5 drops
+    # some of those SYNs, and each dropped one costs a second's retransmission.
+    request_queue_size = 128
+
+
+server = Server(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
 server.serve_forever()

@@ -11,6 +11,7 @@
 
 use std::{
     fs,
+    io::Read,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -21,7 +22,18 @@ use pipeline_tests::{Run, bin, postgresql_image, require, run};
 use serde_json::Value;
 
 const SERVER_IP: &str = "10.77.0.1";
+/// serve's address, any free port.
+const LISTEN: &[&str] = &["--listen", "10.77.0.1:0"];
 const MAC: &str = "52:54:00:4e:42:01";
+/// Debian's `ovmf`: UEFI for QEMU.
+const OVMF: &str = "/usr/share/OVMF";
+
+/// The machine's firmware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Firmware {
+    Bios,
+    Uefi,
+}
 
 fn netboot(args: &[&str]) -> Run {
     run(&bin("mc-netboot"), args, "")
@@ -177,18 +189,11 @@ impl Net {
         );
     }
 
-    /// `mc-netboot serve --until-installed` with `flags` in the server namespace; returns
-    /// serve's pid once it listens, and its URL.
+    /// `mc-netboot serve --until-installed` with `flags` (`--listen` among them, or
+    /// `--interface`) in the server namespace; returns serve's pid once it listens, and its URL.
     fn start_serve(&mut self, logs: &Path, served: &str, flags: &[&str]) -> (u32, String) {
         let server = self.server.clone();
-        let mut args = vec![
-            "serve",
-            "--dir",
-            served,
-            "--listen",
-            "10.77.0.1:0",
-            "--until-installed",
-        ];
+        let mut args = vec!["serve", "--dir", served, "--until-installed"];
         args.extend_from_slice(flags);
         let pid = self.spawn(&server, logs, "serve", &bin("mc-netboot"), &args);
         let started = Instant::now();
@@ -207,9 +212,10 @@ impl Net {
         }
     }
 
-    /// A QEMU machine with an empty 3 GiB disk, a NIC on the tap, no kernel: SeaBIOS tries the
-    /// disk, then the NIC's iPXE ROM. Returns QEMU's pid and the guest agent's socket.
-    fn start_machine(&mut self, logs: &Path) -> (u32, PathBuf) {
+    /// A QEMU machine with `firmware`, an empty 3 GiB disk, a NIC on the tap, no kernel: the
+    /// firmware tries the disk, then the NIC (QEMU's iPXE ROM under SeaBIOS; OVMF's own PXE
+    /// under UEFI). Returns QEMU's pid and the guest agent's socket.
+    fn start_machine(&mut self, logs: &Path, firmware: Firmware) -> (u32, PathBuf) {
         let disk = logs.join("disk.qcow2");
         let out = Command::new("qemu-img")
             .args(["create", "-q", "-f", "qcow2"])
@@ -220,7 +226,7 @@ impl Net {
         assert!(out.status.success(), "{out:?}");
         let agent = logs.join("qga.sock");
         let server = self.server.clone();
-        let args = [
+        let mut args = vec![
             "-accel".to_owned(),
             "tcg,tb-size=256".to_owned(),
             "-m".to_owned(),
@@ -232,13 +238,22 @@ impl Net {
             "-serial".to_owned(),
             format!("file:{}", logs.join("console.log").display()),
             "-drive".to_owned(),
-            format!("file={},if=virtio,format=qcow2", disk.display()),
+            format!("file={},if=none,id=d0,format=qcow2", disk.display()),
+            "-device".to_owned(),
+            "virtio-blk-pci,drive=d0,bootindex=1".to_owned(),
             "-netdev".to_owned(),
             format!("tap,id=n0,ifname={},script=no,downscript=no", self.tap),
             "-device".to_owned(),
-            format!("virtio-net-pci,netdev=n0,mac={MAC}"),
-            "-boot".to_owned(),
-            "order=cn".to_owned(),
+            // Under UEFI without QEMU's iPXE ROM: OVMF's own driver and PXE, as on a machine
+            // with no iPXE in its firmware.
+            format!(
+                "virtio-net-pci,netdev=n0,mac={MAC},bootindex=2{}",
+                if firmware == Firmware::Uefi {
+                    ",romfile="
+                } else {
+                    ""
+                }
+            ),
             "-chardev".to_owned(),
             format!("socket,path={},server=on,wait=off,id=qga0", agent.display()),
             "-device".to_owned(),
@@ -246,6 +261,17 @@ impl Net {
             "-device".to_owned(),
             "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0".to_owned(),
         ];
+        if firmware == Firmware::Uefi {
+            // OVMF's code read-only, its variables in a copy of their own.
+            let vars = logs.join("OVMF_VARS.fd");
+            fs::copy(Path::new(OVMF).join("OVMF_VARS_4M.fd"), &vars).expect("copies OVMF_VARS");
+            args.extend([
+                "-drive".to_owned(),
+                format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF}/OVMF_CODE_4M.fd"),
+                "-drive".to_owned(),
+                format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+            ]);
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let pid = self.spawn(
             &server,
@@ -299,7 +325,36 @@ fn events<'a>(records: &'a [Value], event: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["event"] == event).collect()
 }
 
+/// UEFI for QEMU, and the iPXE its PXE chain-loads.
+fn require_uefi() {
+    require_file(&format!("{OVMF}/OVMF_CODE_4M.fd"), "ovmf");
+    require_file("/usr/lib/ipxe/ipxe.efi", "ipxe");
+}
+
+/// Fails, naming the Debian package, unless `path` is there.
+fn require_file(path: &str, package: &str) {
+    assert!(
+        Path::new(path).is_file(),
+        "{path} is not installed: apt-get install {package} (see .ci/run)"
+    );
+}
+
+/// What `enroll` builds the installed disk with.
+fn require_disk_tools() {
+    require("qemu-img", "qemu-utils");
+    require("sfdisk", "fdisk");
+    require("mkfs.vfat", "dosfstools");
+    require("mcopy", "mtools");
+    require_file(
+        "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
+        "systemd-boot-efi",
+    );
+    require_file("/usr/lib/syslinux/mbr/mbr.bin", "syslinux-common");
+}
+
+/// What the machine runs on, and its installer.
 fn require_peers() {
+    require_disk_tools();
     require("qemu-system-x86_64", "qemu-system-x86");
     require("busybox", "busybox-static");
     require("extlinux", "extlinux");
@@ -319,11 +374,27 @@ fn enroll(logs: &Path, served: &str, profile: &str) -> Value {
     out.records[0].clone()
 }
 
-/// The whole chain with mc-netboot as the only boot server: proxy-DHCP answer, TFTP
-/// `boot.ipxe`, the machine's script, kernel and installer over HTTP, every installer step,
-/// `done`; then the machine reboots from its own disk (extlinux) and its guest agent answers.
+/// The whole chain with mc-netboot as the only boot server, under SeaBIOS: proxy-DHCP answer
+/// to QEMU's iPXE ROM, TFTP `boot.ipxe`, the machine's script, kernel and installer over HTTP,
+/// every installer step, `done`; then the machine reboots from its own disk (extlinux in the
+/// root partition's boot sector) and its guest agent answers.
 #[test]
 fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_its_disk() {
+    install_over_the_network(Firmware::Bios);
+}
+
+/// The same chain and the same disk under UEFI (OVMF): OVMF's PXE gets `ipxe.efi` from the
+/// proxy and TFTP, that iPXE then `boot.ipxe`; the installed machine boots systemd-boot from
+/// the disk's ESP.
+#[test]
+fn vm_slow_a_uefi_machine_installs_over_the_network_and_boots_systemd_boot_from_its_disk() {
+    require_uefi();
+    install_over_the_network(Firmware::Uefi);
+}
+
+/// Installs the test image on a machine with `firmware` and checks the records, the secrets,
+/// and the installed system through its guest agent.
+fn install_over_the_network(firmware: Firmware) {
     require_peers();
     let image = image_dir();
     let logs = tempfile::tempdir().expect("temp dir");
@@ -349,10 +420,18 @@ fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_i
             .expect("JSON");
     let token = machine["token"].as_str().expect("a token").to_owned();
 
-    let mut net = Net::new("ok");
+    let tag = match firmware {
+        Firmware::Bios => "ok",
+        Firmware::Uefi => "efi",
+    };
+    let mut net = Net::new(tag);
     net.start_dhcp(logs);
-    let (serve, _) = net.start_serve(logs, served, &["--proxy-dhcp", "--timeout", "300"]);
-    let (qemu, agent) = net.start_machine(logs);
+    let (serve, _) = net.start_serve(
+        logs,
+        served,
+        &[LISTEN, &["--proxy-dhcp", "--timeout", "300"]].concat(),
+    );
+    let (qemu, agent) = net.start_machine(logs, firmware);
     let code = net.wait(serve, Duration::from_secs(600));
     let records = records(&logs.join("serve.out"));
     let console = fs::read_to_string(logs.join("console.log")).unwrap_or_default();
@@ -376,19 +455,24 @@ fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_i
         "{listening}"
     );
     let dhcp = events(&records, "dhcp");
-    assert!(
-        dhcp.iter().any(|r| r["firmware"] == "ipxe"
-            && r["path"] == "boot.ipxe"
-            && r["mac"] == MAC
-            && r["ok"] == true),
-        "{dhcp:#?}"
-    );
     let tftp = events(&records, "tftp");
-    assert!(
-        tftp.iter()
-            .any(|r| r["path"] == "boot.ipxe" && r["ok"] == true),
-        "{tftp:#?}"
-    );
+    let mut boot_files = vec![("ipxe", "boot.ipxe")];
+    if firmware == Firmware::Uefi {
+        boot_files.insert(0, ("uefi", "ipxe.efi"));
+    }
+    for (client, file) in boot_files {
+        assert!(
+            dhcp.iter().any(|r| r["firmware"] == client
+                && r["path"] == file
+                && r["mac"] == MAC
+                && r["ok"] == true),
+            "{client}: {dhcp:#?}"
+        );
+        assert!(
+            tftp.iter().any(|r| r["path"] == file && r["ok"] == true),
+            "{file}: {tftp:#?}"
+        );
+    }
     let fetched: Vec<&str> = events(&records, "http")
         .iter()
         .filter_map(|r| r["path"].as_str())
@@ -412,7 +496,7 @@ fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_i
             "network",
             "answer",
             "disk",
-            "write-root",
+            "write-disk",
             "configure",
             "boot-loader"
         ]
@@ -438,7 +522,8 @@ fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_i
     let command: Vec<String> = [
         "/bin/sh",
         "-c",
-        "hostname; cat /proc/cmdline; grep -c '^root:\\$6\\$' /etc/shadow; findmnt -no SOURCE /",
+        "hostname; cat /proc/cmdline; grep -c '^root:\\$6\\$' /etc/shadow; findmnt -no SOURCE /; \
+         if [ -d /sys/firmware/efi ]; then ls /sys/firmware/efi/efivars | grep -c '^LoaderInfo-'; else echo bios; fi",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -449,26 +534,63 @@ fn vm_slow_a_machine_without_a_kernel_installs_over_the_network_and_boots_from_i
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.first(), Some(&"node1"), "{stdout}");
+    let root = disk_root(served);
     assert!(
-        lines[1].contains("root=/dev/vda") && lines[1].contains("/boot/vmlinuz-"),
-        "booted by extlinux from the disk: {stdout}"
+        lines[1].contains(&format!("root={root}")) && !lines[1].contains("mc.url"),
+        "the installed system, its root by PARTUUID, not the installer: {stdout}"
     );
-    assert!(!lines[1].contains("mc.url"), "not the installer: {stdout}");
     assert_eq!(
         lines.get(2),
         Some(&"1"),
         "root's password set, hashed: {stdout}"
     );
-    assert_eq!(lines.get(3), Some(&"/dev/vda"), "{stdout}");
+    assert_eq!(lines.get(3), Some(&"/dev/vda2"), "{stdout}");
+    match firmware {
+        // extlinux's BOOT_IMAGE is the kernel's path in the root.
+        Firmware::Bios => assert!(
+            lines[1].contains("/boot/vmlinuz-") && lines.get(4) == Some(&"bios"),
+            "booted by extlinux: {stdout}"
+        ),
+        // systemd-boot sets LoaderInfo.
+        Firmware::Uefi => assert_eq!(lines.get(4), Some(&"1"), "booted by systemd-boot: {stdout}"),
+    }
 }
 
-/// dnsmasq, configured by `dnsmasq-conf`, answers the PXE client and sends `boot.ipxe` by TFTP;
-/// `serve --no-tftp` serves the rest. The profile names a disk the machine lacks, so the
-/// installer's `disk` step fails: `serve` reports it failed with the installer's log and exits
-/// 1 instead of waiting.
+/// The disk enroll built (from the only image in `served`).
+fn prepared_disk(served: &str) -> PathBuf {
+    let images = Path::new(served).join("images");
+    fs::read_dir(&images)
+        .expect("enroll prepared an image")
+        .next()
+        .expect("one image")
+        .expect("readable")
+        .path()
+        .join("disk.raw")
+}
+
+/// The `root=` of the disk enroll built (the loader entry in its ESP says it).
+fn disk_root(served: &str) -> String {
+    let esp = format!("{}@@1M", prepared_disk(served).display());
+    let out = Command::new("mtype")
+        .args(["-i", &esp, "::/loader/entries/mc.conf"])
+        .output()
+        .expect("mtype runs");
+    let entry = String::from_utf8_lossy(&out.stdout);
+    entry
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("root="))
+        .unwrap_or_else(|| panic!("no root= in the loader entry: {entry}"))
+        .to_owned()
+}
+
+/// dnsmasq, configured by `dnsmasq-conf`, answers a UEFI machine's PXE with `ipxe.efi`, then
+/// that iPXE with `boot.ipxe`, both by TFTP; `serve --no-tftp` serves the rest. The profile
+/// names a disk the machine lacks, so the installer's `disk` step fails: `serve` reports it
+/// failed with the installer's log and exits 1 instead of waiting.
 #[test]
 fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_its_log() {
     require_peers();
+    require_uefi();
     require("dnsmasq", "dnsmasq-base");
     let image = image_dir();
     let logs = tempfile::tempdir().expect("temp dir");
@@ -502,7 +624,11 @@ fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_it
     let mut net = Net::new("dm");
     net.start_dhcp(logs);
     // serve writes boot.ipxe (with its HTTP port) into the TFTP root before it says it listens.
-    let (serve, _) = net.start_serve(logs, served, &["--no-tftp", "--timeout", "300"]);
+    let (serve, _) = net.start_serve(
+        logs,
+        served,
+        &[LISTEN, &["--no-tftp", "--timeout", "300"]].concat(),
+    );
     let conf_arg = format!("--conf-file={}", conf_path.display());
     let pid_arg = format!("--pid-file={}", logs.join("dnsmasq.pid").display());
     let server_ns = net.server.clone();
@@ -519,17 +645,19 @@ fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_it
             &pid_arg,
         ],
     );
-    let (_qemu, _agent) = net.start_machine(logs);
+    let (_qemu, _agent) = net.start_machine(logs, Firmware::Uefi);
     let code = net.wait(serve, Duration::from_secs(600));
     let records = records(&logs.join("serve.out"));
     let dnsmasq = fs::read_to_string(logs.join("dnsmasq.out")).unwrap_or_default()
         + &fs::read_to_string(logs.join("dnsmasq.err")).unwrap_or_default();
     assert_eq!(code, Some(1), "serve: {records:#?}\ndnsmasq: {dnsmasq}");
 
-    assert!(
-        dnsmasq.contains("boot.ipxe"),
-        "dnsmasq answered and sent boot.ipxe: {dnsmasq}"
-    );
+    for file in ["ipxe.efi", "boot.ipxe"] {
+        assert!(
+            dnsmasq.contains(&format!("sent {served}/tftp/{file}")),
+            "dnsmasq answered and sent {file}: {dnsmasq}"
+        );
+    }
     assert!(
         events(&records, "dhcp").is_empty() && events(&records, "tftp").is_empty(),
         "dnsmasq did those: {records:#?}"
@@ -565,6 +693,7 @@ fn vm_slow_dnsmasq_serves_the_same_boot_and_a_failed_install_is_reported_with_it
 fn serve_answers_curl_and_a_silent_installer_times_out_with_its_last_log_lines() {
     require("curl", "curl");
     require("ip", "iproute2");
+    require_disk_tools();
     let logs = tempfile::tempdir().expect("temp dir");
     let logs = logs.path();
     let image = logs.join("image");
@@ -609,9 +738,25 @@ fn serve_answers_curl_and_a_silent_installer_times_out_with_its_last_log_lines()
     };
     let (failing, silent) = (token("52-54-00-4e-42-01"), token("52-54-00-4e-42-02"));
 
+    check_disk(served);
+
     let mut net = Net::new("pr");
     let server = net.server.clone();
-    let (serve, base) = net.start_serve(logs, served, &["--timeout", "5"]);
+    // An interface without an IPv4 address (the tap) is refused; the bridge's is taken.
+    let refused = Command::new("ip")
+        .args(["netns", "exec", &server])
+        .arg(bin("mc-netboot"))
+        .args(["serve", "--dir", served, "--interface", "tap0"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("interface tap0 has no IPv4 address"),
+        "{stderr}"
+    );
+    let (serve, base) = net.start_serve(logs, served, &["--interface", "br0", "--timeout", "5"]);
+    assert!(base.starts_with("http://10.77.0.1:"), "{base}");
     let curl = |args: &[&str]| {
         let out = Command::new("ip")
             .args(["netns", "exec", &server, "curl", "-sS"])
@@ -709,6 +854,58 @@ fn serve_answers_curl_and_a_silent_installer_times_out_with_its_last_log_lines()
     );
 }
 
+/// The disk enroll built for the machines (the only image in `served`), as sfdisk and mtools
+/// read it: an MBR with syslinux's boot code, the ESP (partition 1, type ef) with systemd-boot
+/// on the removable media path and the loader entry naming the root partition, the root
+/// (partition 2, active); the answer names that partition.
+fn check_disk(served: &str) {
+    let disk = prepared_disk(served);
+    let out = Command::new("sfdisk")
+        .arg("--dump")
+        .arg(&disk)
+        .output()
+        .expect("sfdisk runs");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let partitions: Vec<&str> = table.lines().filter(|l| l.contains(" : ")).collect();
+    assert_eq!(partitions.len(), 2, "{table}");
+    assert!(
+        partitions[0].contains("start=        2048") && partitions[0].contains("type=ef"),
+        "{table}"
+    );
+    assert!(
+        partitions[1].contains("type=83") && partitions[1].contains("bootable"),
+        "{table}"
+    );
+    let mut code = [0u8; 440];
+    fs::File::open(&disk)
+        .and_then(|mut file| file.read_exact(&mut code))
+        .expect("reads");
+    let mbr = fs::read("/usr/lib/syslinux/mbr/mbr.bin").expect("reads");
+    assert_eq!(code[..], mbr[..440], "syslinux's boot code");
+    let esp = format!("{}@@1M", disk.display());
+    let out = Command::new("mdir")
+        .args(["-b", "-i", &esp, "::/EFI/BOOT"])
+        .output()
+        .expect("mdir runs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("BOOTX64.EFI"),
+        "{out:?}"
+    );
+    let root = disk_root(served);
+    let id = table
+        .lines()
+        .find_map(|l| l.strip_prefix("label-id: 0x"))
+        .expect("a disk id");
+    assert_eq!(root, format!("PARTUUID={id}-02"));
+    let answer = fs::read_to_string(Path::new(served).join("machines/52-54-00-4e-42-01/answer"))
+        .expect("reads");
+    assert!(answer.contains("MC_ROOT_DEV='/dev/vda2'"), "{answer}");
+    assert!(
+        answer.contains(&format!("MC_APPEND='root={root} ")),
+        "{answer}"
+    );
+}
+
 /// The length of `boot.ipxe` for the server at `base`.
 fn script_len(base: &str) -> u64 {
     mc_netboot::ipxe::boot_script(base).len() as u64
@@ -716,9 +913,10 @@ fn script_len(base: &str) -> u64 {
 
 /// archinstall's own example answers (`archinstall/examples/*-sample.json` in its wheel from
 /// PyPI, fetched once into the target folder; archinstall itself needs Python 3.12 and
-/// pyparted, so it does not run here): its config passes `enroll`'s checks, its creds, whose
+/// pyparted 3.13, so it does not run here): its config passes `enroll`'s checks, its creds, whose
 /// hashes are the placeholder `password_hash`, do not, and with real crypt hashes they do; a
-/// config without `disk_config` or with a password in it is refused. Nothing boots.
+/// config without `disk_config`, with a boot loader archinstall does not know, or with a
+/// password in it is refused. Nothing boots.
 #[test]
 fn archinstall_profiles_are_checked_against_archinstalls_own_examples() {
     require("python3", "python3-venv");
@@ -785,6 +983,12 @@ fn archinstall_profiles_are_checked_against_archinstalls_own_examples() {
         out.stderr.contains("missing field `disk_config`"),
         "{out:?}"
     );
+    // The name archinstall 2.x (and its repository's stale schema.json) used; 4.0 exits on it.
+    let mut old_boot_loader = config.clone();
+    old_boot_loader["bootloader_config"]["bootloader"] = "systemd-bootctl".into();
+    let out = attempt(&old_boot_loader, &creds);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("archinstall knows"), "{out:?}");
     let mut with_password = config;
     with_password["root_enc_password"] = hash.into();
     let out = attempt(&with_password, &creds);

@@ -8,6 +8,7 @@ mod build;
 mod buildbot;
 mod cli;
 mod faults;
+mod r#gen;
 mod hostile_db;
 mod hostile_metadata;
 mod index;

@@ -100,19 +100,10 @@ pub fn up(
     let image = image(env, &appliance, &app, "up")?;
     for index in 0..appliance.slots.len() {
         define_machine(env.folders, &appliance, &app, &image, &vms, index)?;
-        if !boot(env, &vms, &appliance, index, options, "up") {
-            return fail(
-                env,
-                &mut appliance,
-                &app,
-                "up",
-                "mc-appliance down NAME, then up NAME",
-                started,
-            );
-        }
     }
-    let phase = phase(&appliance, &app, &vms, "up");
-    if !phase.run("up", env.sink) {
+    let started_all =
+        (0..appliance.slots.len()).all(|index| boot(env, &vms, &appliance, index, options, "up"));
+    if !started_all || !phase(&appliance, &app, &vms, "up").run("up", env.sink) {
         return fail(
             env,
             &mut appliance,
@@ -244,18 +235,7 @@ pub fn backup(
         &path,
         &mc_vm::PullOptions::default(),
     );
-    let step = host_step(
-        name,
-        "backup",
-        "copy-to-host",
-        copy,
-        pulled
-            .as_ref()
-            .map(|r| format!("{} bytes", r.size_bytes.unwrap_or(0)))
-            .map_err(ToString::to_string),
-    );
-    env.sink.record(Record::ApplianceStep(step));
-    if pulled.is_err() {
+    if !copy_step(env, name, "backup", "copy-to-host", copy, &pulled) {
         return failed_command(
             &appliance,
             &app,
@@ -284,6 +264,30 @@ pub fn backup(
     let mut result = record(&appliance, &app, "backup", None, started);
     result.backup = Some(path.display().to_string());
     Ok(result)
+}
+
+/// The host step record of a file copied between host and guest; whether it was.
+fn copy_step(
+    env: &mut Env,
+    appliance: &str,
+    command: &str,
+    step: &str,
+    started: Instant,
+    copied: &Result<minicluster::record::VmRecord, mc_vm::VmError>,
+) -> bool {
+    let record = host_step(
+        appliance,
+        command,
+        step,
+        started,
+        copied
+            .as_ref()
+            .map(|r| format!("{} bytes", r.size_bytes.unwrap_or(0)))
+            .map_err(ToString::to_string),
+    );
+    let ok = record.ok;
+    env.sink.record(Record::ApplianceStep(record));
+    ok
 }
 
 /// The complete backups of appliance `name` in `dir`, oldest first.
@@ -396,18 +400,8 @@ pub fn restore(
         &app.file,
         Duration::from_secs(600),
     );
-    let step = host_step(
-        &target,
-        "restore",
-        "copy-to-guest",
-        push,
-        pushed
-            .as_ref()
-            .map(|r| format!("{} bytes", r.size_bytes.unwrap_or(0)))
-            .map_err(ToString::to_string),
-    );
-    env.sink.record(Record::ApplianceStep(step));
-    if pushed.is_err() || !phase(&appliance, &app, &vms, "restore").run("restore", env.sink) {
+    let copied = copy_step(env, &target, "restore", "copy-to-guest", push, &pushed);
+    if !copied || !phase(&appliance, &app, &vms, "restore").run("restore", env.sink) {
         return fail(
             env,
             &mut appliance,
@@ -477,31 +471,18 @@ pub fn fail_over(
         result.message = Some("the primary answers: nothing to do".to_owned());
         return Ok(result);
     }
-    if answers && !phase(&appliance, &app, &vms, "fail-over").run("fence", env.sink) {
-        return fail(
-            env,
-            &mut appliance,
-            &app,
-            "fail-over",
-            "mc-appliance fail-over NAME",
-            started,
-        );
-    }
-    appliance.primary = new_primary;
-    if !phase(&appliance, &app, &vms, "fail-over").run("promote", env.sink) {
+    let promoted = (!answers || phase(&appliance, &app, &vms, "fail-over").run("fence", env.sink))
+        && {
+            appliance.primary = new_primary;
+            phase(&appliance, &app, &vms, "fail-over").run("promote", env.sink)
+        };
+    if !promoted {
         appliance.primary = old_primary;
-        return fail(
-            env,
-            &mut appliance,
-            &app,
-            "fail-over",
-            "mc-appliance fail-over NAME",
-            started,
-        );
+    } else {
+        // The endpoint moves now: the new primary takes writes even if the rejoin fails.
+        appliance.save(env.folders)?;
     }
-    // The endpoint moves now: the new primary takes writes even if the rejoin fails.
-    appliance.save(env.folders)?;
-    if !boot(env, &vms, &appliance, old_primary, options.run, "fail-over") {
+    if !promoted || !boot(env, &vms, &appliance, old_primary, options.run, "fail-over") {
         return fail(
             env,
             &mut appliance,

@@ -80,27 +80,16 @@ pub fn change_version(
         .into_iter()
         .chain([appliance.primary])
         .collect();
-    for &index in &order {
-        // A snapshot an interrupted change left behind would make the new one fail.
-        let machine = &appliance.slots[index].machine;
-        let _ = mc_vm::snapshot(
-            &vms,
-            machine,
-            SnapshotChange::Delete,
-            SNAPSHOT,
-            &SnapshotOptions::default(),
-        );
-        if !snapshot_step(
-            env,
-            &vms,
-            &appliance,
-            command,
-            index,
-            SnapshotChange::Create,
-        ) {
-            drop_snapshots(env, &vms, &appliance, command, &order);
-            return ops::failed_command(&appliance, &app, command, "the snapshot failed", started);
-        }
+    if !snapshot_all(
+        env,
+        &vms,
+        &appliance,
+        command,
+        &order,
+        SnapshotChange::Create,
+    ) {
+        drop_snapshots(env, &vms, &appliance, command, &order);
+        return ops::failed_command(&appliance, &app, command, "the snapshot failed", started);
     }
     let mut phase = ops::phase(&appliance, &app, &vms, command);
     phase.vars.insert("version", to.clone());
@@ -115,24 +104,23 @@ pub fn change_version(
         return Ok(result);
     }
     // The primary first: its replicas then reconnect to the state they were taken with.
-    for &index in order.iter().rev() {
-        if !snapshot_step(
+    let primary_first: Vec<usize> = order.iter().rev().copied().collect();
+    if !snapshot_all(
+        env,
+        &vms,
+        &appliance,
+        command,
+        &primary_first,
+        SnapshotChange::Revert,
+    ) {
+        return ops::fail(
             env,
-            &vms,
-            &appliance,
-            command,
-            index,
-            SnapshotChange::Revert,
-        ) {
-            return ops::fail(
-                env,
-                &mut appliance,
-                &app,
-                &format!("{command}-rollback-failed"),
-                "mc-appliance down NAME, then up NAME and restore a backup",
-                started,
-            );
-        }
+            &mut appliance,
+            &app,
+            &format!("{command}-rollback-failed"),
+            "mc-appliance down NAME, then up NAME and restore a backup",
+            started,
+        );
     }
     let reverted = ops::phase(&appliance, &app, &vms, command);
     let healthy = reverted.run("rollback", env.sink) && reverted.run("check-health", env.sink);
@@ -189,6 +177,16 @@ fn snapshot_step(
 ) -> bool {
     let started = Instant::now();
     let machine = &appliance.slots[index].machine;
+    if change == SnapshotChange::Create {
+        // A snapshot an interrupted change left behind would make the new one fail.
+        let _ = mc_vm::snapshot(
+            vms,
+            machine,
+            SnapshotChange::Delete,
+            SNAPSHOT,
+            &SnapshotOptions::default(),
+        );
+    }
     let done = mc_vm::snapshot(vms, machine, change, SNAPSHOT, &SnapshotOptions::default());
     let step = match change {
         SnapshotChange::Create => "snapshot",
@@ -207,6 +205,21 @@ fn snapshot_step(
     let ok = record.ok;
     env.sink.record(Record::ApplianceStep(record));
     ok
+}
+
+/// Makes `change` on machines `indices`, in that order, up to the first that fails; whether
+/// every one did.
+fn snapshot_all(
+    env: &mut Env,
+    vms: &mc_vm::State,
+    appliance: &Appliance,
+    command: &str,
+    indices: &[usize],
+    change: SnapshotChange,
+) -> bool {
+    indices
+        .iter()
+        .all(|&index| snapshot_step(env, vms, appliance, command, index, change))
 }
 
 /// Deletes the change's snapshots (a failure to is reported in its step, and harmless: the

@@ -68,12 +68,27 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub dir: DirArgs,
     /// The address machines reach the server on, IP:PORT for HTTP (an IP address: it goes
-    /// into every URL and DHCP answer, and the installer has no DNS).
-    #[arg(long, env = "MC_NETBOOT_LISTEN", value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// The interface proxy-DHCP broadcasts go out of; by default the one holding --listen.
-    #[arg(long, value_name = "IF")]
+    /// into every URL and DHCP answer, and the installer has no DNS). Without it, the first
+    /// IPv4 address of --interface, with --port.
+    #[arg(
+        long,
+        env = "MC_NETBOOT_LISTEN",
+        value_name = "ADDR",
+        required_unless_present = "interface"
+    )]
+    pub listen: Option<SocketAddr>,
+    /// The interface machines are on: proxy-DHCP broadcasts go out of it, and without
+    /// --listen the server takes its IPv4 address. By default the one holding --listen.
+    #[arg(long, env = "MC_NETBOOT_INTERFACE", value_name = "IF")]
     pub interface: Option<String>,
+    /// The HTTP port when the address comes from --interface (0: any free one).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "PORT",
+        conflicts_with = "listen"
+    )]
+    pub port: u16,
     /// Answer PXE clients with the boot file, next to the network's own DHCP server.
     #[arg(long)]
     pub proxy_dhcp: bool,

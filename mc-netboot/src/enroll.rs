@@ -7,7 +7,7 @@ use minicluster::record::{NetbootEvent, NetbootRecord};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    NetbootError, events, installer,
+    NetbootError, disk, events, installer,
     layout::{Enrolled, Layout, Mac, create_private_dir, random_token, write_private},
     profile::{Minimal, Profile},
 };
@@ -77,28 +77,22 @@ fn prepare_minimal(
     let mut hash = Sha256::new();
     hash.update(&manifest);
     hash.update(format!("{modified:?}"));
-    let name = hex::encode(&hash.finalize()[..8]);
-    let prepared = installer::prepare(&minimal.image, &layout.images().join(&name))?;
+    let digest = hash.finalize();
+    let name = hex::encode(&digest[..8]);
     let append = serde_json::from_slice::<serde_json::Value>(&manifest)
         .ok()
         .and_then(|m| m["append"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "rw console=ttyS0".to_owned());
-    let append = append
-        .split_whitespace()
-        .map(|word| {
-            if word.starts_with("root=") {
-                format!("root={}", minimal.disk)
-            } else {
-                word.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let fstab = format!("{} / ext4 rw,errors=remount-ro 0 1", minimal.disk);
+    let id = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    let prepared = installer::prepare(&minimal.image, &layout.images().join(&name), id, &append)?;
+    let root = &prepared.disk.root;
+    let append = disk::with_root(&append, root);
+    let fstab = format!("{root} / ext4 rw,errors=remount-ro 0 1");
     let answer = [
         ("MC_HOSTNAME", profile.hostname.as_str()),
         ("MC_DISK", minimal.disk.as_str()),
-        ("MC_ROOT_BYTES", &prepared.root_bytes.to_string()),
+        ("MC_DISK_BYTES", &prepared.disk.bytes.to_string()),
+        ("MC_ROOT_DEV", &disk::partition_device(&minimal.disk, 2)),
         ("MC_APPEND", &append),
         ("MC_FSTAB", &fstab),
         (

@@ -36,6 +36,9 @@ pub enum NetbootError {
     /// A MAC address that is not six hex pairs.
     #[error("bad MAC address {0:?}: want six hex pairs like 52:54:00:12:34:56")]
     BadMac(String),
+    /// `serve --interface` without `--listen`, and the interface has no IPv4 address.
+    #[error("interface {0} has no IPv4 address (or no such interface): give --listen IP:PORT")]
+    NoAddress(String),
     /// A program the tool runs failed.
     #[error("{command}: {message}")]
     Command {

@@ -1,6 +1,6 @@
 //! The minimal installer: an initramfs made of the image's own (its kernel's modules) with
-//! `installer/init.sh` as `/init`, a static busybox and extlinux appended; and the image's
-//! root prepared for it to fetch: a raw copy (sparse) and the list of its data extents.
+//! `installer/init.sh` as `/init`, a static busybox and extlinux appended; and the disk built
+//! from the image for it to fetch (sparse, [`crate::disk`]) with the list of its data extents.
 
 use std::{
     fs,
@@ -11,11 +11,14 @@ use std::{
 use crate::{
     NetbootError,
     cpio::{self, Entry},
+    disk::{self, Disk},
     layout::write_atomic,
 };
 
 /// The installer's `/init`.
 pub const INIT: &str = include_str!("installer/init.sh");
+/// The disk image in a prepared folder, served in ranges of blocks.
+pub const DISK: &str = "disk.raw";
 /// The block size of the extent list and of the installer's `dd`.
 pub const BLOCK: u64 = 65536;
 /// A static busybox (Debian's `busybox-static`, Arch's `busybox`).
@@ -23,30 +26,24 @@ pub const BUSYBOX: &str = "/bin/busybox";
 /// extlinux (Debian's and Arch's `syslinux`/`extlinux`), with the C library it links.
 pub const EXTLINUX: &str = "/usr/bin/extlinux";
 
-/// A root image prepared for the installer, in `DIR/images/NAME`.
+/// An image prepared for the installer, in `DIR/images/NAME`.
 pub struct Prepared {
     /// Its folder.
     pub dir: PathBuf,
-    /// The root file system's size in bytes: the disk must hold at least this.
-    pub root_bytes: u64,
+    /// The disk the installer writes.
+    pub disk: Disk,
 }
 
 /// Prepares the `mc-vm image build` folder `image` into `out` (once: a folder already
-/// prepared is reused): `root.raw`, `extents`, `vmlinuz`, `installer.img`.
-pub fn prepare(image: &Path, out: &Path) -> Result<Prepared, NetbootError> {
+/// prepared is reused): `disk.raw` (see [`crate::disk`], disk id `id`, the installed kernel's
+/// command line `append`), `extents`, `vmlinuz`, `installer.img`.
+pub fn prepare(image: &Path, out: &Path, id: u32, append: &str) -> Result<Prepared, NetbootError> {
     fs::create_dir_all(out).map_err(NetbootError::io("creating", out))?;
-    let raw = out.join("root.raw");
-    if !raw.is_file() {
-        let temp = out.join("root.raw.tmp");
-        run(Command::new("qemu-img")
-            .args(["convert", "-O", "raw"])
-            .arg(image.join("root.qcow2"))
-            .arg(&temp))?;
-        fs::rename(&temp, &raw).map_err(NetbootError::io("renaming", &temp))?;
-    }
-    let root_bytes = fs::metadata(&raw)
-        .map_err(NetbootError::io("reading", &raw))?
-        .len();
+    let raw = out.join(DISK);
+    let disk = match disk::built(&raw, id) {
+        Some(disk) => disk,
+        None => disk::build(image, &raw, id, append)?,
+    };
     let map = run(Command::new("qemu-img")
         .args(["map", "--output=json", "-f", "raw"])
         .arg(&raw))?;
@@ -61,7 +58,7 @@ pub fn prepare(image: &Path, out: &Path) -> Result<Prepared, NetbootError> {
     write_atomic(&out.join("installer.img"), &initrd, 0o644)?;
     Ok(Prepared {
         dir: out.to_owned(),
-        root_bytes,
+        disk,
     })
 }
 
@@ -155,7 +152,7 @@ fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>, NetbootError> {
         .collect())
 }
 
-fn run(command: &mut Command) -> Result<String, NetbootError> {
+pub(crate) fn run(command: &mut Command) -> Result<String, NetbootError> {
     let line = format!("{command:?}");
     let out = command.output().map_err(|error| NetbootError::Command {
         command: line.clone(),

@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod cpio;
 pub mod dhcp;
+pub mod disk;
 pub mod dnsmasq;
 pub mod enroll;
 mod error;

@@ -41,7 +41,8 @@ fn default_append() -> String {
     "console=ttyS0".to_owned()
 }
 
-/// `[minimal]`: write an `mc-vm image build` root onto the disk and boot it with extlinux.
+/// `[minimal]`: write a disk built from an `mc-vm image build` folder (MBR, an ESP with
+/// systemd-boot, the root with extlinux), so the machine boots it under BIOS or UEFI.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Minimal {
@@ -174,9 +175,15 @@ fn read_json(path: &Path, field: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(&text).map_err(|error| format!("{field}: {}: {error}", path.display()))
 }
 
+/// The boot loaders archinstall 4.0 installs (`Bootloader` in `lib/models/bootloader.py`); it
+/// capitalizes the configured name and exits on any other, with the machine booted already.
+pub const ARCHINSTALL_BOOT_LOADERS: &[&str] =
+    &["Systemd-boot", "Grub", "Efistub", "Limine", "Refind"];
+
 /// What an unattended archinstall run (`--config --creds --silent`) needs of its config: an
-/// object, with the disk layout (without it archinstall asks), and no credentials in it (they
-/// belong in `--creds`, which is served to the machine only).
+/// object, with the disk layout (without it archinstall asks), a boot loader archinstall knows
+/// (in `bootloader_config`, or the older top-level `bootloader`), and no credentials in it
+/// (they belong in `--creds`, which is served to the machine only).
 pub fn check_archinstall_config(config: &serde_json::Value) -> Result<(), String> {
     let object = config.as_object().ok_or("not a JSON object")?;
     if !object
@@ -184,6 +191,19 @@ pub fn check_archinstall_config(config: &serde_json::Value) -> Result<(), String
         .is_some_and(serde_json::Value::is_object)
     {
         return Err("missing field `disk_config` (archinstall would ask for the disk)".into());
+    }
+    let boot_loader = object
+        .get("bootloader_config")
+        .and_then(|config| config.get("bootloader"))
+        .or_else(|| object.get("bootloader"));
+    if let Some(boot_loader) = boot_loader {
+        let name = boot_loader.as_str().map(capitalize).unwrap_or_default();
+        if !ARCHINSTALL_BOOT_LOADERS.contains(&name.as_str()) {
+            return Err(format!(
+                "boot loader {boot_loader}: archinstall knows {}",
+                ARCHINSTALL_BOOT_LOADERS.join(", ")
+            ));
+        }
     }
     for secret in [
         "root_enc_password",
@@ -229,6 +249,21 @@ pub fn check_archinstall_creds(creds: &serde_json::Value) -> Result<(), String> 
         return Err("missing field `root_enc_password` (or `users`): no one could log in".into());
     }
     Ok(())
+}
+
+/// Python's `str.capitalize()`, as archinstall reads a boot loader's name: the first letter
+/// upper-case, the rest lower-case.
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| {
+            first
+                .to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn is_hostname(name: &str) -> bool {
@@ -305,6 +340,18 @@ mod tests {
     fn archinstall_answers_are_checked() {
         use serde_json::json;
         assert!(check_archinstall_config(&json!({"disk_config": {}})).is_ok());
+        for name in ["Systemd-boot", "systemd-boot", "GRUB"] {
+            let config = json!({"disk_config": {}, "bootloader_config": {"bootloader": name}});
+            assert!(check_archinstall_config(&config).is_ok(), "{name}");
+        }
+        for config in [
+            json!({"disk_config": {}, "bootloader_config": {"bootloader": "systemd-bootctl"}}),
+            json!({"disk_config": {}, "bootloader": "grub-install"}),
+            json!({"disk_config": {}, "bootloader_config": {"bootloader": 1}}),
+        ] {
+            let error = check_archinstall_config(&config).expect_err("refused");
+            assert!(error.contains("archinstall knows Systemd-boot"), "{error}");
+        }
         let error = check_archinstall_config(&json!({"hostname": "x"})).expect_err("refused");
         assert!(error.contains("`disk_config`"), "{error}");
         let error = check_archinstall_config(&json!({"disk_config": {}, "users": []}))

@@ -1,6 +1,6 @@
 //! The command line's edge: options into the library, records to stdout, the exit status.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use minicluster::{
@@ -22,8 +22,15 @@ use crate::{
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(args) => {
+            let listen = match (args.listen, &args.interface) {
+                (Some(listen), _) => listen,
+                (None, interface) => {
+                    let interface = interface.as_deref().context("--listen or --interface")?;
+                    SocketAddr::new(serve::address_of(interface)?.into(), args.port)
+                }
+            };
             let options = ServeOptions {
-                listen: args.listen,
+                listen,
                 interface: args.interface,
                 proxy_dhcp: args.proxy_dhcp,
                 tftp: !args.no_tftp,

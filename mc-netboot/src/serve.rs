@@ -3,13 +3,14 @@
 //! (or gone silent for longer than the timeout).
 //!
 //! HTTP paths: `/ipxe/MAC` (the machine's iPXE script); below `/m/TOKEN/` what only that
-//! machine's script names: `vmlinuz`, `initrd`, `answer`, `extents`, `root?start=&count=`,
+//! machine's script names: `vmlinuz`, `initrd`, `answer`, `extents`, `disk?start=&count=`,
 //! `archiso/...`, `auto.sh`, `config.json`, `creds.json`; and the installer's reports,
 //! `POST /m/TOKEN/step/NAME`, `POST /m/TOKEN/done`, `POST /m/TOKEN/failed/NAME` (body: its log).
 
 use std::{
     collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::Path,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -20,7 +21,7 @@ use crate::{
     NetbootError, dhcp,
     events::{self, Events},
     http::{self, Handler, Request, Response},
-    installer::BLOCK,
+    installer::{self, BLOCK},
     ipxe,
     layout::{BOOT_SCRIPT, Enrolled, Layout, Mac, Outcome, write_atomic},
     tftp,
@@ -101,6 +102,7 @@ pub fn serve(
         ipxe::boot_script(&base).as_bytes(),
         0o644,
     )?;
+    provide_ipxe(&tftp_root)?;
     let tftp_socket = options
         .tftp
         .then(|| tftp::bind(SocketAddr::new(IpAddr::V4(ip), 69)))
@@ -170,18 +172,56 @@ fn listen_error(options: &ServeOptions, message: &str) -> NetbootError {
     }
 }
 
-/// The interface that holds `ip` (`ip -o -4 addr show`), for broadcasts out of it.
+/// iPXE builds for PXE clients that do not run iPXE yet (the proxy's boot files, see
+/// [`dhcp::Firmware`]), where Debian's `ipxe` package puts them.
+const IPXE_BUILDS: &[(&str, &str)] = &[
+    ("undionly.kpxe", "/usr/lib/ipxe/undionly.kpxe"),
+    ("ipxe.efi", "/usr/lib/ipxe/ipxe.efi"),
+];
+
+/// Copies the installed iPXE builds into the TFTP root, unless it has its own.
+fn provide_ipxe(tftp_root: &Path) -> Result<(), NetbootError> {
+    for (name, installed) in IPXE_BUILDS {
+        let (target, installed) = (tftp_root.join(name), Path::new(installed));
+        if !target.exists() && installed.is_file() {
+            let bytes = std::fs::read(installed).map_err(NetbootError::io("reading", installed))?;
+            write_atomic(&target, &bytes, 0o644)?;
+        }
+    }
+    Ok(())
+}
+
+/// The interface that holds `ip`, for broadcasts out of it.
 fn interface_of(ip: Ipv4Addr) -> Option<String> {
-    let out = std::process::Command::new("ip")
+    ipv4_addresses()
+        .into_iter()
+        .find_map(|(interface, address)| (address == ip).then_some(interface))
+}
+
+/// The first IPv4 address of `interface`, for `serve --interface` without `--listen`.
+pub fn address_of(interface: &str) -> Result<Ipv4Addr, NetbootError> {
+    ipv4_addresses()
+        .into_iter()
+        .find_map(|(name, address)| (name == interface).then_some(address))
+        .ok_or_else(|| NetbootError::NoAddress(interface.to_owned()))
+}
+
+/// Every interface's IPv4 addresses (`ip -o -4 addr show`: `2: br0    inet 10.77.0.1/24 ...`).
+fn ipv4_addresses() -> Vec<(String, Ipv4Addr)> {
+    let Ok(out) = std::process::Command::new("ip")
         .args(["-o", "-4", "addr", "show"])
         .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().find_map(|line| {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let address = words.get(3)?.split('/').next()?;
-        (address == ip.to_string()).then(|| words.get(1).map(|name| name.to_string()))?
-    })
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let address = words.get(3)?.split('/').next()?.parse().ok()?;
+            Some(((*words.get(1)?).to_owned(), address))
+        })
+        .collect()
 }
 
 impl Server {
@@ -304,9 +344,9 @@ impl Server {
                 Some(image) => Response::File(image.join("installer.img")),
                 None => Response::Text(404, "no image\n".into()),
             },
-            (_, "root") => match (image, parse_blocks(request.query.as_deref())) {
+            (_, "disk") => match (image, parse_blocks(request.query.as_deref())) {
                 (Some(image), Some((start, count))) => Response::Part {
-                    path: image.join("root.raw"),
+                    path: image.join(installer::DISK),
                     offset: start * BLOCK,
                     length: count * BLOCK,
                 },
@@ -386,8 +426,8 @@ impl Handler for Server {
 
     fn sent(&self, request: &Request, result: Result<u64, String>) {
         let path = request.path.trim_start_matches('/');
-        // Reports have their own records, and the root's extents are the write-root step.
-        if request.method == "POST" || path.ends_with("/root") {
+        // Reports have their own records, and the disk's extents are the write-disk step.
+        if request.method == "POST" || path.ends_with("/disk") {
             return;
         }
         let mut record = events::record(NetbootEvent::Http, "");

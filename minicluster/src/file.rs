@@ -1,4 +1,5 @@
-//! Opening files named by outside input, which may be anything a path can name.
+//! Opening files named by outside input, which may be anything a path can name, and writing
+//! files whole or not at all.
 
 use std::{
     fs::{File, OpenOptions},
@@ -23,6 +24,20 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         ));
     }
     Ok(file)
+}
+
+/// Writes a file whole or not at all: a temp file in the same folder, renamed over `path`;
+/// `synced` first syncs it (for files that nothing checks when read back).
+pub fn write_atomic(path: &Path, data: &[u8], synced: bool) -> io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(data)?;
+    if synced {
+        temp.as_file().sync_all()?;
+    }
+    temp.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -79,6 +79,15 @@ words!(UpstreamEvent {
     Error => "error",
 });
 words!(UpstreamRole { Version => "version", Trigger => "trigger" });
+words!(GeneratedAction {
+    Created => "created",
+    Updated => "updated",
+    Merged => "merged",
+    Unchanged => "unchanged",
+    Conflict => "conflict",
+    Removed => "removed",
+    Kept => "kept",
+});
 words!(NetbootEvent {
     Listening => "listening",
     Enrolled => "enrolled",
@@ -139,6 +148,10 @@ pub enum Record {
     ApplianceMetrics(ApplianceMetricsRecord),
     /// A machine that did not answer or a metric past its limit (`mc-appliance monitor`).
     ApplianceAlert(ApplianceAlertRecord),
+    /// A file of a generated project, and what `mc-gen` did with it.
+    Generated(GeneratedRecord),
+    /// A template `mc-gen` can generate from, with its questions.
+    Template(TemplateRecord),
     /// A record type this tool does not know: forwarded as it came.
     #[serde(other)]
     Other,
@@ -1055,6 +1068,74 @@ impl ErrorRecord {
     }
 }
 
+/// A file of a project `mc-gen` generated: written by `new`, or what `update` and `add slice`
+/// did with it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GeneratedRecord {
+    /// The template's name.
+    pub template: String,
+    /// The template version the file now comes from.
+    pub version: String,
+    /// The file, relative to the project folder.
+    pub path: String,
+    /// What happened to it.
+    pub action: GeneratedAction,
+    /// Its size after the run (`null` once removed, or when the user's deletion was kept).
+    pub size_bytes: Option<u64>,
+    /// Conflicting hunks left inline (git-style markers) for the user to resolve.
+    pub conflicts: u64,
+}
+
+/// What `mc-gen` did with one file of a project.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeneratedAction {
+    /// Written new.
+    #[default]
+    Created,
+    /// The user had not changed it: the template's new version replaced it.
+    Updated,
+    /// The user's changes and the template's merged cleanly.
+    Merged,
+    /// Nothing to do: the template did not change it, or the user already has its new text.
+    Unchanged,
+    /// Both changed the same lines: written with conflict markers.
+    Conflict,
+    /// The template dropped it and the user had not changed it: deleted.
+    Removed,
+    /// The template changed or dropped it, but the user's version (or deletion) stays.
+    Kept,
+}
+
+/// A template `mc-gen` offers (`mc-gen list`, `mc-gen show`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TemplateRecord {
+    /// Its name, as `mc-gen new` takes it.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// What it generates.
+    pub description: String,
+    /// Its questions, in the order they are asked.
+    pub questions: Vec<TemplateQuestion>,
+}
+
+/// One question of a template.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TemplateQuestion {
+    /// The key in answers files.
+    pub name: String,
+    /// The question as asked.
+    pub prompt: String,
+    /// The default, as a template over earlier answers (`null`: the question must be answered).
+    pub default: Option<String>,
+    /// The allowed answers of a choice; empty for free text.
+    pub choices: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1146,6 +1227,7 @@ mod tests {
         words_agree(UpstreamEvent::ALL);
         words_agree(UpstreamRole::ALL);
         words_agree(NetbootEvent::ALL);
+        words_agree(GeneratedAction::ALL);
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
         let finding: FindingRecord =
             serde_json::from_str(r#"{"check":"x"}"#).expect("a finding without severity");

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use minicluster::record::{
     ApplianceAlertRecord, ApplianceMetricsRecord, ApplianceStepRecord, BuildRecord, BuildStatus,
-    ChangeAction, ChangeRecord, CommentRecord, ErrorRecord, FileRecord, FindingRecord, IndexSource,
-    IndexStatus, NetbootEvent, PackageRecord, PkgbuildRecord, Record, ScanEngine, Severity,
-    SnapshotAction, SourceRecord, SummaryRecord, TryStep, TryStepKind, TryVerdict, UpstreamEvent,
-    UpstreamPlanRecord, UpstreamRole, Verdict, VmAction, VmImageRecord, VmSnapshotRecord,
-    VmTryRecord,
+    ChangeAction, ChangeRecord, CommentRecord, ErrorRecord, FileRecord, FindingRecord,
+    GeneratedAction, GeneratedRecord, IndexSource, IndexStatus, NetbootEvent, PackageRecord,
+    PkgbuildRecord, Record, ScanEngine, Severity, SnapshotAction, SourceRecord, SummaryRecord,
+    TemplateRecord, TryStep, TryStepKind, TryVerdict, UpstreamEvent, UpstreamPlanRecord,
+    UpstreamRole, Verdict, VmAction, VmImageRecord, VmSnapshotRecord, VmTryRecord,
 };
 
 /// One section of the page: its title and the fields its `.TP`/`.B` items name.
@@ -78,6 +78,8 @@ fn every_type() -> Vec<Record> {
         Record::Appliance(Box::default()),
         Record::ApplianceMetrics(ApplianceMetricsRecord::default()),
         Record::ApplianceAlert(ApplianceAlertRecord::default()),
+        Record::Generated(GeneratedRecord::default()),
+        Record::Template(TemplateRecord::default()),
     ];
     for record in &records {
         // No wildcard: a new record type does not compile here until it is listed above.
@@ -104,6 +106,8 @@ fn every_type() -> Vec<Record> {
             | Record::Appliance(_)
             | Record::ApplianceMetrics(_)
             | Record::ApplianceAlert(_)
+            | Record::Generated(_)
+            | Record::Template(_)
             | Record::Other => {}
         }
     }
@@ -177,6 +181,7 @@ fn every_word_of_a_closed_set_is_in_its_records_section() {
         ("UPSTREAM", "role", words(UpstreamRole::ALL)),
         ("UPSTREAM_PLAN", "role", words(UpstreamRole::ALL)),
         ("NETBOOT", "event", words(NetbootEvent::ALL)),
+        ("GENERATED", "action", words(GeneratedAction::ALL)),
     ];
     let manual = manual();
     let mut missing = Vec::new();

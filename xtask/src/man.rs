@@ -13,6 +13,7 @@ pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         mc_appliance::cli::Cli::command(),
         mc_build::cli::Cli::command(),
         mc_fetch::cli::Cli::command(),
+        mc_gen::cli::Cli::command(),
         mc_index::cli::Cli::command(),
         mc_netboot::cli::Cli::command(),
         mc_repo::cli::Cli::command(),

@@ -43,7 +43,7 @@ pub fn expand(entries: &mut [Entry], aliases: &Aliases) {
         if let Some(Value::Object(table)) = aliases.get(&name) {
             let mut options = table.clone();
             options.insert("alias".to_owned(), Value::String(name));
-            entry.options = options;
+            entry.options = options.into();
         }
     }
 }

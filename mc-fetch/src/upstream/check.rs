@@ -1,23 +1,17 @@
-//! Checking every entry: a pool of workers (nvchecker's `max_concurrency`) asks each entry's
-//! source; each answer becomes an `upstream` record with nvchecker's event, handed to the caller
-//! as soon as it is there; the newver file is written once at the end, keeping the last good
-//! version of every entry whose check failed.
+//! Checking every entry: nvchecker's `max_concurrency` checks at once, all of them waiting on
+//! one thread as nvchecker's asyncio tasks do; each answer becomes an `upstream` record with
+//! nvchecker's event, handed to the caller as soon as it is there; the newver file is written
+//! once at the end, keeping the last good version of every entry whose check failed.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Mutex,
-        atomic::{AtomicUsize, Ordering},
-        mpsc,
-    },
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
+use futures_util::{StreamExt as _, stream};
 use minicluster::record::{Timestamp, UpstreamEvent, UpstreamRecord, UpstreamRole};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{
     config::Entry,
+    fields::Fields,
     options,
     source::{self, AurBatch, COMMON_KEYS, Context, SourceError},
     versionfile::{self, Versions},
@@ -48,60 +42,53 @@ impl Known {
     }
 }
 
-/// What a run found: its records in the order the checks ended, and the new version file.
+/// What a run found: the new version file.
 pub struct Outcome {
     /// The newver file's content.
     pub newver: Versions,
 }
 
-/// Checks every entry with `workers` at once; `emit` gets each record as its check ends.
-pub fn run(
+/// The runtime checks run on: one thread; DNS lookups (blocking calls) on at most
+/// [`LOOKUP_THREADS`] more.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(LOOKUP_THREADS)
+        .build()
+}
+
+/// Threads for blocking calls (reqwest's DNS lookups): each would keep its own malloc arena.
+const LOOKUP_THREADS: usize = 4;
+
+/// Checks every entry with `workers` at once; `emit` gets each record as its check ends. Only
+/// `workers` checks exist at any time: the others are not started yet, so a run's memory does
+/// not grow with its entries.
+pub async fn run(
     ctx: &Context,
     entries: &[Entry],
     known: &Known,
     workers: usize,
     mut emit: impl FnMut(&UpstreamRecord),
 ) -> Outcome {
-    let next = AtomicUsize::new(0);
-    let newver = Mutex::new(Versions::new());
-    let (sender, receiver) = mpsc::channel();
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, entries.len().max(1)) {
-            let sender = sender.clone();
-            let (next, newver) = (&next, &newver);
-            scope.spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(entry) = entries.get(index) else {
-                        break;
-                    };
-                    let (record, fields) = check_one(ctx, entry, known);
-                    if let Some(fields) = fields {
-                        let mut newver = newver.lock().unwrap_or_else(|e| e.into_inner());
-                        newver.insert(entry.name.clone(), fields);
-                    }
-                    if sender.send(record).is_err() {
-                        break;
-                    }
-                }
-            });
+    let mut newver = Versions::new();
+    let mut checks = stream::iter(entries)
+        .map(|entry| check_one(ctx, entry, known))
+        .buffer_unordered(workers.max(1));
+    while let Some((record, fields)) = checks.next().await {
+        if let Some(fields) = fields {
+            newver.insert(record.name.clone(), fields);
         }
-        drop(sender);
-        for record in receiver {
-            emit(&record);
-        }
-    });
-    Outcome {
-        newver: newver.into_inner().unwrap_or_else(|e| e.into_inner()),
+        emit(&record);
     }
+    Outcome { newver }
 }
 
 /// One entry's record, and what the newver file keeps for it.
-fn check_one(
+async fn check_one(
     ctx: &Context,
     entry: &Entry,
     known: &Known,
-) -> (UpstreamRecord, Option<Map<String, Value>>) {
+) -> (UpstreamRecord, Option<Fields>) {
     let mut record = UpstreamRecord {
         name: entry.name.clone(),
         source: entry.source().to_owned(),
@@ -111,7 +98,9 @@ fn check_one(
         extra: extra_keys(entry),
         ..UpstreamRecord::default()
     };
-    let result = source::check(ctx, entry).and_then(|found| options::choose(entry, found));
+    let result = source::check(ctx, entry)
+        .await
+        .and_then(|found| options::choose(entry, found));
     record.checked_at = Some(Timestamp::now());
     let previous = known.previous.get(&entry.name).cloned();
     match result {
@@ -121,17 +110,15 @@ fn check_one(
             } else {
                 UpstreamEvent::Updated
             };
-            let mut fields = Map::new();
-            fields.insert("version".to_owned(), Value::from(release.version.clone()));
-            for (key, value) in [
-                ("url", &release.url),
-                ("revision", &release.revision),
-                ("gitref", &release.gitref),
-            ] {
-                if let Some(value) = value {
-                    fields.insert(key.to_owned(), Value::from(value.clone()));
-                }
-            }
+            let fields: Fields = [
+                ("version", Some(&release.version)),
+                ("url", release.url.as_ref()),
+                ("revision", release.revision.as_ref()),
+                ("gitref", release.gitref.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.to_owned(), Value::from(value?.clone()))))
+            .collect();
             record.version = Some(release.version);
             record.url = release.url;
             record.revision = release.revision;
@@ -165,10 +152,7 @@ fn check_one(
 }
 
 /// A failed entry keeps its last good version in the newver file, and its record says so.
-fn keep(
-    mut record: UpstreamRecord,
-    previous: Option<Map<String, Value>>,
-) -> (UpstreamRecord, Option<Map<String, Value>>) {
+fn keep(mut record: UpstreamRecord, previous: Option<Fields>) -> (UpstreamRecord, Option<Fields>) {
     if let Some(fields) = &previous {
         record.version = fields
             .get("version")
@@ -258,7 +242,7 @@ pub fn prefetch_alpm(ctx: &mut Context, entries: &[Entry]) {
 }
 
 /// Asks the AUR about every aur entry in batches, before the checks start.
-pub fn prefetch_aur(ctx: &mut Context, entries: &[Entry]) {
+pub async fn prefetch_aur(ctx: &mut Context, entries: &[Entry]) {
     let names: Vec<String> = entries
         .iter()
         .filter(|entry| entry.source() == "aur")
@@ -266,7 +250,7 @@ pub fn prefetch_aur(ctx: &mut Context, entries: &[Entry]) {
         .collect();
     if !names.is_empty() {
         let base = ctx.base("aur", "https://aur.archlinux.org");
-        ctx.aur = AurBatch::ask(&ctx.http, &base, &names);
+        ctx.aur = AurBatch::ask(&ctx.http, &base, &names).await;
     }
 }
 

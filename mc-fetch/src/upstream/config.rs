@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use minicluster::record::UpstreamRole;
 use serde_json::{Map, Value};
 
+use super::{fields::Fields, toml_parts};
+
 /// One entry to check: a table of nvchecker's TOML, or an item of lilac's `update_on:`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -17,7 +19,7 @@ pub struct Entry {
     /// For a `lilac.yaml` entry: `version` (the first) or `trigger` (the others).
     pub role: Option<UpstreamRole>,
     /// The entry's keys as written (`source`, `github`, `prefix`, ...).
-    pub options: Map<String, Value>,
+    pub options: Fields,
 }
 
 impl Entry {
@@ -118,7 +120,7 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 /// Reads an nvchecker TOML config (the `--config` file, or pkgctl's `.nvchecker.toml`).
 pub fn read_toml(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = read(path)?;
-    let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Toml {
+    let table = parse_toml(&text).map_err(|source| ConfigError::Toml {
         path: path.to_owned(),
         source: Box::new(source),
     })?;
@@ -139,10 +141,26 @@ pub fn read_toml(path: &Path) -> Result<ConfigFile, ConfigError> {
             name,
             config: path.to_owned(),
             role: None,
-            options,
+            options: options.into(),
         });
     }
     Ok(file)
+}
+
+/// A config's tables, parsed a part at a time ([`super::toml_parts`]). A part that does not
+/// parse, or parts that do not merge, are a broken file: the whole text is parsed again for
+/// the error, whose line numbers are then the file's.
+fn parse_toml(text: &str) -> Result<toml::Table, toml::de::Error> {
+    let mut table = toml::Table::new();
+    for part in toml_parts::parts(text) {
+        let merged = toml::from_str(part)
+            .ok()
+            .and_then(|part| toml_parts::merge(&mut table, part).ok());
+        if merged.is_none() {
+            return toml::from_str(text);
+        }
+    }
+    Ok(table)
 }
 
 fn settings(options: &Map<String, Value>, base: &Path) -> Settings {
@@ -210,10 +228,10 @@ pub fn read_lilac(path: &Path) -> Result<Vec<Entry>, ConfigError> {
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let options = item
-                .as_object()
-                .cloned()
-                .ok_or_else(|| shape(format!("update_on item {} is not a mapping", index + 1)))?;
+            let options =
+                item.as_object().cloned().map(Fields::from).ok_or_else(|| {
+                    shape(format!("update_on item {} is not a mapping", index + 1))
+                })?;
             Ok(Entry {
                 name: if index == 0 {
                     base.clone()

@@ -36,7 +36,7 @@ fn guess(dir: &Path) -> Option<Entry> {
         name: base,
         config: path,
         role: None,
-        options,
+        options: options.into(),
     })
 }
 

@@ -3,22 +3,26 @@
 //! retries with backoff for transfer failures and 5xx, a timeout on every request, and rate
 //! limits (403/429 with reset headers) waited out when the wait is short, reported when it is
 //! not, and never hammered.
+//!
+//! The client is asynchronous: every check of a run waits on one thread (see
+//! [`super::check`]), so what a run holds is its requests in flight, not a thread (with its
+//! stack and malloc arena) per check.
 
 use std::{
     collections::HashMap,
-    io::Read,
     path::PathBuf,
     sync::{
-        Condvar, Mutex, OnceLock,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, SystemTime},
 };
 
 use reqwest::{
-    blocking::Client,
+    Client,
     header::{self, HeaderMap},
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::cache::{Cache, Hit};
 
@@ -152,8 +156,8 @@ pub struct Http {
     no_redirect: OnceLock<Client>,
     options: HttpOptions,
     cache: Option<Cache>,
-    busy: Mutex<HashMap<String, usize>>,
-    freed: Condvar,
+    /// Each host's slots (`per_host` of them).
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Hosts under a rate limit, until when.
     limited: Mutex<HashMap<String, SystemTime>>,
     /// What was done.
@@ -211,8 +215,7 @@ impl Http {
                 .as_deref()
                 .map(|dir| Cache::open(dir, options.max_age)),
             options,
-            busy: Mutex::new(HashMap::new()),
-            freed: Condvar::new(),
+            hosts: Mutex::new(HashMap::new()),
             limited: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         })
@@ -220,14 +223,14 @@ impl Http {
 
     /// Sends a request: answered from the cache while the kept answer is fresh, else asked
     /// (conditionally when one is kept) and the answer kept.
-    pub fn send(&self, request: &Request<'_>) -> Result<Reply, HttpError> {
+    pub async fn send(&self, request: &Request<'_>) -> Result<Reply, HttpError> {
         let cache = self.cache.as_ref().filter(|_| !request.head);
         let hit = cache.and_then(|cache| cache.lookup(&Cache::key(request)));
         if let Some(hit) = hit.as_ref().filter(|hit| hit.fresh) {
             self.counters.fresh.fetch_add(1, Ordering::Relaxed);
             return Ok(hit.reply.clone());
         }
-        let reply = self.ask(request, hit.as_ref())?;
+        let reply = self.ask(request, hit.as_ref()).await?;
         // Kept after the host's slot is given back; a cache that cannot be written costs
         // requests next time, nothing more.
         if let Some(cache) = cache {
@@ -253,7 +256,7 @@ impl Http {
     }
 
     /// Asks the server, holding one of the host's slots, with retries and rate limits.
-    fn ask(&self, request: &Request<'_>, hit: Option<&Hit>) -> Result<Asked, HttpError> {
+    async fn ask(&self, request: &Request<'_>, hit: Option<&Hit>) -> Result<Asked, HttpError> {
         // Limits are per host and port: two services on one address are two hosts.
         let host = reqwest::Url::parse(request.url)
             .ok()
@@ -265,7 +268,7 @@ impl Http {
                 ))
             })
             .unwrap_or_default();
-        let _slot = self.enter(&host);
+        let _slot = self.enter(&host).await;
         // Checked once the slot is ours: the request before may just have met the limit.
         if let Some(reset) = self.limited_until(&host) {
             return Err(HttpError::RateLimited {
@@ -276,7 +279,7 @@ impl Http {
         }
         let mut attempt = 1;
         loop {
-            match self.attempt(request, hit.map(|hit| &hit.reply)) {
+            match self.attempt(request, hit.map(|hit| &hit.reply)).await {
                 Ok(reply) if reply.status == 304 => {
                     self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
                     return Ok(Asked::NotModified);
@@ -299,10 +302,10 @@ impl Http {
                             reset,
                         });
                     }
-                    std::thread::sleep(wait);
+                    tokio::time::sleep(wait).await;
                 }
                 Ok(reply) if reply.status >= 500 && attempt < self.options.attempts => {
-                    self.back_off(attempt);
+                    self.back_off(attempt).await;
                 }
                 Ok(reply) if reply.status >= 400 => {
                     return Err(HttpError::Status {
@@ -312,7 +315,7 @@ impl Http {
                 }
                 Ok(reply) => return Ok(Asked::New(reply)),
                 Err(HttpError::Transport { .. }) if attempt < self.options.attempts => {
-                    self.back_off(attempt);
+                    self.back_off(attempt).await;
                 }
                 Err(error) => return Err(error),
             }
@@ -321,8 +324,11 @@ impl Http {
     }
 
     /// GETs a URL and parses its body as JSON.
-    pub fn json(&self, request: &Request<'_>) -> Result<(Reply, serde_json::Value), HttpError> {
-        let reply = self.send(request)?;
+    pub async fn json(
+        &self,
+        request: &Request<'_>,
+    ) -> Result<(Reply, serde_json::Value), HttpError> {
+        let reply = self.send(request).await?;
         let value = serde_json::from_slice(&reply.body).map_err(|e| HttpError::Malformed {
             url: request.url.to_owned(),
             message: e.to_string(),
@@ -330,12 +336,16 @@ impl Http {
         Ok((reply, value))
     }
 
-    fn back_off(&self, attempt: u32) {
+    async fn back_off(&self, attempt: u32) {
         let factor = 1u32 << (attempt - 1).min(6);
-        std::thread::sleep(self.options.first_backoff * factor);
+        tokio::time::sleep(self.options.first_backoff * factor).await;
     }
 
-    fn attempt(&self, request: &Request<'_>, cached: Option<&Reply>) -> Result<Reply, HttpError> {
+    async fn attempt(
+        &self,
+        request: &Request<'_>,
+        cached: Option<&Reply>,
+    ) -> Result<Reply, HttpError> {
         let client = if request.follow_redirects {
             &self.client
         } else if let Some(client) = self.no_redirect.get() {
@@ -365,21 +375,25 @@ impl Http {
             url: request.url.to_owned(),
             message: describe(&error),
         };
-        let response = builder.send().map_err(transport)?;
+        let mut response = builder.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        // Read chunk by chunk, so a body past the limit is refused before it is all in memory.
         let mut body = Vec::new();
-        response
-            .take(MAX_BODY_BYTES + 1)
-            .read_to_end(&mut body)
+        while let Some(chunk) = response
+            .chunk()
+            .await
             .map_err(|error| HttpError::Transport {
                 url: request.url.to_owned(),
-                message: format!("reading the body: {error}"),
-            })?;
-        if body.len() as u64 > MAX_BODY_BYTES {
-            return Err(HttpError::TooLarge {
-                url: request.url.to_owned(),
-            });
+                message: format!("reading the body: {}", describe(&error)),
+            })?
+        {
+            if (body.len() + chunk.len()) as u64 > MAX_BODY_BYTES {
+                return Err(HttpError::TooLarge {
+                    url: request.url.to_owned(),
+                });
+            }
+            body.extend_from_slice(&chunk);
         }
         Ok(Reply {
             status,
@@ -401,36 +415,21 @@ impl Http {
         limited.insert(host.to_owned(), reset);
     }
 
-    /// Waits for a free slot on `host`; the slot is given back when the guard drops.
-    fn enter(&self, host: &str) -> Slot<'_> {
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        while busy.get(host).copied().unwrap_or(0) >= self.options.per_host.max(1) {
-            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
-        }
-        *busy.entry(host.to_owned()).or_default() += 1;
-        Slot {
-            http: self,
-            host: host.to_owned(),
-        }
+    /// Waits for a free slot on `host`; the slot is given back when the permit drops.
+    async fn enter(&self, host: &str) -> Option<OwnedSemaphorePermit> {
+        let slots = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            let slots = hosts
+                .entry(host.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.options.per_host.max(1))));
+            Arc::clone(slots)
+        };
+        // Never closed, so this is always a permit.
+        slots.acquire_owned().await.ok()
     }
 }
 
-struct Slot<'a> {
-    http: &'a Http,
-    host: String,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let mut busy = self.http.busy.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = busy.get_mut(&self.host) {
-            *count = count.saturating_sub(1);
-        }
-        self.http.freed.notify_all();
-    }
-}
-
-/// A blocking client with the options' timeouts and proxy and this redirect policy.
+/// A client with the options' timeouts and proxy and this redirect policy.
 fn build_client(
     options: &HttpOptions,
     redirects: reqwest::redirect::Policy,

@@ -10,11 +10,13 @@ pub mod aliases;
 pub mod cache;
 pub mod check;
 pub mod config;
+pub mod fields;
 pub mod guess;
 pub mod http;
 pub mod options;
 pub mod run;
 pub mod source;
+pub mod toml_parts;
 pub mod version;
 pub mod versionfile;
 

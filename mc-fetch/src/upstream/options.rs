@@ -113,7 +113,7 @@ mod tests {
             name: "x".to_owned(),
             config: "x.toml".into(),
             role: None,
-            options: options.as_object().cloned().unwrap_or_default(),
+            options: options.as_object().cloned().unwrap_or_default().into(),
         }
     }
 

@@ -111,7 +111,8 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
         alpm: AlpmBatch::default(),
     };
     let started = Instant::now();
-    check::prefetch_aur(&mut ctx, &loaded.entries);
+    let runtime = check::runtime().context("starting the runtime of the checks")?;
+    runtime.block_on(check::prefetch_aur(&mut ctx, &loaded.entries));
     check::prefetch_alpm(&mut ctx, &loaded.entries);
     let workers = settings
         .max_concurrency
@@ -120,7 +121,7 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
     let total = loaded.entries.len();
     let progress = !args.quiet && io::stderr().is_terminal();
     let mut write_error = None;
-    let outcome = check::run(&ctx, &loaded.entries, &known, workers, |record| {
+    let checks = check::run(&ctx, &loaded.entries, &known, workers, |record| {
         *counts.entry(event_key(record.event)).or_default() += 1;
         if progress {
             let done: u64 = counts.values().sum();
@@ -132,6 +133,7 @@ pub fn run(args: &UpstreamArgs) -> anyhow::Result<u8> {
             write_error = Some(error);
         }
     });
+    let outcome = runtime.block_on(checks);
     if progress {
         eprintln!();
     }

@@ -4,10 +4,12 @@
 
 use std::{collections::BTreeMap, path::Path};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::fields::Fields;
 
 /// Every entry's last recorded version and what came with it.
-pub type Versions = BTreeMap<String, Map<String, Value>>;
+pub type Versions = BTreeMap<String, Fields>;
 
 /// Why a version file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +60,7 @@ pub fn read(path: &Path) -> Result<Versions, VersionFileError> {
             Some(Value::Object(data)) => Ok(data
                 .into_iter()
                 .filter_map(|(name, entry)| match entry {
-                    Value::Object(fields) => Some((name, fields)),
+                    Value::Object(fields) => Some((name, fields.into())),
                     _ => None,
                 })
                 .collect()),
@@ -70,9 +72,8 @@ pub fn read(path: &Path) -> Result<Versions, VersionFileError> {
             .into_iter()
             .filter_map(|(name, version)| {
                 let version = version.as_str()?.to_owned();
-                let mut fields = Map::new();
-                fields.insert("version".to_owned(), Value::String(version));
-                Some((name, fields))
+                let fields = [("version".to_owned(), Value::String(version))];
+                Some((name, fields.into_iter().collect()))
             })
             .collect()),
     }
@@ -85,7 +86,16 @@ pub fn version_of<'a>(versions: &'a Versions, name: &str) -> Option<&'a str> {
 
 /// Writes `versions` in format 2, sorted, through a temp file renamed into place.
 pub fn write(path: &Path, versions: &Versions) -> Result<(), VersionFileError> {
-    let document = serde_json::json!({"version": 2, "data": versions});
+    /// The file's top level, keys in sorted order; serialized straight from `versions`.
+    #[derive(serde::Serialize)]
+    struct Document<'a> {
+        data: &'a Versions,
+        version: u8,
+    }
+    let document = Document {
+        data: versions,
+        version: 2,
+    };
     let mut text =
         serde_json::to_string_pretty(&document).map_err(|e| VersionFileError::Format {
             path: path.display().to_string(),
@@ -107,8 +117,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("new.json");
         let mut versions = Versions::new();
-        let mut fields = Map::new();
-        fields.insert("version".to_owned(), Value::from("1.2"));
+        let fields: Fields = [("version".to_owned(), Value::from("1.2"))]
+            .into_iter()
+            .collect();
         versions.insert("b".to_owned(), fields.clone());
         versions.insert("a".to_owned(), fields);
         write(&path, &versions).expect("write");

@@ -3,7 +3,8 @@
 # with this script, a static busybox and extlinux appended). It takes the network address
 # iPXE got (mc.ip, mc.netmask) and the server's URL for this machine (mc.url) from the kernel
 # command line, fetches its answer (which holds any secret: nothing secret is on the command
-# line), writes the image's root onto the disk, sets up extlinux, phones home after every
+# line), writes the disk the server built from the image (MBR, an ESP with systemd-boot for
+# UEFI, the root), puts extlinux into the root's boot sector for BIOS, phones home after every
 # step with its log, and reboots. A failed step reports "failed" with the log and powers off.
 /mc/busybox mkdir -p /mc/bin /proc /sys /dev /tmp /mnt
 /mc/busybox --install -s /mc/bin
@@ -59,23 +60,27 @@ disk() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do [ -b "$MC_DISK" ] && break; sleep 1; done
     [ -b "$MC_DISK" ] || { echo "no disk $MC_DISK"; return 1; }
     size=$(blockdev --getsize64 "$MC_DISK")
-    echo "$MC_DISK: $size bytes, the root needs $MC_ROOT_BYTES"
-    [ "$size" -ge "$MC_ROOT_BYTES" ]
+    echo "$MC_DISK: $size bytes, the installed disk needs $MC_DISK_BYTES"
+    [ "$size" -ge "$MC_DISK_BYTES" ]
 }
 
-# The image's data, extent by extent (64 KiB blocks): a fresh disk reads as zeros already.
-write_root() {
+# The disk's data, extent by extent (64 KiB blocks): a fresh disk reads as zeros already. Then
+# the kernel reads the new partition table.
+write_disk() {
     wget -q -O /tmp/extents "$URL/extents" || return 1
     while read -r start count; do
-        wget -q -O - "$URL/root?start=$start&count=$count" |
+        wget -q -O - "$URL/disk?start=$start&count=$count" |
             dd of="$MC_DISK" bs=65536 seek="$start" conv=notrunc 2>/dev/null || return 1
     done </tmp/extents
     sync
     echo "wrote $(wc -l </tmp/extents) extents"
+    blockdev --rereadpt "$MC_DISK" || return 1
+    for _ in 1 2 3 4 5; do [ -b "$MC_ROOT_DEV" ] && break; sleep 1; done
+    [ -b "$MC_ROOT_DEV" ] || { echo "no partition $MC_ROOT_DEV"; return 1; }
 }
 
 configure() {
-    mount -t ext4 "$MC_DISK" /mnt || return 1
+    mount -t ext4 "$MC_ROOT_DEV" /mnt || return 1
     echo "$MC_HOSTNAME" >/mnt/etc/hostname
     printf '%s\n' "$MC_FSTAB" >/mnt/etc/fstab
     if [ -n "$MC_ROOT_PASSWORD" ]; then
@@ -101,7 +106,7 @@ boot_loader() {
 step network network
 step answer answer
 step disk disk
-step write-root write_root
+step write-disk write_disk
 step configure configure
 step boot-loader boot_loader
 log "installed; rebooting from $MC_DISK"

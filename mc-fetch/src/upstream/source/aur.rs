@@ -23,7 +23,7 @@ pub struct AurBatch {
 
 impl AurBatch {
     /// Asks the RPC at `base` about every name.
-    pub fn ask(http: &Http, base: &str, names: &[String]) -> Self {
+    pub async fn ask(http: &Http, base: &str, names: &[String]) -> Self {
         let mut answers = HashMap::new();
         let mut names: Vec<&String> = names.iter().collect();
         names.sort();
@@ -37,7 +37,7 @@ impl AurBatch {
                     percent_encoding::NON_ALPHANUMERIC,
                 ));
             }
-            match http.json(&Request::get(&url)) {
+            match http.json(&Request::get(&url)).await {
                 Ok((_, data)) => {
                     let mut found: HashMap<String, Value> = data
                         .get("results")
@@ -66,7 +66,7 @@ impl AurBatch {
     }
 }
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let name = AurBatch::name(entry);
     let package = match ctx.aur.answers.get(name) {
         Some(Ok(Some(package))) => package,

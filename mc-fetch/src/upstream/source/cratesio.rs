@@ -13,13 +13,13 @@ static SEMVER: LazyLock<regex::Regex> = LazyLock::new(|| {
     .expect("the semver pattern compiles")
 });
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let name = entry.str("cratesio").unwrap_or(&entry.name);
     let url = format!(
         "{}/api/v1/crates/{name}",
         ctx.base("cratesio", "https://crates.io")
     );
-    let (_, data) = ctx.http.json(&Request::get(&url))?;
+    let (_, data) = ctx.http.json(&Request::get(&url)).await?;
     let versions = data
         .get("versions")
         .and_then(|v| v.as_array())

@@ -10,12 +10,12 @@ use crate::upstream::http::Request;
 const MAX_PAGES: usize = 100;
 
 /// Every item of a paged JSON list, following `rel="next"` links.
-pub fn all_pages(ctx: &Context, first: Request<'_>) -> Result<Vec<Value>, SourceError> {
+pub async fn all_pages(ctx: &Context, first: Request<'_>) -> Result<Vec<Value>, SourceError> {
     let mut items = Vec::new();
     let mut url = first.url.to_owned();
     for _ in 0..MAX_PAGES {
         let request = first.at(&url);
-        let (reply, value) = ctx.http.json(&request)?;
+        let (reply, value) = ctx.http.json(&request).await?;
         match value {
             Value::Array(page) => items.extend(page),
             // Bitbucket wraps its pages: {"values": [...], "next": URL}.
@@ -64,9 +64,10 @@ fn next_link(header: &str) -> Option<String> {
 }
 
 /// GETs one JSON document; a body that is not JSON is a malformed reply.
-pub fn get(ctx: &Context, request: Request<'_>) -> Result<Value, SourceError> {
+pub async fn get(ctx: &Context, request: Request<'_>) -> Result<Value, SourceError> {
     ctx.http
         .json(&request)
+        .await
         .map(|(_, value)| value)
         .map_err(SourceError::from)
 }

@@ -1,12 +1,12 @@
 //! git: the tags of a repository (`git ls-remote --tags --refs`), or with `use_commit` the
 //! commit a branch (or HEAD) points at.
 
-use std::process::Command;
+use tokio::process::Command;
 
 use super::{Context, Found, Release, SourceError, cmd, required};
 use crate::upstream::config::Entry;
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let remote = required(entry, "git")?;
     let mut command = Command::new("git");
     // Never ask for a password on a terminal: a missing repository fails instead.
@@ -16,7 +16,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
             .str("branch")
             .map(|branch| format!("refs/heads/{branch}"));
         command.arg(remote).arg(gitref.as_deref().unwrap_or("HEAD"));
-        let output = cmd::run(&mut command, ctx.command_timeout)?;
+        let output = cmd::run(&mut command, ctx.command_timeout).await?;
         let commit = output
             .split_whitespace()
             .next()
@@ -29,7 +29,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         }));
     }
     command.args(["--tags", "--refs", remote]);
-    let output = cmd::run(&mut command, ctx.command_timeout)?;
+    let output = cmd::run(&mut command, ctx.command_timeout).await?;
     Ok(Found::Many(
         output
             .lines()

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let repo = required(entry, "gitea")?;
     let host = entry.str("host").unwrap_or("gitea.com");
     let api = ctx.base("gitea", &format!("https://{host}"));
@@ -17,13 +17,13 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     }
     if entry.flag("use_max_tag") {
         let url = format!("{api}/api/v1/repos/{repo}/tags");
-        let items = forge::all_pages(ctx, request.at(&url))?;
+        let items = forge::all_pages(ctx, request.at(&url)).await?;
         let page = |name: &str| Some(format!("https://{host}/{repo}/releases/tag/{name}"));
         return Ok(Found::Many(forge::tags(&items, "/commit/sha", page)));
     }
     if entry.flag("use_latest_release") {
         let url = format!("{api}/api/v1/repos/{repo}/releases");
-        let data = forge::get(ctx, request.at(&url))?;
+        let data = forge::get(ctx, request.at(&url)).await?;
         let release = data.get(0).ok_or_else(|| malformed(&url, "release"))?;
         let tag = text(release, "tag_name").ok_or_else(|| malformed(&url, "tag_name"))?;
         return Ok(Found::One(Release {
@@ -37,7 +37,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     if let Some(branch) = entry.str("branch") {
         url.push_str(&format!("?sha={branch}"));
     }
-    let data = forge::get(ctx, request.at(&url))?;
+    let data = forge::get(ctx, request.at(&url)).await?;
     let shape = CommitShape {
         date: "/commit/committer/date",
         revision: "/sha",

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let repo = required(entry, "github")?;
     let host = entry.str("host").unwrap_or("github.com");
     let default = format!("https://api.{host}");
@@ -29,14 +29,14 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let with_pre = entry.flag("include_prereleases");
     if entry.flag("use_latest_release") && !with_pre {
         let url = format!("{api}/repos/{repo}/releases/latest");
-        let data = forge::get(ctx, request.at(&url))?;
+        let data = forge::get(ctx, request.at(&url)).await?;
         return release(entry, &data)
             .map(Found::One)
             .ok_or_else(|| malformed(&url, "release"));
     }
     if entry.flag("use_max_tag") {
         let url = format!("{api}/repos/{repo}/git/refs/tags?per_page=100");
-        let refs = forge::all_pages(ctx, request.at(&url))?;
+        let refs = forge::all_pages(ctx, request.at(&url)).await?;
         let tags: Vec<Release> = refs
             .iter()
             .filter_map(|item| {
@@ -60,7 +60,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     }
     if entry.flag("use_max_release") || entry.flag("use_latest_release") {
         let url = format!("{api}/repos/{repo}/releases?per_page=100");
-        let items = forge::all_pages(ctx, request.at(&url))?;
+        let items = forge::all_pages(ctx, request.at(&url)).await?;
         let flag =
             |item: &Value, key: &str| item.get(key).and_then(Value::as_bool).unwrap_or(false);
         let mut releases = items
@@ -85,7 +85,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     if let Some(path) = entry.str("path") {
         url.push_str(&format!("&path={path}"));
     }
-    let data = forge::get(ctx, request.at(&url))?;
+    let data = forge::get(ctx, request.at(&url)).await?;
     let shape = CommitShape {
         date: "/commit/committer/date",
         revision: "/sha",

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let repo = required(entry, "gitlab")?;
     let host = entry.str("host").unwrap_or("gitlab.com");
     let api = ctx.base("gitlab", &format!("https://{host}"));
@@ -22,7 +22,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     }
     if entry.flag("use_max_tag") {
         let url = format!("{api}/api/v4/projects/{project}/repository/tags?per_page=100");
-        let items = forge::all_pages(ctx, request.at(&url))?;
+        let items = forge::all_pages(ctx, request.at(&url)).await?;
         let page = |name: &str| Some(format!("https://{host}/{repo}/-/tags/{name}"));
         return Ok(Found::Many(forge::tags(&items, "/commit/id", page)));
     }
@@ -30,7 +30,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     if let Some(branch) = entry.str("branch") {
         url.push_str(&format!("?ref_name={branch}"));
     }
-    let data = forge::get(ctx, request.at(&url))?;
+    let data = forge::get(ctx, request.at(&url)).await?;
     let shape = CommitShape {
         date: "/created_at",
         revision: "/id",

@@ -10,7 +10,7 @@ use skyscraper::xpath::{
 use super::{Context, Found, Release, SourceError, required};
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let url = required(entry, "url")?;
     let expression = required(entry, "xpath")?;
     for unsupported in ["post_data", "is_xml"] {
@@ -20,7 +20,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
             )));
         }
     }
-    let reply = ctx.http.send(&Request::get(url))?;
+    let reply = ctx.http.send(&Request::get(url)).await?;
     // lxml reads UTF-8 unless the page or `encoding` says otherwise.
     let page = match entry.str("encoding") {
         Some(encoding) if encoding.eq_ignore_ascii_case("latin1") => {

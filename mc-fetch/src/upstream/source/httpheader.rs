@@ -3,7 +3,7 @@
 use super::{Context, Found, SourceError, regex, required};
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let url = required(entry, "url")?;
     let pattern = regex::compile(required(entry, "regex")?)?;
     let name = entry.str("header").unwrap_or("Location");
@@ -15,7 +15,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         follow_redirects: entry.flag("follow_redirects"),
         headers: Vec::new(),
     };
-    let reply = ctx.http.send(&request)?;
+    let reply = ctx.http.send(&request).await?;
     let value = reply
         .header(name)
         .filter(|value| !value.is_empty())

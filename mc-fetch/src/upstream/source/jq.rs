@@ -12,7 +12,7 @@ use jaq_json::Val;
 use super::{Context, Found, Release, SourceError, required};
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let url = required(entry, "url")?;
     if entry.options.contains_key("post_data") {
         return Err(SourceError::Config(
@@ -20,7 +20,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         ));
     }
     let filter = entry.str("filter").unwrap_or(".");
-    let reply = ctx.http.send(&Request::get(url))?;
+    let reply = ctx.http.send(&Request::get(url)).await?;
     let input = jaq_json::read::parse_single(&reply.body)
         .map_err(|e| SourceError::Malformed(format!("{url}: malformed JSON: {e}")))?;
     let values = run(filter, input)?;

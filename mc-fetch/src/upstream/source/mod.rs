@@ -222,30 +222,30 @@ pub fn plan(entry: &Entry, allow_cmd: bool) -> Result<String, String> {
 }
 
 /// Asks the entry's source.
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     match entry.source() {
-        "github" => github::check(ctx, entry),
-        "gitlab" => gitlab::check(ctx, entry),
-        "gitea" => gitea::check(ctx, entry),
-        "bitbucket" => bitbucket::check(ctx, entry),
-        "git" => git::check(ctx, entry),
-        "regex" => regex::check(ctx, entry),
-        "httpheader" => httpheader::check(ctx, entry),
-        "htmlparser" => htmlparser::check(ctx, entry),
-        "jq" => jq::check(ctx, entry),
+        "github" => github::check(ctx, entry).await,
+        "gitlab" => gitlab::check(ctx, entry).await,
+        "gitea" => gitea::check(ctx, entry).await,
+        "bitbucket" => bitbucket::check(ctx, entry).await,
+        "git" => git::check(ctx, entry).await,
+        "regex" => regex::check(ctx, entry).await,
+        "httpheader" => httpheader::check(ctx, entry).await,
+        "htmlparser" => htmlparser::check(ctx, entry).await,
+        "jq" => jq::check(ctx, entry).await,
         "alpm" => alpm::check(ctx, entry),
         "alpmfiles" => alpm::check_files(ctx, entry),
-        "pypi" => pypi::check(ctx, entry),
-        "npm" => npm::check(ctx, entry),
-        "cratesio" => cratesio::check(ctx, entry),
-        "aur" => aur::check(ctx, entry),
-        "archpkg" => simple_json::archpkg(ctx, entry),
-        "cpan" => simple_json::cpan(ctx, entry),
-        "go" => simple_json::go(ctx, entry),
+        "pypi" => pypi::check(ctx, entry).await,
+        "npm" => npm::check(ctx, entry).await,
+        "cratesio" => cratesio::check(ctx, entry).await,
+        "aur" => aur::check(ctx, entry).await,
+        "archpkg" => simple_json::archpkg(ctx, entry).await,
+        "cpan" => simple_json::cpan(ctx, entry).await,
+        "go" => simple_json::go(ctx, entry).await,
         "manual" => manual::version(entry)
             .map(|version| Found::One(Release::plain(version)))
             .map_err(SourceError::Config),
-        "cmd" if ctx.allow_cmd => cmd::check(ctx, entry),
+        "cmd" if ctx.allow_cmd => cmd::check(ctx, entry).await,
         _ => Err(SourceError::Config(
             plan(entry, ctx.allow_cmd)
                 .err()

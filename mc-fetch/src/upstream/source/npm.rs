@@ -3,14 +3,14 @@
 use super::{Context, Found, Release, SourceError, malformed, text};
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let package = entry.str("npm").unwrap_or(&entry.name);
     let url = format!(
         "{}/{package}",
         ctx.base("npm", "https://registry.npmjs.org")
     );
     let request = Request::get(&url).header("Accept", "application/vnd.npm.install-v1+json");
-    let (_, data) = ctx.http.json(&request)?;
+    let (_, data) = ctx.http.json(&request).await?;
     let latest = data
         .get("dist-tags")
         .and_then(|tags| text(tags, "latest"))

@@ -8,13 +8,13 @@ use crate::upstream::{
     version::{VersionKey, parse_version},
 };
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let project = entry.str("pypi").unwrap_or(&entry.name);
     let url = format!(
         "{}/pypi/{project}/json",
         ctx.base("pypi", "https://pypi.org")
     );
-    let (_, data) = ctx.http.json(&Request::get(&url))?;
+    let (_, data) = ctx.http.json(&Request::get(&url)).await?;
     let releases = data
         .get("releases")
         .and_then(|r| r.as_object())

@@ -3,14 +3,14 @@
 use super::{Context, Found, Release, SourceError, required};
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn check(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let url = required(entry, "url")?;
     let pattern = compile(required(entry, "regex")?)?;
     let mut request = Request::get(url);
     if let Some(agent) = entry.str("user_agent") {
         request = request.header("User-Agent", agent);
     }
-    let reply = ctx.http.send(&request)?;
+    let reply = ctx.http.send(&request).await?;
     let found = matches(&pattern, &decode(entry, &reply.body));
     if found.is_empty() && !entry.flag("missing_ok") {
         return Err(SourceError::Malformed(format!(

@@ -4,11 +4,11 @@
 use super::{Context, Found, Release, SourceError, malformed, required, text};
 use crate::upstream::{config::Entry, http::Request};
 
-pub fn archpkg(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn archpkg(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let name = entry.str("archpkg").unwrap_or(&entry.name);
     let base = ctx.base("archpkg", "https://archlinux.org");
     let url = format!("{base}/packages/search/json/?name={name}");
-    let (_, data) = ctx.http.json(&Request::get(&url))?;
+    let (_, data) = ctx.http.json(&Request::get(&url)).await?;
     let package = data
         .pointer("/results/0")
         .ok_or_else(|| malformed(&url, "package"))?;
@@ -24,11 +24,11 @@ pub fn archpkg(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     Ok(Found::One(Release::plain(version)))
 }
 
-pub fn cpan(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn cpan(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let name = entry.str("cpan").unwrap_or(&entry.name);
     let base = ctx.base("cpan", "https://fastapi.metacpan.org");
     let url = format!("{base}/v1/release/{name}");
-    let (_, data) = ctx.http.json(&Request::get(&url))?;
+    let (_, data) = ctx.http.json(&Request::get(&url)).await?;
     let version = data
         .get("version")
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
@@ -40,7 +40,7 @@ pub fn cpan(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     }))
 }
 
-pub fn go(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
+pub async fn go(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
     let module = required(entry, "go")?;
     let base = ctx.base("go", "https://proxy.golang.org");
     // The proxy's path escaping: an upper-case letter becomes `!` and its lower case.
@@ -52,7 +52,7 @@ pub fn go(ctx: &Context, entry: &Entry) -> Result<Found, SourceError> {
         })
         .collect();
     let url = format!("{base}/{escaped}/@latest");
-    let (_, data) = ctx.http.json(&Request::get(&url))?;
+    let (_, data) = ctx.http.json(&Request::get(&url)).await?;
     let version = text(&data, "Version").ok_or_else(|| malformed(&url, "Version"))?;
     Ok(Found::One(Release::plain(version)))
 }
