@@ -5,6 +5,7 @@
 mod appliance;
 mod aur;
 mod build;
+mod buildbot;
 mod cli;
 mod faults;
 mod r#gen;

@@ -1,6 +1,6 @@
 //! A loopback upstream for the `mc-fetch upstream` tests: answers from code, with the headers
 //! forges send (Link, ETag, rate limits), delays and hangs; counts requests. And the real
-//! nvchecker, installed once from PyPI into a venv under the target folder.
+//! nvchecker, installed once from PyPI into a venv under the target folder (as buildbot is).
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -147,18 +147,25 @@ fn serve(
 /// What the venv installs: nvchecker with the extras its htmlparser (lxml) and jq sources need.
 const NVCHECKER: &str = "nvchecker[htmlparser,jq]";
 
-/// The real nvchecker's bin folder: a venv under the target folder, made once (a lock keeps
-/// parallel tests from making it twice) with `pip install nvchecker[htmlparser,jq]` from PyPI.
+/// The real nvchecker's bin folder: a venv under the target folder, made once with
+/// `pip install nvchecker[htmlparser,jq]` from PyPI.
 pub fn nvchecker_bin() -> PathBuf {
+    venv_bin("nvchecker-venv", &[NVCHECKER])
+}
+
+/// The bin folder of the venv `TARGET/NAME` holding `requirements` from PyPI: made once (a
+/// lock keeps parallel tests from making it twice), and again when it was made for others.
+pub fn venv_bin(name: &str, requirements: &[&str]) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| crate::workspace().join("target"), PathBuf::from);
-    let venv = target.join("nvchecker-venv");
+    let venv = target.join(name);
     let bin = venv.join("bin");
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     // The marker names what was installed: a venv made for less is made again.
     let done = venv.join(".installed");
-    if std::fs::read_to_string(&done).is_ok_and(|installed| installed == NVCHECKER) {
+    let wanted = requirements.join(" ");
+    if std::fs::read_to_string(&done).is_ok_and(|installed| installed == wanted) {
         return bin;
     }
     let _ = std::fs::remove_dir_all(&venv);
@@ -172,13 +179,14 @@ pub fn nvchecker_bin() -> PathBuf {
         "python3 -m venv failed: apt-get install python3-venv (see .ci/run)"
     );
     let installed = Command::new(bin.join("pip"))
-        .args(["install", "--quiet", NVCHECKER])
+        .args(["install", "--quiet"])
+        .args(requirements)
         .status()
         .expect("runs pip");
     assert!(
         installed.success(),
-        "pip install {NVCHECKER} failed (PyPI reachable?)"
+        "pip install {wanted} failed (PyPI reachable?)"
     );
-    std::fs::write(&done, NVCHECKER).expect("marks the venv complete");
+    std::fs::write(&done, wanted).expect("marks the venv complete");
     bin
 }

@@ -32,6 +32,12 @@ concurrently [default: 1, as makepkg's own MAKEFLAGS keeps every core busy]";
 /// base whose packages for its version are already in the repository is not built again, so a
 /// run that was interrupted resumes where it stopped. Stdin is read unless it is a terminal.
 ///
+/// With `--engine buildbot --master URL`, each ready base becomes a force build of the master's
+/// `mc-build` builder (--print-master-cfg prints its configuration); the worker runs mc-build for
+/// that base, in its own sandbox, and its packages and log come back through the master into
+/// --repo. The records are the same, with the `worker` that built it. Workers must see the
+/// PKGBUILD folders, --sources and --repo at the same paths, and mc-build the master's files.
+///
 /// Example: `mc-verify ~/aur/* | mc-build --keep-going ~/aur/*`
 #[derive(Debug, Parser)]
 #[command(
@@ -89,7 +95,7 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = EngineKind::Local, env = "MC_BUILD_ENGINE")]
     pub engine: EngineKind,
     /// The buildbot master's web URL (`http://HOST:8010`) for `--engine buildbot`; its
-    /// master.cfg needs the `mc-build` builder (see mc-build(1), ENGINES).
+    /// master.cfg needs the `mc-build` builder (see --print-master-cfg).
     #[arg(
         long,
         value_name = "URL",
@@ -100,6 +106,21 @@ pub struct Cli {
     /// A file holding the master's login: `USER:PASSWORD`, or the password of user `mc-build`.
     #[arg(long, value_name = "FILE", env = "MC_BUILD_TOKEN")]
     pub token: Option<PathBuf>,
+    /// Print a buildbot master.cfg with the builder --engine buildbot needs, for a master at
+    /// --master (its web port), the workers named by --worker and the login in --token, its
+    /// workers running this mc-build; then exit.
+    #[arg(long, requires = "master")]
+    pub print_master_cfg: bool,
+    /// A worker of the printed master.cfg, `NAME:PASSWORD` (repeatable).
+    #[arg(
+        long = "worker",
+        value_name = "NAME:PASSWORD",
+        requires = "print_master_cfg"
+    )]
+    pub workers: Vec<String>,
+    /// The port the printed master.cfg has workers connect to.
+    #[arg(long, value_name = "PORT", default_value_t = 9989)]
+    pub worker_port: u16,
     /// Install --deps from this repository instead of --repo (a buildbot worker reads the
     /// coordinator's).
     #[arg(long, value_name = "DIR/NAME.db.tar.EXT")]

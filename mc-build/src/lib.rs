@@ -40,7 +40,8 @@ use crate::{
     cli::{Cli, EngineKind},
     engine::{
         Engine,
-        buildbot::{Buildbot, Paths},
+        buildbot::{Buildbot, Paths, read_token},
+        master_cfg::MasterConfig,
     },
     sandbox::{Bubblewrap, BuildUser},
     srcinfo::Base,
@@ -85,6 +86,10 @@ fn finish(report: Report) -> anyhow::Result<u8> {
 
 /// Runs the command line; returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    if cli.print_master_cfg {
+        print!("{}", master_cfg(&cli)?);
+        return Ok(0);
+    }
     let no_home = "neither XDG_CACHE_HOME nor HOME is set";
     let work = cli
         .work
@@ -201,6 +206,20 @@ fn connect(
         repo: std::path::absolute(repo)?,
     };
     Ok(Buildbot::connect(master, cli.token.as_deref(), paths)?)
+}
+
+/// `--print-master-cfg`: the master.cfg for `--master`, `--worker`s and `--token`.
+fn master_cfg(cli: &Cli) -> anyhow::Result<String> {
+    let login = cli.token.as_deref().map(read_token).transpose()?;
+    let mc_build = std::env::current_exe().context("finding this mc-build")?;
+    let config = MasterConfig::for_master(
+        cli.master.as_deref().unwrap_or_default(),
+        &cli.workers,
+        cli.worker_port,
+        login,
+        mc_build.display().to_string(),
+    )?;
+    Ok(config.render())
 }
 
 /// The folder and name of `--deps-repo DIR/NAME.db.tar.EXT`.

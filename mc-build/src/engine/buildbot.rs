@@ -131,7 +131,7 @@ struct Build {
 }
 
 /// `USER:PASSWORD`, or a password alone for [`DEFAULT_USER`], from the token file.
-fn read_token(path: &Path) -> Result<(String, String), BuildbotError> {
+pub fn read_token(path: &Path) -> Result<(String, String), BuildbotError> {
     let text = fs::read_to_string(path).map_err(|source| BuildbotError::Token {
         path: path.to_owned(),
         source,

@@ -49,7 +49,51 @@ fn py(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
 }
 
+/// Why a master.cfg could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The master's URL has no host or port.
+    #[error("--master {0}: not http://HOST:PORT")]
+    Url(String),
+    /// A worker is not `NAME:PASSWORD`.
+    #[error("--worker {0}: not NAME:PASSWORD")]
+    Worker(String),
+}
+
 impl MasterConfig {
+    /// The configuration of a master whose web server is at `url`, with `workers` given as
+    /// `NAME:PASSWORD`.
+    pub fn for_master(
+        url: &str,
+        workers: &[String],
+        worker_port: u16,
+        login: Option<(String, String)>,
+        mc_build: String,
+    ) -> Result<Self, ConfigError> {
+        let parsed = reqwest::Url::parse(url).map_err(|_| ConfigError::Url(url.to_owned()))?;
+        let (Some(host), Some(www_port)) = (parsed.host_str(), parsed.port_or_known_default())
+        else {
+            return Err(ConfigError::Url(url.to_owned()));
+        };
+        let workers = workers
+            .iter()
+            .map(|worker| {
+                worker
+                    .split_once(':')
+                    .map(|(name, password)| (name.to_owned(), password.to_owned()))
+                    .ok_or_else(|| ConfigError::Worker(worker.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            workers,
+            worker_port,
+            www_port,
+            listen: host.to_owned(),
+            login,
+            mc_build,
+        })
+    }
+
     /// The `master.cfg` text.
     pub fn render(&self) -> String {
         let workers = self
@@ -126,7 +170,9 @@ factory.addStep(steps.FileUpload(
     alwaysRun=True, flunkOnFailure=False,
 ))
 
-c['builders'] = [util.BuilderConfig(name={builder}, workernames=[{names}], factory=factory)]
+# Every request is its own base: buildbot must not collapse queued ones into one build.
+c['builders'] = [util.BuilderConfig(name={builder}, workernames=[{names}], factory=factory,
+                                    collapseRequests=False)]
 "#,
             listen = self.listen,
             www = self.www_port,
