@@ -434,17 +434,23 @@ fn builds_green_and_guardrails_name_the_broken_rules(language: &Language) {
         "-Dsurefire.failIfNoSpecifiedTests=false",
     ];
     let (green, log) = mvn(&project, &only_guardrails);
-    assert!(!green, "the guardrails fail: {log}");
-    for rule in [
-        "Rule 'hexagon: a domain depends on nothing but the JDK and its own slice's domain' was violated",
-        "Rule 'slices: no slice depends on another slice's classes' was violated",
-    ] {
-        assert!(log.contains(rule), "{rule}: {log}");
-    }
-    assert!(
-        log.contains("dev.tasker.task.adapter.config.TaskConfiguration"),
-        "names the class: {log}"
+    assert_broken(
+        green,
+        &log,
+        &[
+            "Rule 'hexagon: a domain depends on nothing but the JDK and its own slice's domain' was violated",
+            "Rule 'slices: no slice depends on another slice's classes' was violated",
+            "dev.tasker.task.adapter.config.TaskConfiguration",
+        ],
     );
+}
+
+/// The guardrails' run failed, and its output names each of `expected` (rules, classes).
+fn assert_broken(green: bool, log: &str, expected: &[&str]) {
+    assert!(!green, "the guardrails fail: {log}");
+    for text in expected {
+        assert!(log.contains(text), "{text}: {log}");
+    }
 }
 
 #[test]
@@ -786,15 +792,16 @@ fn slow_python_hexagonal_tests_pass_and_import_contracts_name_the_broken_rules()
     // The guardrails alone after the forbidden imports: a domain importing its adapter is an
     // import cycle too, which would stop the other test files from loading.
     let (green, log) = pytest(&["tests/test_architecture.py"]);
-    assert!(!green, "the contracts fail: {log}");
-    for contract in [
-        "hexagon: adapter above application above domain, never upwards BROKEN",
-        "hexagon: a domain and its application import no framework BROKEN",
-        "slices: no slice imports another slice BROKEN",
-        "tasker.note is not allowed to import tasker.task",
-    ] {
-        assert!(log.contains(contract), "{contract}: {log}");
-    }
+    assert_broken(
+        green,
+        &log,
+        &[
+            "hexagon: adapter above application above domain, never upwards BROKEN",
+            "hexagon: a domain and its application import no framework BROKEN",
+            "slices: no slice imports another slice BROKEN",
+            "tasker.note is not allowed to import tasker.task",
+        ],
+    );
 }
 
 #[test]
@@ -844,15 +851,16 @@ fn php_hexagonal_tests_pass_and_the_layer_rules_name_the_broken_rules() {
         &format!("{anchor}use Tasker\\Task\\Domain\\Task;\n"),
     );
     let (green, log) = phpunit();
-    assert!(!green, "the layer rules fail: {log}");
-    for rule in [
-        "Rule 'hexagon: a domain depends on nothing but PHP and its own slice's domain' was violated",
-        "Task.php uses Tasker\\Task\\Adapter\\Web\\TaskController",
-        "Rule 'slices: no slice depends on another slice's classes' was violated",
-        "NoteService.php uses Tasker\\Task\\Domain\\Task",
-    ] {
-        assert!(log.contains(rule), "{rule}: {log}");
-    }
+    assert_broken(
+        green,
+        &log,
+        &[
+            "Rule 'hexagon: a domain depends on nothing but PHP and its own slice's domain' was violated",
+            "Task.php uses Tasker\\Task\\Adapter\\Web\\TaskController",
+            "Rule 'slices: no slice depends on another slice's classes' was violated",
+            "NoteService.php uses Tasker\\Task\\Domain\\Task",
+        ],
+    );
 }
 
 #[test]
