@@ -328,6 +328,11 @@ fn mvn_with(project: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Strin
     let repo = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace().join("target"), PathBuf::from)
         .join("mc-gen-m2");
+    // Maven 3.8 does not lock its local repository, and two builds downloading into it at once
+    // (nextest runs tests in parallel) can break it: the tests' builds take turns.
+    fs::create_dir_all(&repo).expect("the local repository's folder");
+    let lock = fs::File::create(repo.with_extension("lock")).expect("the lock file");
+    lock.lock().expect("the Maven lock");
     let mut mvn = Command::new("mvn");
     mvn.args(["-B", "-q", "-ntp"])
         .arg(format!("-Dmaven.repo.local={}", repo.display()))
