@@ -328,6 +328,11 @@ fn mvn_with(project: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Strin
     let repo = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace().join("target"), PathBuf::from)
         .join("mc-gen-m2");
+    // Maven 3.8 does not lock its local repository, and two builds downloading into it at once
+    // (nextest runs tests in parallel) can break it: the tests' builds take turns.
+    fs::create_dir_all(&repo).expect("the local repository's folder");
+    let lock = fs::File::create(repo.with_extension("lock")).expect("the lock file");
+    lock.lock().expect("the Maven lock");
     let mut mvn = Command::new("mvn");
     mvn.args(["-B", "-q", "-ntp"])
         .arg(format!("-Dmaven.repo.local={}", repo.display()))
@@ -434,17 +439,23 @@ fn builds_green_and_guardrails_name_the_broken_rules(language: &Language) {
         "-Dsurefire.failIfNoSpecifiedTests=false",
     ];
     let (green, log) = mvn(&project, &only_guardrails);
-    assert!(!green, "the guardrails fail: {log}");
-    for rule in [
-        "Rule 'hexagon: a domain depends on nothing but the JDK and its own slice's domain' was violated",
-        "Rule 'slices: no slice depends on another slice's classes' was violated",
-    ] {
-        assert!(log.contains(rule), "{rule}: {log}");
-    }
-    assert!(
-        log.contains("dev.tasker.task.adapter.config.TaskConfiguration"),
-        "names the class: {log}"
+    assert_broken(
+        green,
+        &log,
+        &[
+            "Rule 'hexagon: a domain depends on nothing but the JDK and its own slice's domain' was violated",
+            "Rule 'slices: no slice depends on another slice's classes' was violated",
+            "dev.tasker.task.adapter.config.TaskConfiguration",
+        ],
     );
+}
+
+/// The guardrails' run failed, and its output names each of `expected` (rules, classes).
+fn assert_broken(green: bool, log: &str, expected: &[&str]) {
+    assert!(!green, "the guardrails fail: {log}");
+    for text in expected {
+        assert!(log.contains(text), "{text}: {log}");
+    }
 }
 
 #[test]
@@ -786,15 +797,16 @@ fn slow_python_hexagonal_tests_pass_and_import_contracts_name_the_broken_rules()
     // The guardrails alone after the forbidden imports: a domain importing its adapter is an
     // import cycle too, which would stop the other test files from loading.
     let (green, log) = pytest(&["tests/test_architecture.py"]);
-    assert!(!green, "the contracts fail: {log}");
-    for contract in [
-        "hexagon: adapter above application above domain, never upwards BROKEN",
-        "hexagon: a domain and its application import no framework BROKEN",
-        "slices: no slice imports another slice BROKEN",
-        "tasker.note is not allowed to import tasker.task",
-    ] {
-        assert!(log.contains(contract), "{contract}: {log}");
-    }
+    assert_broken(
+        green,
+        &log,
+        &[
+            "hexagon: adapter above application above domain, never upwards BROKEN",
+            "hexagon: a domain and its application import no framework BROKEN",
+            "slices: no slice imports another slice BROKEN",
+            "tasker.note is not allowed to import tasker.task",
+        ],
+    );
 }
 
 #[test]
@@ -844,15 +856,16 @@ fn php_hexagonal_tests_pass_and_the_layer_rules_name_the_broken_rules() {
         &format!("{anchor}use Tasker\\Task\\Domain\\Task;\n"),
     );
     let (green, log) = phpunit();
-    assert!(!green, "the layer rules fail: {log}");
-    for rule in [
-        "Rule 'hexagon: a domain depends on nothing but PHP and its own slice's domain' was violated",
-        "Task.php uses Tasker\\Task\\Adapter\\Web\\TaskController",
-        "Rule 'slices: no slice depends on another slice's classes' was violated",
-        "NoteService.php uses Tasker\\Task\\Domain\\Task",
-    ] {
-        assert!(log.contains(rule), "{rule}: {log}");
-    }
+    assert_broken(
+        green,
+        &log,
+        &[
+            "Rule 'hexagon: a domain depends on nothing but PHP and its own slice's domain' was violated",
+            "Task.php uses Tasker\\Task\\Adapter\\Web\\TaskController",
+            "Rule 'slices: no slice depends on another slice's classes' was violated",
+            "NoteService.php uses Tasker\\Task\\Domain\\Task",
+        ],
+    );
 }
 
 #[test]
