@@ -9,6 +9,7 @@ use std::{
 };
 
 use pipeline_tests::{Run, bin, require, run, workspace};
+use serde_json::Value;
 
 const ANSWERS: &str = "app = \"tasker\"\npackage = \"dev.tasker\"\nlanguage = \"java\"\nslice = \"task\"\nowner = \"@tasker-devs\"\n";
 
@@ -132,7 +133,15 @@ fn a_missing_answer_without_a_terminal_exits_2_naming_the_question() {
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(refused.stderr.contains("app"), "{}", refused.stderr);
     let listed = mc_gen(&["list"], "");
-    assert_eq!(listed.of_type("template")[0]["name"], "spring-hexagonal");
+    let names: Vec<&Value> = listed
+        .of_type("template")
+        .iter()
+        .map(|t| &t["name"])
+        .collect();
+    assert_eq!(
+        names,
+        ["php-hexagonal", "python-hexagonal", "spring-hexagonal"]
+    );
     let shown = mc_gen(&["show", "spring-hexagonal"], "");
     let questions = shown.of_type("template")[0]["questions"].clone();
     assert_eq!(questions[0]["name"], "app");
@@ -311,29 +320,90 @@ fn add_slice_renders_a_slice_and_merges_the_shared_files() {
 /// Maven with one local repository for every test run, kept under target/ (CI downloads it
 /// from Maven Central once per fresh checkout).
 fn mvn(project: &Path, args: &[&str]) -> (bool, String) {
+    mvn_with(project, args, &[])
+}
+
+/// Maven as [`mvn`], with `env` set for it and the test JVMs it forks.
+fn mvn_with(project: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let repo = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace().join("target"), PathBuf::from)
         .join("mc-gen-m2");
-    let output = Command::new("mvn")
-        .args(["-B", "-q", "-ntp"])
+    // Maven 3.8 does not lock its local repository, and two builds downloading into it at once
+    // (nextest runs tests in parallel) can break it: the tests' builds take turns.
+    fs::create_dir_all(&repo).expect("the local repository's folder");
+    let lock = fs::File::create(repo.with_extension("lock")).expect("the lock file");
+    lock.lock().expect("the Maven lock");
+    let mut mvn = Command::new("mvn");
+    mvn.args(["-B", "-q", "-ntp"])
         .arg(format!("-Dmaven.repo.local={}", repo.display()))
         .args(args)
-        .current_dir(project)
+        .envs(env.iter().copied())
+        .current_dir(project);
+    succeeded(&mut mvn)
+}
+
+/// Runs a project's own build or test command: whether it succeeded, and its stdout and stderr.
+fn succeeded(command: &mut Command) -> (bool, String) {
+    let output = command
         .output()
-        .expect("mvn runs");
-    let text = format!(
+        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    let log = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    (output.status.success(), text)
+    (output.status.success(), log)
 }
 
-#[test]
-fn slow_spring_hexagonal_java_builds_green_and_its_guardrails_name_the_broken_rules() {
+/// One JVM language of spring-hexagonal, and two forbidden dependencies written in it: an
+/// insertion after `anchor` in the task domain (domain -> adapter) and in the note slice's
+/// service (slice -> another slice's domain).
+struct Language {
+    name: &'static str,
+    extension: &'static str,
+    domain_edit: (&'static str, &'static str),
+    slice_edit: (&'static str, &'static str),
+}
+
+const JAVA: Language = Language {
+    name: "java",
+    extension: "java",
+    domain_edit: (
+        "    /** This task, done. */",
+        "    static Class<?> wiring() {\n        return dev.tasker.task.adapter.config.TaskConfiguration.class;\n    }\n\n",
+    ),
+    slice_edit: (
+        "    @Override\n    public List<Note> all() {",
+        "    public dev.tasker.task.domain.Task asTask(String title) {\n        return dev.tasker.task.domain.Task.open(title);\n    }\n\n",
+    ),
+};
+
+/// Groovy reads the Java edits as they are.
+const GROOVY: Language = Language {
+    name: "groovy",
+    extension: "groovy",
+    ..JAVA
+};
+
+const KOTLIN: Language = Language {
+    name: "kotlin",
+    extension: "kt",
+    domain_edit: (
+        "    /** This task, done. */",
+        "    fun wiring(): Class<*> = dev.tasker.task.adapter.config.TaskConfiguration::class.java\n\n",
+    ),
+    slice_edit: (
+        "    override fun all(): List<Note>",
+        "    fun asTask(title: String) = dev.tasker.task.domain.Task.open(title)\n\n",
+    ),
+};
+
+/// Generates tasker in `language` with a second slice, runs `mvn verify` (green, every kind of
+/// test ran), then adds both forbidden dependencies: the ArchUnit tests fail naming both rules.
+fn builds_green_and_guardrails_name_the_broken_rules(language: &Language) {
     require("mvn", "maven");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (project, _) = generate(dir.path(), "tasker", &[]);
+    let (project, _) = generate(dir.path(), "tasker", &["--language", language.name]);
     let project_arg = project.display().to_string();
     assert_eq!(mc_gen(&["add", "slice", "note", &project_arg], "").code, 0);
     let (green, log) = mvn(&project, &["verify"]);
@@ -342,49 +412,65 @@ fn slow_spring_hexagonal_java_builds_green_and_its_guardrails_name_the_broken_ru
     for test in [
         "architecture.ArchitectureTest",
         "task.domain.TaskTest",
+        "task.application.TaskServiceTest",
         "task.adapter.web.TaskControllerTest",
         "note.adapter.persistence.NoteIntegrationTest",
     ] {
-        assert!(
-            reports
-                .join(format!("TEST-dev.tasker.{test}.xml"))
-                .is_file(),
-            "{test} ran"
-        );
+        let report = reports.join(format!("TEST-dev.tasker.{test}.xml"));
+        assert!(report.is_file(), "{test} ran");
     }
 
-    // domain -> adapter, and slice -> another slice's internals.
-    let task = project.join("src/main/java/dev/tasker/task/domain/Task.java");
-    replace_in(
-        &task,
-        "    /** This task, done. */",
-        "    static Class<?> wiring() {\n        return dev.tasker.task.adapter.config.TaskConfiguration.class;\n    }\n\n    /** This task, done. */",
-    );
-    let note = project.join("src/main/java/dev/tasker/note/application/NoteService.java");
-    replace_in(
-        &note,
-        "    @Override\n    public List<Note> all() {",
-        "    public dev.tasker.task.domain.Task asTask(String title) {\n        return dev.tasker.task.domain.Task.open(title);\n    }\n\n    @Override\n    public List<Note> all() {",
-    );
-    let (green, log) = mvn(
-        &project,
+    let sources = project.join(format!("src/main/{}/dev/tasker", language.name));
+    for (file, (anchor, insert)) in [
+        (
+            format!("task/domain/Task.{}", language.extension),
+            language.domain_edit,
+        ),
+        (
+            format!("note/application/NoteService.{}", language.extension),
+            language.slice_edit,
+        ),
+    ] {
+        replace_in(&sources.join(file), anchor, &format!("{insert}{anchor}"));
+    }
+    let only_guardrails = [
+        "test",
+        "-Dtest=ArchitectureTest",
+        "-Dsurefire.failIfNoSpecifiedTests=false",
+    ];
+    let (green, log) = mvn(&project, &only_guardrails);
+    assert_broken(
+        green,
+        &log,
         &[
-            "test",
-            "-Dtest=ArchitectureTest",
-            "-Dsurefire.failIfNoSpecifiedTests=false",
+            "Rule 'hexagon: a domain depends on nothing but the JDK and its own slice's domain' was violated",
+            "Rule 'slices: no slice depends on another slice's classes' was violated",
+            "dev.tasker.task.adapter.config.TaskConfiguration",
         ],
     );
+}
+
+/// The guardrails' run failed, and its output names each of `expected` (rules, classes).
+fn assert_broken(green: bool, log: &str, expected: &[&str]) {
     assert!(!green, "the guardrails fail: {log}");
-    for rule in [
-        "Rule 'hexagon: a domain depends on nothing but the JDK and its own slice's domain' was violated",
-        "Rule 'slices: no slice depends on another slice's classes' was violated",
-    ] {
-        assert!(log.contains(rule), "{rule}: {log}");
+    for text in expected {
+        assert!(log.contains(text), "{text}: {log}");
     }
-    assert!(
-        log.contains("dev.tasker.task.adapter.config.TaskConfiguration"),
-        "names the class: {log}"
-    );
+}
+
+#[test]
+fn slow_spring_hexagonal_java_builds_green_and_its_guardrails_name_the_broken_rules() {
+    builds_green_and_guardrails_name_the_broken_rules(&JAVA);
+}
+
+#[test]
+fn slow_spring_hexagonal_groovy_builds_green_and_its_guardrails_name_the_broken_rules() {
+    builds_green_and_guardrails_name_the_broken_rules(&GROOVY);
+}
+
+#[test]
+fn slow_spring_hexagonal_kotlin_builds_green_and_its_guardrails_name_the_broken_rules() {
+    builds_green_and_guardrails_name_the_broken_rules(&KOTLIN);
 }
 
 /// A tmux session on its own socket, ended when dropped.
@@ -504,4 +590,308 @@ fn prompts_on_a_terminal_make_the_same_project_as_the_answers_file() {
     let remembered =
         |dir: &Path| fs::read_to_string(dir.join(".mc-gen.toml")).expect("project file");
     assert_eq!(remembered(&out), remembered(&from_file));
+}
+
+/// Debian's PostgreSQL server, started for one test on 127.0.0.1 in a folder of its own and
+/// stopped when dropped. initdb refuses root: as root it runs as `nobody`.
+struct Postgres {
+    data: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    fn command(&self, tool: &str) -> Command {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        let program = self.bin.join(tool);
+        if root {
+            let mut setpriv = Command::new("setpriv");
+            setpriv
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(program);
+            setpriv
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn start(user: &str) -> Self {
+        let versions = fs::read_dir("/usr/lib/postgresql")
+            .expect("postgresql is installed: apt-get install postgresql (see .ci/run)");
+        let mut bins: Vec<PathBuf> = versions
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .filter(|bin| bin.join("initdb").exists())
+            .collect();
+        bins.sort();
+        let bin = bins
+            .pop()
+            .expect("a PostgreSQL server version in /usr/lib/postgresql");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).expect("chown to nobody");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let server = Self {
+            data: dir.path().join("data"),
+            bin,
+            port,
+            _dir: dir,
+        };
+        let initdb = server
+            .command("initdb")
+            .arg("-D")
+            .arg(&server.data)
+            .args(["-U", user, "--auth=trust", "-E", "UTF8"])
+            .output()
+            .expect("initdb");
+        assert!(
+            initdb.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        );
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {}",
+            server.data.display()
+        );
+        let started = server
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&server.data)
+            .args(["-o", &options, "-w", "-l"])
+            .arg(server.data.join("log"))
+            .arg("start")
+            .output()
+            .expect("pg_ctl");
+        assert!(
+            started.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        server
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+#[test]
+fn slow_spring_hexagonal_integration_tests_pass_on_postgresql() {
+    require("mvn", "maven");
+    let postgres = Postgres::start("tasker");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (project, _) = generate(dir.path(), "tasker", &[]);
+    let url = format!("jdbc:postgresql://127.0.0.1:{}/postgres", postgres.port);
+    let env = [
+        ("TEST_DATABASE_URL", url.as_str()),
+        ("TEST_DATABASE_USER", "tasker"),
+    ];
+    let (green, log) = mvn_with(&project, &["test", "-Dtest=*IntegrationTest"], &env);
+    assert!(green, "the integration test on PostgreSQL: {log}");
+    let history = Command::new(postgres.bin.join("psql"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &postgres.port.to_string(),
+            "-U",
+            "tasker",
+            "-d",
+            "postgres",
+            "-tAc",
+        ])
+        .arg("SELECT count(*) FROM flyway_schema_history WHERE success")
+        .output()
+        .expect("psql");
+    assert_eq!(
+        String::from_utf8_lossy(&history.stdout).trim(),
+        "1",
+        "Flyway migrated PostgreSQL: {history:?}"
+    );
+}
+
+/// A virtual environment with the generated Python project's requirements, shared by the runs
+/// under target/ (pip's own cache keeps the downloads).
+fn python_venv(requirements: &Path) -> PathBuf {
+    require("python3", "python3-venv");
+    let venv = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from)
+        .join("mc-gen-venv");
+    if !venv.join("bin/pip").exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(made.success(), "python3 -m venv");
+    }
+    let installed = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "-r"])
+        .arg(requirements)
+        .output()
+        .expect("pip");
+    assert!(
+        installed.status.success(),
+        "pip install: {}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    venv
+}
+
+#[test]
+fn slow_python_hexagonal_tests_pass_and_import_contracts_name_the_broken_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("tasker");
+    let out_arg = out.display().to_string();
+    let answers = "{\"app\":\"tasker\",\"slice\":\"task\",\"owner\":\"@tasker-devs\"}\n";
+    let generated = mc_gen(&["new", "python-hexagonal", "--out", &out_arg], answers);
+    assert_eq!(generated.code, 0, "{generated:?}");
+    assert_eq!(mc_gen(&["add", "slice", "note", &out_arg], "").code, 0);
+    let venv = python_venv(&out.join("requirements.txt"));
+    let pytest = |only: &[&str]| {
+        succeeded(
+            Command::new(venv.join("bin/python"))
+                .args(["-m", "pytest", "-v", "-p", "no:cacheprovider"])
+                .args(only)
+                .current_dir(&out),
+        )
+    };
+    let (green, log) = pytest(&[]);
+    assert!(green, "pytest of the generated project: {log}");
+    for test in [
+        "test_import_contracts_are_kept",
+        "test_a_blank_title_is_refused",
+        "test_post_opens_a_note",
+        "test_an_opened_task_is_listed_and_can_be_completed",
+    ] {
+        assert!(log.contains(&format!("::{test} PASSED")), "{test}: {log}");
+    }
+
+    // domain -> adapter, and slice -> another slice's domain.
+    let src = out.join("src/tasker");
+    let anchor = "from dataclasses import dataclass, replace\n";
+    replace_in(
+        &src.join("task/domain.py"),
+        anchor,
+        &format!("{anchor}\nfrom tasker.task.adapter import web\n"),
+    );
+    let anchor = "from .domain import Note\n";
+    replace_in(
+        &src.join("note/application.py"),
+        anchor,
+        &format!("{anchor}from tasker.task.domain import Task\n"),
+    );
+    // The guardrails alone after the forbidden imports: a domain importing its adapter is an
+    // import cycle too, which would stop the other test files from loading.
+    let (green, log) = pytest(&["tests/test_architecture.py"]);
+    assert_broken(
+        green,
+        &log,
+        &[
+            "hexagon: adapter above application above domain, never upwards BROKEN",
+            "hexagon: a domain and its application import no framework BROKEN",
+            "slices: no slice imports another slice BROKEN",
+            "tasker.note is not allowed to import tasker.task",
+        ],
+    );
+}
+
+#[test]
+fn php_hexagonal_tests_pass_and_the_layer_rules_name_the_broken_rules() {
+    require("phpunit", "phpunit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let answers = dir.path().join("answers.toml");
+    fs::write(&answers, "app = \"tasker\"\nowner = \"@tasker-devs\"\n").expect("answers");
+    let out = dir.path().join("tasker");
+    let (out_arg, answers_arg) = (out.display().to_string(), answers.display().to_string());
+    let generated = mc_gen(
+        &[
+            "new",
+            "php-hexagonal",
+            "--out",
+            &out_arg,
+            "--answers",
+            &answers_arg,
+        ],
+        "",
+    );
+    assert_eq!(generated.code, 0, "{generated:?}");
+    assert_eq!(mc_gen(&["add", "slice", "note", &out_arg], "").code, 0);
+    let phpunit = || succeeded(Command::new("phpunit").arg("--testdox").current_dir(&out));
+    let (green, log) = phpunit();
+    assert!(green, "phpunit of the generated project: {log}");
+    for test in [
+        "A domain uses nothing but its own domain",
+        "Slices are independent",
+        "Post opens a note",
+        "An opened task is listed and can be completed",
+    ] {
+        assert!(log.contains(&format!("✔ {test}")), "{test}: {log}");
+    }
+
+    // domain -> adapter, and slice -> another slice's domain.
+    let anchor = "namespace Tasker\\Task\\Domain;\n";
+    replace_in(
+        &out.join("src/Task/Domain/Task.php"),
+        anchor,
+        &format!("{anchor}\nuse Tasker\\Task\\Adapter\\Web\\TaskController;\n"),
+    );
+    let anchor = "use Tasker\\Note\\Domain\\Note;\n";
+    replace_in(
+        &out.join("src/Note/Application/NoteService.php"),
+        anchor,
+        &format!("{anchor}use Tasker\\Task\\Domain\\Task;\n"),
+    );
+    let (green, log) = phpunit();
+    assert_broken(
+        green,
+        &log,
+        &[
+            "Rule 'hexagon: a domain depends on nothing but PHP and its own slice's domain' was violated",
+            "Task.php uses Tasker\\Task\\Adapter\\Web\\TaskController",
+            "Rule 'slices: no slice depends on another slice's classes' was violated",
+            "NoteService.php uses Tasker\\Task\\Domain\\Task",
+        ],
+    );
+}
+
+#[test]
+fn slow_spring_hexagonal_frontend_component_tests_pass() {
+    require("npm", "npm");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (project, _) = generate(dir.path(), "tasker", &[]);
+    let project_arg = project.display().to_string();
+    assert_eq!(mc_gen(&["add", "slice", "note", &project_arg], "").code, 0);
+    let frontend = project.join("frontend");
+    let (installed, log) = succeeded(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund"])
+            .current_dir(&frontend),
+    );
+    assert!(installed, "npm install: {log}");
+    let (green, log) = succeeded(
+        Command::new("npx")
+            .args(["vitest", "run", "--reporter=verbose"])
+            .env("NO_COLOR", "1")
+            .current_dir(&frontend),
+    );
+    assert!(green, "vitest: {log}");
+    for slice in ["task", "note"] {
+        let test =
+            format!("lists the {slice}s the API returns, with a Done button for the open ones");
+        assert!(log.contains(&test), "{test}: {log}");
+    }
 }

@@ -99,6 +99,26 @@ pub enum Command {
     Cleanup(CleanupArgs),
 }
 
+impl Command {
+    /// The appliance the command is about (for `restore --into`, the backup's).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Define(args) => &args.name,
+            Self::Up(args)
+            | Self::Down(args)
+            | Self::Status(args)
+            | Self::Show(args)
+            | Self::CheckHealth(args) => &args.name,
+            Self::Backup(args) => &args.name,
+            Self::Restore(args) => &args.name,
+            Self::FailOver(args) => &args.name,
+            Self::Upgrade(args) | Self::Downgrade(args) => &args.name,
+            Self::Monitor(args) => &args.name,
+            Self::Cleanup(args) => &args.name,
+        }
+    }
+}
+
 /// How `monitor` samples.
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
@@ -153,6 +173,20 @@ pub struct DefineArgs {
     /// Machines besides the primary.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub replicas: u32,
+    /// Log every command's steps and result besides stdout: `syslog` sends each as an RFC 5424
+    /// message (UDP) to `--syslog`.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub logging: Option<LoggingKind>,
+    /// The syslog receiver of `--logging syslog`.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:514")]
+    pub syslog: String,
+}
+
+/// Where `--logging` sends the records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoggingKind {
+    /// A syslog receiver (`--syslog HOST:PORT`).
+    Syslog,
 }
 
 /// Where `backup` puts the backup.

@@ -3,10 +3,12 @@
 //!
 //! [`catalog`] reads appliance definitions (TOML data: image recipe, roles, ports, each phase's
 //! steps); [`state`] keeps each appliance's state under the XDG folders; [`steps`] runs a
-//! phase's steps through the guest agent; [`ops`] has the commands, [`upgrade`] the version changes, [`monitor`] monitoring and cleanup; [`run`] is the command line.
+//! phase's steps through the guest agent; [`ops`] has the commands, [`upgrade`] the version changes, [`monitor`] monitoring and cleanup; [`logging`] sends the records to syslog; [`run`] is the
+//! command line.
 
 pub mod catalog;
 pub mod cli;
+pub mod logging;
 pub mod monitor;
 pub mod ops;
 mod run;

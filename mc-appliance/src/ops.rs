@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     ApplianceError,
     catalog::{self, App},
+    logging::Logging,
     state::{self, Appliance, Folders, Slot},
     steps::{Phase, Sink, host_step, millis},
 };
@@ -35,6 +36,8 @@ pub struct DefineOptions {
     pub app: String,
     /// Machines besides the primary.
     pub replicas: u32,
+    /// Where its records are logged besides stdout.
+    pub logging: Option<Logging>,
 }
 
 /// Where an appliance's machines run.
@@ -84,6 +87,7 @@ pub fn define(
         state: "defined".to_owned(),
         recover: None,
         previous_version: None,
+        logging: options.logging.clone(),
     };
     appliance.save(env.folders)?;
     Ok(record(&appliance, &app, "define", None, started))
@@ -378,6 +382,7 @@ pub fn restore(
                 &DefineOptions {
                     app: app.name.clone(),
                     replicas: 0,
+                    logging: source.logging.clone(),
                 },
             )?;
             let started_up = up(env, new, options.run)?;

@@ -12,22 +12,47 @@ use std::time::Duration;
 
 use crate::{
     catalog,
-    cli::{Cli, Command},
+    cli::{Cli, Command, LoggingKind},
+    logging::{Logging, Syslog},
     monitor::{self, CleanupOptions, MonitorOptions},
     ops::{self, BackupOptions, DefineOptions, Env, FailOverOptions, RestoreOptions, RunOptions},
-    state::Folders,
+    state::{Appliance, Folders},
     steps::Sink,
     upgrade::{self, Direction, VersionOptions},
 };
 
-/// Records straight to stdout, so a long command shows its steps as they finish.
-struct Stdout(RecordWriter<std::io::Stdout>, Option<std::io::Error>);
+/// Records straight to stdout, so a long command shows its steps as they finish; and to the
+/// appliance's syslog receiver, if it has one.
+struct Stdout(
+    RecordWriter<std::io::Stdout>,
+    Option<std::io::Error>,
+    Option<Syslog>,
+);
 
 impl Sink for Stdout {
     fn record(&mut self, record: Record) {
+        if let Some(syslog) = &mut self.2
+            && let Err(error) = syslog.send(&record)
+        {
+            // Logging copies stdout: a receiver that is gone is said once, and logging stops.
+            eprintln!("mc-appliance: {error}; not logging the rest of this command");
+            self.2 = None;
+        }
         if let Err(error) = self.0.write(&record) {
             self.1.get_or_insert(error);
         }
+    }
+}
+
+/// The appliance's logging: what `define` is given, else what the appliance was defined with.
+fn logging(command: &Command, folders: &Folders) -> Option<Logging> {
+    match command {
+        Command::Define(args) => args.logging.map(|kind| match kind {
+            LoggingKind::Syslog => Logging::Syslog {
+                address: args.syslog.clone(),
+            },
+        }),
+        other => Appliance::load(folders, other.name()).ok()?.logging,
     }
 }
 
@@ -35,7 +60,12 @@ impl Sink for Stdout {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let folders = Folders::new(cli.state, cli.images).context("no --state/--images and no HOME")?;
     let apps = catalog::load(cli.catalog.as_deref())?;
-    let mut out = Stdout(RecordWriter::stdout(), None);
+    let logging = logging(&cli.command, &folders);
+    let syslog = match &logging {
+        Some(Logging::Syslog { address }) => Some(Syslog::connect(address)?),
+        None => None,
+    };
+    let mut out = Stdout(RecordWriter::stdout(), None, syslog);
     let mut env = Env {
         folders: &folders,
         apps: &apps,
@@ -49,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             &DefineOptions {
                 app: args.app,
                 replicas: args.replicas,
+                logging,
             },
         ),
         Command::Up(args) => ops::up(&mut env, &args.name, run),

@@ -131,6 +131,9 @@ pub struct Appliance {
     /// The package version before the last upgrade or downgrade: where `downgrade` goes back to.
     #[serde(default)]
     pub previous_version: Option<String>,
+    /// Where its records are logged besides stdout.
+    #[serde(default)]
+    pub logging: Option<crate::logging::Logging>,
 }
 
 impl Appliance {
@@ -213,6 +216,7 @@ mod tests {
             state: "running".into(),
             recover: None,
             previous_version: None,
+            logging: None,
         }
     }
 

@@ -30,9 +30,10 @@ pub struct Cli {
 pub enum Command {
     /// Serve TFTP, HTTP and (with --proxy-dhcp) proxy-DHCP for the enrolled machines.
     ///
-    /// Runs as root (ports 67, 69, 4011). The HTTP port is the one of --listen (0: any free
-    /// one; the `listening` record names the URL). Without --until-installed it runs until
-    /// stopped.
+    /// Runs as root (ports 67, 69, 4011). The HTTP address is --listen, or the IPv4 address of
+    /// --interface with --port (port 0: any free one; the `listening` record names the URL).
+    /// iPXE for PXE clients (undionly.kpxe, ipxe.efi) comes from Debian's `ipxe` package
+    /// unless DIR/tftp has its own. Without --until-installed it runs until stopped.
     Serve(ServeArgs),
     /// Enroll a machine: check its profile, then prepare its iPXE script and installer answer.
     ///

@@ -29,10 +29,23 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
 /// Writes a file whole or not at all: a temp file in the same folder, renamed over `path`;
 /// `synced` first syncs it (for files that nothing checks when read back).
 pub fn write_atomic(path: &Path, data: &[u8], synced: bool) -> io::Result<()> {
+    write_atomic_with(path, synced, |out| out.write_all(data))
+}
+
+/// [`write_atomic`] with what `write` puts into the temp file: a large document serialized
+/// straight into the file, not into memory first.
+pub fn write_atomic_with(
+    path: &Path,
+    synced: bool,
+    write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> io::Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(data)?;
+    let mut out = io::BufWriter::new(temp.as_file_mut());
+    write(&mut out)?;
+    out.flush()?;
+    drop(out);
     if synced {
         temp.as_file().sync_all()?;
     }

@@ -983,7 +983,7 @@ pub struct NetbootRecord {
     pub firmware: Option<String>,
     /// The file asked for, or for `dhcp` the boot file answered; for `listening` the HTTP URL.
     pub path: Option<String>,
-    /// `step`: the installer step's name (`partition`, `write-root`, `boot-loader`, ...).
+    /// `step`: the installer step's name (`network`, `answer`, `disk`, `write-disk`, `configure`, `boot-loader`).
     pub step: Option<String>,
     /// Whether it went well (a file not found, a failed step: `false`).
     pub ok: bool,

@@ -105,16 +105,5 @@ pub fn plan(entries: &[Entry], allow_cmd: bool) -> Vec<UpstreamPlanRecord> {
         .collect()
 }
 
-/// Writes a file whole or not at all: a temp file in the same folder, renamed over the path;
-/// `synced` first syncs it (for files that nothing checks when read back).
-pub fn write_atomic(path: &std::path::Path, data: &[u8], synced: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(data)?;
-    if synced {
-        temp.as_file().sync_all()?;
-    }
-    temp.persist(path).map_err(|error| error.error)?;
-    Ok(())
-}
+// Moved to minicluster (mc-gen writes atomically too); the old paths still work.
+pub use minicluster::file::{write_atomic, write_atomic_with};

@@ -96,13 +96,11 @@ pub fn write(path: &Path, versions: &Versions) -> Result<(), VersionFileError> {
         data: versions,
         version: 2,
     };
-    let mut text =
-        serde_json::to_string_pretty(&document).map_err(|e| VersionFileError::Format {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-    text.push('\n');
-    super::write_atomic(path, text.as_bytes(), true).map_err(|source| VersionFileError::Io {
+    super::write_atomic_with(path, true, |out| {
+        serde_json::to_writer_pretty(&mut *out, &document).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")
+    })
+    .map_err(|source| VersionFileError::Io {
         path: path.display().to_string(),
         source,
     })

@@ -9,7 +9,7 @@
 
 use std::{ffi::OsString, path::Path};
 
-use super::recipe::{Base, Recipe};
+use super::recipe::{Base, DOWNLOADS_DIR, PackageSpec, Recipe};
 
 /// Debian's main mirror, when the recipe names none.
 pub const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
@@ -48,10 +48,7 @@ pub fn bootstrap(recipe: &Recipe, root: &Path) -> (&'static str, Vec<OsString>) 
     let mut packages: Vec<String> = base.iter().map(|&p| p.to_owned()).collect();
     for package in &recipe.packages {
         packages.retain(|p| p != package.name());
-        packages.push(match package.version() {
-            Some(version) => format!("{}={version}", package.name()),
-            None => package.name().to_owned(),
-        });
+        packages.push(requirement(package));
     }
     match recipe.base {
         Base::Debian => {
@@ -60,10 +57,13 @@ pub fn bootstrap(recipe: &Recipe, root: &Path) -> (&'static str, Vec<OsString>) 
                 "--format=directory".into(),
                 "--quiet".into(),
                 format!("--include={}", packages.join(",")).into(),
+            ];
+            args.extend(download_hook(&recipe.downloads));
+            args.extend([
                 recipe.suite.clone().into(),
                 root.into(),
                 recipe.mirror.as_deref().unwrap_or(DEBIAN_MIRROR).into(),
-            ];
+            ]);
             args.extend(recipe.sources.iter().map(OsString::from));
             // mmdebstrap mounts /proc, /sys and /dev into the root while it installs; in a mount
             // namespace of its own those mounts end with it, even when it is killed.
@@ -84,6 +84,31 @@ pub fn bootstrap(recipe: &Recipe, root: &Path) -> (&'static str, Vec<OsString>) 
             ("pacstrap", args)
         }
     }
+}
+
+/// `name=version`, or the name alone: what apt and pacman both take.
+fn requirement(package: &PackageSpec) -> String {
+    match package.version() {
+        Some(version) => format!("{}={version}", package.name()),
+        None => package.name().to_owned(),
+    }
+}
+
+/// mmdebstrap's hook that fetches `downloads` into [`DOWNLOADS_DIR`] with the image's own apt
+/// (its sources and lists are there until mmdebstrap cleans up, after the hooks); apt's
+/// sandbox user is root, as the folder is root's.
+fn download_hook(downloads: &[PackageSpec]) -> Option<OsString> {
+    if downloads.is_empty() {
+        return None;
+    }
+    let wanted: Vec<String> = downloads.iter().map(requirement).collect();
+    Some(
+        format!(
+            "--customize-hook=mkdir -p \"$1{DOWNLOADS_DIR}\" && chroot \"$1\" sh -c 'cd {DOWNLOADS_DIR} && apt-get download -q -o APT::Sandbox::User=root {}'",
+            wanted.join(" ")
+        )
+        .into(),
+    )
 }
 
 /// The program and arguments that list the packages installed in `root`, one `NAME VERSION`
@@ -140,7 +165,8 @@ mod tests {
         let recipe = Recipe::parse(
             r#"base = "debian"
 sources = ["deb http://deb.debian.org/debian-security bookworm-security main"]
-packages = [{ name = "postgresql-15", version = "15.18-0+deb12u1" }, "linux-image-amd64"]"#,
+packages = [{ name = "postgresql-15", version = "15.18-0+deb12u1" }, "linux-image-amd64"]
+downloads = [{ name = "libpq5", version = "15.20-0+deb12u1" }, "zstd"]"#,
             "r",
         )
         .expect("parses");
@@ -161,6 +187,15 @@ packages = [{ name = "postgresql-15", version = "15.18-0+deb12u1" }, "linux-imag
         );
         assert_eq!(include.matches("linux-image-amd64").count(), 1, "{include}");
         assert!(include.contains("qemu-guest-agent") && include.contains("systemd-sysv"));
+        let hook = args
+            .iter()
+            .find(|a| a.starts_with("--customize-hook="))
+            .expect("downloads");
+        assert!(
+            hook.contains("cd /var/cache/mc-packages && apt-get download")
+                && hook.ends_with(" libpq5=15.20-0+deb12u1 zstd'"),
+            "{hook}"
+        );
         assert_eq!(
             &args[args.len() - 4..],
             [

@@ -253,6 +253,7 @@ fn make(
             }
         }
     }
+    downloaded(recipe, &root)?;
     let release = kernel_release(&root)?;
     let (kernel, initrd) = base::boot_files(recipe.base, &release);
     copy(&root.join("boot").join(kernel), &work.join(KERNEL))?;
@@ -336,6 +337,35 @@ fn installed(base: Base, root: &Path) -> Result<BTreeMap<String, String>, BuildE
         .filter_map(|line| line.split_once(' '))
         .map(|(name, version)| (name.to_owned(), version.trim().to_owned()))
         .collect())
+}
+
+/// Checks that every one of the recipe's downloads is in the image, at its pinned version
+/// (apt names the file `NAME_VERSION_ARCH.deb`, an epoch's colon written `%3a`).
+fn downloaded(recipe: &Recipe, root: &Path) -> Result<(), BuildError> {
+    let dir = root.join(recipe::DOWNLOADS_DIR.trim_start_matches('/'));
+    let files: Vec<String> = match fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    for package in &recipe.downloads {
+        let prefix = match package.version() {
+            Some(version) => format!("{}_{}_", package.name(), version.replace(':', "%3a")),
+            None => format!("{}_", package.name()),
+        };
+        if !files
+            .iter()
+            .any(|f| f.starts_with(&prefix) && f.ends_with(".deb"))
+        {
+            return Err(BuildError::Mismatch(format!(
+                "lacks the download {prefix}*.deb in {}",
+                recipe::DOWNLOADS_DIR
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The one kernel release in `root/lib/modules` (`usr/lib/modules` on Arch, the same folder

@@ -6,6 +6,7 @@
 //! sources = ["deb http://deb.debian.org/debian-security bookworm-security main"]
 //! packages = ["postgresql-15", { name = "redis-server", version = "5:7.0.15-1~deb12u7" }]
 //! services = ["postgresql"]
+//! downloads = [{ name = "postgresql-15", version = "15.20-0+deb12u1" }]
 //! [[files]]
 //! path = "/etc/motd"
 //! content = "an appliance\n"
@@ -26,6 +27,9 @@ use sha2::{Digest, Sha256};
 
 /// Bumped when the builder itself changes what it makes from a recipe: old caches then miss.
 const BUILDER_VERSION: u32 = 3;
+
+/// Where the guest finds the recipe's [`Recipe::downloads`].
+pub const DOWNLOADS_DIR: &str = "/var/cache/mc-packages";
 
 /// What went wrong with a recipe.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +177,11 @@ pub struct Recipe {
     /// a kernel).
     #[serde(default)]
     pub packages: Vec<PackageSpec>,
+    /// Packages kept in the image but not installed (Debian: their `.deb` files in
+    /// [`DOWNLOADS_DIR`]), so that a guest moves between versions with no network and no
+    /// `apt-get update`: an appliance's upgrade and downgrade install from there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downloads: Vec<PackageSpec>,
     /// Files to write.
     #[serde(default)]
     pub files: Vec<FileSpec>,
@@ -242,7 +251,10 @@ impl Recipe {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.+@:".contains(c))
         };
-        for package in &self.packages {
+        if self.base == Base::Arch && !self.downloads.is_empty() {
+            return Err("downloads: only Debian images keep packages to install later".to_owned());
+        }
+        for package in self.packages.iter().chain(&self.downloads) {
             if !plain(package.name()) {
                 return Err(format!(
                     "package {:?} is not a package name",
@@ -401,6 +413,14 @@ mount = "/var/lib/postgresql"
                 "bad mode",
             ),
             ("base = \"debian\"\n[data]\nmount = \"/\"", "cannot be /"),
+            (
+                "base = \"arch\"\ndownloads = [\"postgresql\"]",
+                "only Debian",
+            ),
+            (
+                "base = \"debian\"\ndownloads = [\"a;b\"]",
+                "not a package name",
+            ),
             ("base = \"debian\"\nflavour = 1", "unknown field"),
         ] {
             let error = Recipe::parse(bad, "r").expect_err(bad).to_string();

@@ -1,0 +1,1 @@
+"""{{ app }}: a modular monolith of vertical slices, each a hexagon (domain, application, adapter)."""

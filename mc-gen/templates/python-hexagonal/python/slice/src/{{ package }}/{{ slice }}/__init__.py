@@ -1,0 +1,1 @@
+"""The {{ slice }} slice: domain, application (use cases and ports), adapters."""
