@@ -247,6 +247,15 @@ struct Seen {
     complete_at: Option<u64>,
 }
 
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        found.push(entry.path());
+        found.extend(walk(&entry.path()));
+    }
+    found
+}
+
 fn mc_build(args: &[String]) -> Output {
     Command::new(bin("mc-build"))
         .args(args)
@@ -399,9 +408,20 @@ fn running(cluster: &Cluster, base: &str) -> Seen {
 fn a_build_whose_worker_is_killed_is_retried_on_the_other_and_a_rerun_attaches() {
     let set = Set::new();
     let mut cluster = Cluster::start(&set, &["w1", "w2"], 2);
+    // The build goes on once the test opens the gate, outside /tmp so that the sandbox (its own
+    // /tmp, the rest of the system read-only) sees it; for a minute at most.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| pipeline_tests::workspace().join("target"), PathBuf::from);
+    let gate = target.join(format!("buildbot-gate-{}", std::process::id()));
+    let _ = fs::remove_file(&gate);
+    let wait = format!(
+        // `return`, not `exit`: build() runs in makepkg's own shell.
+        "i=0; until test -e '{}'; do i=$((i + 1)); test $i -lt 300 || return 1; sleep 0.2; done",
+        gate.display()
+    );
     let folders = vec![set.add(&Pkg {
         base: "bb-slow",
-        build: "sleep 6",
+        build: &wait,
         ..Pkg::default()
     })];
     let args = cluster.args(&set, PASSWORD, &folders);
@@ -425,10 +445,14 @@ fn a_build_whose_worker_is_killed_is_retried_on_the_other_and_a_rerun_attaches()
         .spawn()
         .expect("mc-build starts");
 
-    // Then its worker dies too.
+    // Then its worker dies too, and the retry may finish.
     cluster.kill_worker(&victim.worker);
+    fs::write(&gate, "").expect("opens the gate");
     let run = parse_output(&rerun.wait_with_output().expect("finishes"));
-    assert_eq!(run.code, 0, "{run:?}");
+    let _ = fs::remove_file(&gate);
+    let log = fs::read_to_string(set.path("work/logs/bb-slow.log")).unwrap_or_default();
+    let inbox: Vec<_> = walk(&set.path("work/buildbot"));
+    assert_eq!(run.code, 0, "{run:?}\n{log}\n{inbox:?}");
     let record = build_of(&run, "bb-slow");
     assert_eq!(record["status"], "built", "{record}");
     assert_eq!(record["lost_workers"], serde_json::json!([victim.worker]));
