@@ -222,7 +222,12 @@ fn a_sync_database_that_is_not_a_tar_is_an_error_and_other_repos_go_on() {
 #[test]
 fn a_killed_run_resumes_where_it_stopped() {
     let mirror = small_mirror(120);
-    let input = to_lines(&records(&[&mirror]));
+    let all = records(&[&mirror]);
+    // Only half the records arrive before the kill, the rest wait for it: however fast this
+    // machine is, the kill comes before the end.
+    let (first, rest) = all.split_at(all.len() / 2);
+    let (first, rest) = (to_lines(first), to_lines(rest));
+    let (killed, held) = std::sync::mpsc::channel::<()>();
     let (_dir, db) = temp_db();
     let mut child = Command::new(bin("mc-index"))
         .args(["--db", &db, "--jobs", "2"])
@@ -233,12 +238,15 @@ fn a_killed_run_resumes_where_it_stopped() {
         .expect("starts");
     let mut stdin = child.stdin.take().expect("stdin");
     let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
+        let _ = stdin.write_all(first.as_bytes());
+        let _ = held.recv();
+        let _ = stdin.write_all(rest.as_bytes());
     });
     let stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let seen = stdout.lines().take(30).count();
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
+    drop(killed);
     let _ = feeder.join();
     assert_eq!(seen, 30);
     let integrity = Command::new("sqlite3")

@@ -154,14 +154,16 @@ pub fn nvchecker_bin() -> PathBuf {
 }
 
 /// The bin folder of the venv `TARGET/NAME` holding `requirements` from PyPI: made once (a
-/// lock keeps parallel tests from making it twice), and again when it was made for others.
+/// file lock keeps parallel tests, in one process or several, from making it twice), and again when it was made for others.
 pub fn venv_bin(name: &str, requirements: &[&str]) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| crate::workspace().join("target"), PathBuf::from);
     let venv = target.join(name);
     let bin = venv.join("bin");
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // A file lock, not a mutex: nextest runs each test in a process of its own.
+    std::fs::create_dir_all(&target).expect("the target folder");
+    let lock = std::fs::File::create(target.join(format!("{name}.lock"))).expect("the venv lock");
+    lock.lock().expect("the venv lock");
     // The marker names what was installed: a venv made for less is made again.
     let done = venv.join(".installed");
     let wanted = requirements.join(" ");
