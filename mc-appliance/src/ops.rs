@@ -829,11 +829,7 @@ fn manifest_path(backup: &Path) -> PathBuf {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ApplianceError> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    fs::write(&partial, bytes).map_err(state::io("writing", &partial))?;
-    fs::rename(&partial, path).map_err(state::io("renaming", &partial))?;
+    minicluster::file::write_atomic(path, bytes, false).map_err(state::io("writing", path))?;
     Ok(())
 }
 

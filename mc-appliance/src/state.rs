@@ -157,10 +157,8 @@ impl Appliance {
         let dir = folders.dir(&self.name)?;
         fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
         let path = dir.join("appliance.toml");
-        let partial = dir.join("appliance.toml.partial");
         let text = toml::to_string(self).unwrap_or_default();
-        fs::write(&partial, text).map_err(io("writing", &partial))?;
-        fs::rename(&partial, &path).map_err(io("renaming", &partial))
+        minicluster::file::write_atomic(&path, text.as_bytes(), false).map_err(io("writing", &path))
     }
 
     /// The role of machine number `index`: the primary's, or the others' numbered from the

@@ -455,7 +455,7 @@ fn local_path(url: &str) -> Option<&str> {
 }
 
 /// The error and its causes on one line: reqwest's own message hides the interesting part.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

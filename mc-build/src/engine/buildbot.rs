@@ -233,9 +233,7 @@ impl Buildbot {
             .ok_or_else(|| Failure(format!("buildbot force answered {result}")))?;
         let note = self.note(key);
         fs::create_dir_all(self.paths.work.join("buildbot"))?;
-        let temporary = note.with_extension("request.tmp");
-        fs::write(&temporary, id.to_string())?;
-        fs::rename(&temporary, &note)?;
+        minicluster::file::write_atomic(&note, id.to_string().as_bytes(), false)?;
         Ok(id)
     }
 

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use minicluster::http::error_chain as chain;
 use reqwest::{StatusCode, blocking, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -66,18 +67,6 @@ pub struct Client {
     master: String,
     /// The session cookie (`TWISTED_SESSION=...`) after a login.
     cookie: Option<String>,
-}
-
-/// The error and its causes on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The JSON body of `response`.
